@@ -1,0 +1,3 @@
+from hvo_verify.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The z3 encoding of the model: closed-form symbolic vmemmap reads and readers.  No solving."""

@@ -1,0 +1,4 @@
+"""The pure domain model: configs, schemes, struct page contents, the concrete vmemmap.
+
+Nothing in this package imports z3, hypothesis, or writes output.
+"""

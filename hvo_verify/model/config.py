@@ -1,0 +1,183 @@
+"""Kernel configurations as data: architecture, PAGE_SIZE, HugeTLB size, sizeof(struct page).
+
+Sizes and mapping levels follow Documentation/mm/vmemmap_dedup.rst (torvalds/linux
+@17b6fc88) and arch/arm64/mm/hugetlbpage.c arch_hugetlb_valid_size() (CONT_PTE, PMD,
+CONT_PMD, PUD).  How the vmemmap itself is mapped follows vmemmap_populate():
+x86-64 uses PMD leaves (arch/x86/mm/init_64.c vmemmap_populate_hugepages), arm64 uses
+PMD blocks only with 4K pages and base pages otherwise (arch/arm64/mm/mmu.c
+vmemmap_populate: `if (!IS_ENABLED(CONFIG_ARM64_4K_PAGES)) return
+vmemmap_populate_basepages(...)`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hvo_verify.model.names import UnknownName, unknown
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+
+DEFAULT_STRUCT_PAGE_SIZE = 64
+# MAX_PHYSMEM_BITS: 52 is the largest on both arches (x86-64 5-level paging,
+# arm64 52-bit PA).  Head pfns are assumed below 2**(52 - PAGE_SHIFT).
+MAX_PHYSMEM_BITS = 52
+
+
+class Arch(enum.Enum):
+    X86_64 = "x86-64"
+    ARM64 = "arm64"
+
+
+class Level(enum.Enum):
+    """The page-table level a HugeTLB page of this size is mapped at (user side)."""
+
+    CONT_PTE = "CONT-PTE"
+    PMD = "PMD"
+    CONT_PMD = "CONT-PMD"
+    PUD = "PUD"
+
+
+@dataclass(frozen=True, slots=True)
+class KernelConfig:
+    """One kernel build/boot configuration for one HugeTLB size."""
+
+    arch: Arch
+    page_size: int
+    huge_size: int
+    level: Level
+    struct_page_size: int = DEFAULT_STRUCT_PAGE_SIZE
+
+    @property
+    def id(self) -> str:
+        base = f"{self.arch.value}/{_size_name(self.page_size)}/{_size_name(self.huge_size)}"
+        if self.struct_page_size != DEFAULT_STRUCT_PAGE_SIZE:
+            base += f"@{self.struct_page_size}"
+        return base
+
+    @property
+    def page_shift(self) -> int:
+        return self.page_size.bit_length() - 1
+
+    @property
+    def order(self) -> int:
+        return (self.huge_size // self.page_size).bit_length() - 1
+
+    @property
+    def nr_pages(self) -> int:
+        """Base pages per HugeTLB folio (pages_per_huge_page)."""
+        return self.huge_size // self.page_size
+
+    @property
+    def vmemmap_bytes(self) -> int:
+        return self.nr_pages * self.struct_page_size
+
+    @property
+    def vmemmap_pages(self) -> int:
+        """V: whole vmemmap pages per folio, as hugetlb_vmemmap_init() computes it
+        (`(nr_pages * sizeof(struct page)) >> PAGE_SHIFT`, 5.14 mm/hugetlb_vmemmap.c)."""
+        return self.vmemmap_bytes // self.page_size
+
+    @property
+    def struct_page_is_power_of_2(self) -> bool:
+        size = self.struct_page_size
+        return size & (size - 1) == 0
+
+    @property
+    def pmd_size(self) -> int:
+        """PMD_SIZE: one page of 8-byte entries, each mapping PAGE_SIZE."""
+        return self.page_size * (self.page_size // 8)
+
+    @property
+    def vmemmap_pmd_mapped(self) -> bool:
+        """Is the vmemmap mapped with PMD leaves that HVO must split into a PTE table?"""
+        return self.arch is Arch.X86_64 or self.page_size == 4 * KiB
+
+    @property
+    def section_size(self) -> int:
+        """SECTION_SIZE_BITS: x86-64 27 (arch/x86/include/asm/sparsemem.h); arm64 27 for
+        4K/16K and 29 for 64K (arch/arm64/include/asm/sparsemem.h, v5.12+)."""
+        if self.arch is Arch.ARM64 and self.page_size == 64 * KiB:
+            return 1 << 29
+        return 1 << 27
+
+    @property
+    def default_vmemmap_base(self) -> int:
+        """VMEMMAP_START without KASLR: x86-64 __VMEMMAP_BASE_L4
+        (arch/x86/include/asm/pgtable_64_types.h); arm64 -(1 << (VA_BITS - VMEMMAP_SHIFT))
+        with VA_BITS=48, VMEMMAP_SHIFT = PAGE_SHIFT - STRUCT_PAGE_MAX_SHIFT
+        (arch/arm64/include/asm/memory.h, v6.x)."""
+        if self.arch is Arch.X86_64:
+            return 0xFFFFEA0000000000
+        shift = 48 - (self.page_shift - 6)
+        return (1 << 64) - (1 << shift)
+
+    def with_struct_page_size(self, size: int) -> KernelConfig:
+        return KernelConfig(self.arch, self.page_size, self.huge_size, self.level, size)
+
+
+def _size_name(size: int) -> str:
+    for unit, name in ((GiB, "G"), (MiB, "M"), (KiB, "K")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit}{name}"
+    return str(size)
+
+
+def _cfg(arch: Arch, page: int, huge: int, level: Level) -> KernelConfig:
+    return KernelConfig(arch, page, huge, level)
+
+
+# Reference kernel-hvo.md section 3.1 (vmemmap_dedup.rst and its arm64 table).
+CONFIGS: tuple[KernelConfig, ...] = (
+    _cfg(Arch.X86_64, 4 * KiB, 2 * MiB, Level.PMD),
+    _cfg(Arch.X86_64, 4 * KiB, 1 * GiB, Level.PUD),
+    _cfg(Arch.ARM64, 4 * KiB, 64 * KiB, Level.CONT_PTE),
+    _cfg(Arch.ARM64, 4 * KiB, 2 * MiB, Level.PMD),
+    _cfg(Arch.ARM64, 4 * KiB, 32 * MiB, Level.CONT_PMD),
+    _cfg(Arch.ARM64, 4 * KiB, 1 * GiB, Level.PUD),
+    _cfg(Arch.ARM64, 16 * KiB, 2 * MiB, Level.CONT_PTE),
+    _cfg(Arch.ARM64, 16 * KiB, 32 * MiB, Level.PMD),
+    _cfg(Arch.ARM64, 16 * KiB, 1 * GiB, Level.CONT_PMD),
+    _cfg(Arch.ARM64, 64 * KiB, 2 * MiB, Level.CONT_PTE),
+    _cfg(Arch.ARM64, 64 * KiB, 512 * MiB, Level.PMD),
+    _cfg(Arch.ARM64, 64 * KiB, 16 * GiB, Level.CONT_PMD),
+)
+
+CONFIG_IDS: dict[str, KernelConfig] = {c.id: c for c in CONFIGS}
+
+# sizeof(struct page) must be a whole number of longs; 40..256 covers every build
+# seen (56 with !MEMCG && !SLUB per 0effdf461c57, 64, 72/80 with KMSAN or
+# WANT_PAGE_VIRTUAL).
+MIN_STRUCT_PAGE, MAX_STRUCT_PAGE = 40, 256
+
+
+def check_struct_page_size(size: int) -> None:
+    if not MIN_STRUCT_PAGE <= size <= MAX_STRUCT_PAGE or size % 8:
+        raise UnknownName(
+            f"sizeof(struct page) {size} is impossible: it must be a multiple of 8 "
+            f"between {MIN_STRUCT_PAGE} and {MAX_STRUCT_PAGE} (e.g. 56, 64, 72, 80)"
+        )
+
+
+def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
+    """`x86-64/4K/2M`, `arm64/64K/16G@56` (sizeof(struct page) 56), `all` or `all@56`.
+
+    >>> parse_config_id("x86-64/4K/2M")[0].vmemmap_pages
+    8
+    """
+    name, _, size_text = text.partition("@")
+    size = DEFAULT_STRUCT_PAGE_SIZE
+    if size_text:
+        if not size_text.isdigit():
+            raise UnknownName(f"struct page size {size_text!r} in {text!r} is not a number (e.g. {name}@56)")
+        size = int(size_text)
+        check_struct_page_size(size)
+    if name == "all":
+        return tuple(c.with_struct_page_size(size) for c in CONFIGS)
+    if name not in CONFIG_IDS:
+        raise unknown("config", name, [*CONFIG_IDS, "all"])
+    return (CONFIG_IDS[name].with_struct_page_size(size),)
+
+

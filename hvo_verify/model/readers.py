@@ -1,0 +1,124 @@
+"""The kernel's struct page readers, evaluated on the concrete vmemmap.
+
+Each reads words through `VmemmapState.read_word`, so aliases see the same bytes and an
+unmapped vmemmap page raises VmemmapFault, as it would oops in the kernel.
+"""
+
+from __future__ import annotations
+
+from hvo_verify.model.scheme import Encoding, FolioKind, MemoryModel
+from hvo_verify.model.structpage import (
+    HUGETLB_PAGE_DTOR,
+    KPF_COMPOUND_HEAD,
+    KPF_COMPOUND_TAIL,
+    KPF_HUGE,
+    MASK64,
+    PG_HEAD,
+    SECTIONS_PGSHIFT,
+    W_COMPOUND_HEAD,
+    W_FLAGS,
+    W_FOLIO_INFO,
+    WORD,
+)
+from hvo_verify.model.vmemmap import VmemmapState
+
+
+def flags(mem: VmemmapState, page: int) -> int:
+    return mem.read_word(page + W_FLAGS * WORD)
+
+
+def compound_head_word(mem: VmemmapState, page: int) -> int:
+    return mem.read_word(page + W_COMPOUND_HEAD * WORD)
+
+
+def test_page_head(mem: VmemmapState, page: int) -> bool:
+    """test_bit(PG_head, &page->flags)."""
+    return bool(flags(mem, page) >> PG_HEAD & 1)
+
+
+def page_fixed_fake_head(mem: VmemmapState, page: int) -> int:
+    """include/linux/page-flags.h page_fixed_fake_head() (v5.18..v6.19)."""
+    if page % mem.config.page_size == 0 and test_page_head(mem, page):
+        head = compound_head_word(mem, page + mem.folio.size)
+        if head & 1:
+            return (head - 1) & MASK64
+    return page
+
+
+def compound_head(mem: VmemmapState, page: int) -> int:
+    """_compound_head() for the scheme's encoding."""
+    info = compound_head_word(mem, page)
+    encoding = mem.folio.scheme.encoding
+    if encoding is Encoding.MASK:
+        # linux-mm include/linux/page-flags.h @03e0599d: mask = (info & 1) - 1; mask |= info
+        mask = ((info & 1) - 1) & MASK64
+        mask |= info
+        return page & mask
+    if info & 1:
+        return (info - 1) & MASK64
+    if encoding is Encoding.POINTER_FAKE_HEAD_FIX:
+        return page_fixed_fake_head(mem, page)
+    return page
+
+
+def page_is_fake_head(mem: VmemmapState, page: int) -> bool:
+    if mem.folio.scheme.encoding is not Encoding.POINTER_FAKE_HEAD_FIX:
+        return False
+    return page_fixed_fake_head(mem, page) != page
+
+
+def page_head(mem: VmemmapState, page: int) -> bool:
+    """PageHead(): PG_head && !page_is_fake_head() (v5.18); PG_head alone otherwise."""
+    return test_page_head(mem, page) and not page_is_fake_head(mem, page)
+
+
+def page_tail(mem: VmemmapState, page: int) -> bool:
+    """PageTail(): compound_head bit 0, or a fake head (v5.18)."""
+    return bool(compound_head_word(mem, page) & 1) or page_is_fake_head(mem, page)
+
+
+def page_compound(mem: VmemmapState, page: int) -> bool:
+    return test_page_head(mem, page) or bool(compound_head_word(mem, page) & 1)
+
+
+def page_huge(mem: VmemmapState, page: int) -> bool:
+    """PageHuge() (v5.14 mm/hugetlb.c): compound and page[1].compound_dtor == HUGETLB_PAGE_DTOR."""
+    if not page_compound(mem, page):
+        return False
+    head = compound_head(mem, page)
+    info = mem.read_word(head + mem.folio.size + W_FOLIO_INFO * WORD)
+    return info >> 8 & 0xFF == HUGETLB_PAGE_DTOR
+
+
+def kpageflags(mem: VmemmapState, page: int) -> int:
+    """fs/proc/page.c stable_page_flags(): the compound bits /proc/kpageflags exports."""
+    bits = 0
+    if page_head(mem, page):
+        bits |= 1 << KPF_COMPOUND_HEAD
+    if page_tail(mem, page):
+        bits |= 1 << KPF_COMPOUND_TAIL
+    if page_huge(mem, page):
+        bits |= 1 << KPF_HUGE
+    return bits
+
+
+def page_to_pfn(mem: VmemmapState, page: int) -> int:
+    """include/asm-generic/memory_model.h __page_to_pfn()."""
+    folio = mem.folio
+    if folio.scheme.memory_model is MemoryModel.SPARSEMEM:
+        # (page - __section_mem_map_addr(section of page->flags)): the section number is
+        # read from the struct page's own bytes.
+        section = flags(mem, page) >> SECTIONS_PGSHIFT & 0x0FFFFFFF
+        per_section = folio.config.section_size // folio.config.page_size
+        section_map = folio.page(section * per_section)
+        return section * per_section + ((page - section_map) & MASK64) // folio.size
+    return ((page - folio.vmemmap_base) & MASK64) // folio.size
+
+
+def page_to_phys(mem: VmemmapState, page: int) -> int:
+    """PFN_PHYS(page_to_pfn(page))."""
+    return page_to_pfn(mem, page) << mem.config.page_shift
+
+
+def is_hugetlb(mem: VmemmapState) -> bool:
+    return mem.folio.scheme.folio_kind is FolioKind.HUGETLB

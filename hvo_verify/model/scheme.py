@@ -1,0 +1,172 @@
+"""Remap schemes as data: which vmemmap pages of a folio keep their frame, where the
+others map, with which permission, and how compound_head is encoded.
+
+Presets carry the kernel version and source they model (reference kernel-hvo.md 1.f).
+A spec file can build a custom `Scheme` from the same fields: that is how a reviewer
+describes a patch that does not exist yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from hvo_verify.model.names import unknown
+
+
+class Encoding(enum.Enum):
+    """How a tail struct page names its head."""
+
+    POINTER = "pointer"  # compound_head = head | 1 (include/linux/page-flags.h, <= v5.17)
+    POINTER_FAKE_HEAD_FIX = "pointer+fake-head-fix"  # + page_fixed_fake_head() (v5.18..v6.19)
+    MASK = "mask"  # compound_info = GENMASK(63, order + log2(sizeof(struct page))) | 1 (2026)
+
+
+class Target(enum.Enum):
+    """Where a remapped (non-private) vmemmap page points."""
+
+    PAGE = "page"  # the frame of one of the folio's own vmemmap pages (reuse page)
+    SHARED_TAIL = "shared-tail"  # one pre-initialised page of tails per (zone, order)
+    UNMAPPED = "unmapped"  # PTE cleared: the struct pages are gone (willy's misreading)
+
+
+class HeadCopy(enum.Enum):
+    """Whether vmemmap page 0 is first copied to a newly allocated frame."""
+
+    NONE = "none"
+    WITH_FALLBACK = "with-fallback"  # v6.2 11aad2631bf7: on allocation failure reuse frame(0)
+    REQUIRED = "required"  # 2026: on allocation failure the folio is not optimized
+
+
+class FolioKind(enum.Enum):
+    HUGETLB = "hugetlb"
+    DEVDAX = "devdax"
+
+
+class MemoryModel(enum.Enum):
+    """include/asm-generic/memory_model.h: how page_to_pfn() is computed."""
+
+    SPARSEMEM_VMEMMAP = "sparsemem-vmemmap"  # (page - vmemmap): pure address arithmetic
+    SPARSEMEM = "sparsemem"  # section number decoded from page->flags: content-dependent
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """A vmemmap remap scheme."""
+
+    name: str
+    version: str  # kernel version the preset models, or "custom"
+    source: str  # kernel commit / file / Message-ID
+    private: tuple[int, ...]  # vmemmap pages that keep their own frame, RW
+    target: Target
+    target_page: int = 0  # with Target.PAGE: which vmemmap page's frame the others reuse
+    writable_aliases: bool = False
+    encoding: Encoding = Encoding.POINTER
+    unique_struct_pages: int = 4  # struct pages 0..n-1 carry unique folio metadata
+    head_copy: HeadCopy = HeadCopy.NONE
+    power_of_2_guard: bool = True  # HVO refused when sizeof(struct page) is not a power of 2
+    folio_kind: FolioKind = FolioKind.HUGETLB
+    memory_model: MemoryModel = MemoryModel.SPARSEMEM_VMEMMAP
+    optimizes: bool = True  # False only for the `none` baseline
+    summary: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def reserve(self) -> int:
+        """Vmemmap pages the folio keeps (RESERVE_VMEMMAP_NR / HUGETLB_VMEMMAP_RESERVE_PAGES)."""
+        return len(self.private)
+
+
+PRESETS: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme(
+            name="none",
+            version="any",
+            source="hugetlb_free_vmemmap=off / CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP=n",
+            private=(),
+            target=Target.PAGE,
+            optimizes=False,
+            summary="no HVO: every vmemmap page keeps its own frame",
+        ),
+        Scheme(
+            name="rfc-2020",
+            version="RFC 2020-09",
+            source="<20200915125947.26204-1-songmuchun@bytedance.com>",
+            private=(0, 1),
+            target=Target.PAGE,
+            target_page=1,
+            writable_aliases=True,
+            summary="keep pages 0,1; pages 2..V-1 -> frame(1), writable aliases",
+        ),
+        Scheme(
+            name="v5.14",
+            version="v5.14",
+            source="f41f2ed43ca5 mm/hugetlb_vmemmap.c free_huge_page_vmemmap(), "
+            "mm/sparse-vmemmap.c vmemmap_remap_pte() (RESERVE_VMEMMAP_NR = 2, PAGE_KERNEL_RO)",
+            private=(0, 1),
+            target=Target.PAGE,
+            target_page=1,
+            # The power-of-2 check ran only from the hugetlb_free_vmemmap= early param
+            # handler until 0effdf461c57 (v5.19): with DEFAULT_ON it never ran (bug B1).
+            power_of_2_guard=False,
+            summary="keep pages 0,1; pages 2..V-1 -> frame(1) read-only",
+        ),
+        Scheme(
+            name="v5.18",
+            version="v5.18",
+            source="e7d324850bfc mm: hugetlb: free the 2nd vmemmap page associated with each "
+            "HugeTLB page; include/linux/page-flags.h page_fixed_fake_head()",
+            private=(0,),
+            target=Target.PAGE,
+            target_page=0,
+            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
+            power_of_2_guard=False,  # fixed by 0effdf461c57 in v5.19
+            summary="keep page 0; pages 1..V-1 -> frame(0) read-only; fake heads fixed up",
+        ),
+        Scheme(
+            name="v6.2",
+            version="v6.2",
+            source="11aad2631bf7 mm/hugetlb_vmemmap: remap head page to newly allocated page "
+            "(mm/hugetlb_vmemmap.c vmemmap_remap_free)",
+            private=(0,),
+            target=Target.PAGE,
+            target_page=0,
+            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
+            head_copy=HeadCopy.WITH_FALLBACK,
+            summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
+        ),
+        Scheme(
+            name="mask-2026",
+            version="linux-mm 2026",
+            source="linux-mm mm/hugetlb_vmemmap.c @0454b15e __hugetlb_vmemmap_optimize_folio; "
+            "include/linux/page-flags.h @03e0599d _compound_head(); "
+            "mm/sparse-vmemmap.c @028871b8 vmemmap_shared_tail_page()",
+            private=(0,),
+            target=Target.SHARED_TAIL,
+            encoding=Encoding.MASK,
+            head_copy=HeadCopy.REQUIRED,
+            summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
+            "per (zone, order), read-only; mask-encoded compound_info",
+        ),
+        Scheme(
+            name="devdax",
+            version="v6.3",
+            source="4917f55b4ef9 mm/sparse-vmemmap: improve memory savings for compound devmaps; "
+            "vmemmap_can_optimize() (v6.3); Documentation/mm/vmemmap_dedup.rst 'Device DAX'",
+            private=(0, 1),
+            target=Target.PAGE,
+            target_page=1,
+            writable_aliases=True,
+            unique_struct_pages=3,
+            folio_kind=FolioKind.DEVDAX,
+            summary="Device-DAX: pages 0,1 private; 2..V-1 -> frame(1), writable (PAGE_KERNEL)",
+        ),
+    )
+}
+
+
+def preset(name: str) -> Scheme:
+    if name not in PRESETS:
+        raise unknown("scheme preset", name, PRESETS)
+    return PRESETS[name]

@@ -1,0 +1,160 @@
+"""The contents of struct pages, word by word, for a freshly prepared folio.
+
+A struct page is modelled as `sizeof(struct page) / 8` 64-bit words at the offsets of
+include/linux/mm_types.h (64-bit):
+
+  word 0  flags                       (PG_* bits low, zone/section fields high)
+  word 1  compound_head / compound_info (lru.next for a head)
+  word 2  lru.prev; in page[1] the folio order and destructor (_flags_1 / compound_dtor)
+  word 3  mapping (TAIL_MAPPING in tails, prep_compound_tail())
+  word 4  index;  word 5 private (hugetlb subpool, cgroup, ... in page[1..3])
+  word 6  _mapcount (low 32 bits) and _refcount (high 32 bits)
+  word 7+ memcg_data, virtual, KMSAN ... (0 here)
+
+Only the values matter, never a particular kernel's bit-exact encoding: every value
+below is chosen so that distinct kernel facts give distinct words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.scheme import FolioKind, MemoryModel, Scheme
+
+WORD = 8
+MASK64 = (1 << 64) - 1
+
+W_FLAGS = 0
+W_COMPOUND_HEAD = 1
+W_FOLIO_INFO = 2
+W_MAPPING = 3
+W_COUNTS = 6
+
+# include/linux/page-flags.h enum pageflags (v6.6 order: PG_head "Must be in bit 6").
+PG_HEAD = 6
+PG_ARCH_1 = 13
+PG_HWPOISON = 22
+
+# include/uapi/linux/kernel-page-flags.h
+KPF_COMPOUND_HEAD = 15
+KPF_COMPOUND_TAIL = 16
+KPF_HUGE = 17
+
+# page->flags fields area ("| FIELD | ... | FLAGS |"): zone in the top bits; the
+# section number only for classic SPARSEMEM (SECTION_IN_PAGE_FLAGS).
+ZONE_PGSHIFT = 60
+SECTIONS_PGSHIFT = 32
+ZONE_NORMAL = 2
+ZONE_DEVICE = 4
+
+# include/linux/poison.h: TAIL_MAPPING = 0x400 + POISON_POINTER_DELTA (x86-64).
+TAIL_MAPPING = 0xDEAD000000000400
+# compound_dtor ids (include/linux/mm.h, v5.x): COMPOUND_PAGE_DTOR 1, HUGETLB_PAGE_DTOR 2.
+COMPOUND_PAGE_DTOR = 1
+HUGETLB_PAGE_DTOR = 2
+# _mapcount = -1 (low half), _refcount = 0 (high half): pool folios are frozen at 0
+# (bd225530a4c7, v6.10) and tails are always 0 (mm_types.h).
+COUNTS_FROZEN = 0x00000000FFFFFFFF
+COUNTS_ORDER0_IN_USE = 0x00000001FFFFFFFF
+# lru.next of the head (on the hstate free list) and of neighbouring order-0 pages:
+# kernel pointers, so bit 0 is clear.
+HEAD_LRU = 0xFFFF888000100000
+NEIGHBOUR_LRU = 0xFFFF888000200000
+# Unique folio metadata in page[1..3] (hugetlb subpool/cgroup, _pincount, mapcounts).
+META_TAG = 0x5E00000000000000
+
+
+@dataclass(frozen=True, slots=True)
+class Folio:
+    """One folio placed in physical memory, with the vmemmap base it is described at."""
+
+    config: KernelConfig
+    scheme: Scheme
+    head_pfn: int
+    vmemmap_base: int
+
+    @property
+    def size(self) -> int:
+        return self.config.struct_page_size
+
+    def page(self, pfn: int) -> int:
+        """pfn_to_page(): the struct page's virtual address (SPARSEMEM_VMEMMAP)."""
+        return (self.vmemmap_base + pfn * self.size) & MASK64
+
+    @property
+    def head(self) -> int:
+        return self.page(self.head_pfn)
+
+
+def zone_of(scheme: Scheme) -> int:
+    return ZONE_DEVICE if scheme.folio_kind is FolioKind.DEVDAX else ZONE_NORMAL
+
+
+def flags_fields(folio: Folio, pfn: int) -> int:
+    value = zone_of(folio.scheme) << ZONE_PGSHIFT
+    if folio.scheme.memory_model is MemoryModel.SPARSEMEM:
+        section = pfn // (folio.config.section_size // folio.config.page_size)
+        value |= (section & 0x0FFFFFFF) << SECTIONS_PGSHIFT
+    return value
+
+
+def tail_info(config: KernelConfig) -> int:
+    """2026 set_compound_head(): GENMASK(63, order + order_base_2(sizeof(struct page))) | 1."""
+    shift = config.order + (config.struct_page_size - 1).bit_length()
+    return ((MASK64 >> shift) << shift) | 1
+
+
+def compound_tail_word(folio: Folio, w: int) -> int:
+    """A tail as prep_compound_tail() leaves it, for the folio's encoding."""
+    if w == W_COMPOUND_HEAD:
+        if folio.scheme.encoding.value == "mask":
+            return tail_info(folio.config)
+        return (folio.head + 1) & MASK64
+    if w == W_MAPPING:
+        return TAIL_MAPPING
+    if w == W_COUNTS:
+        return COUNTS_FROZEN
+    return 0
+
+
+def original_word(folio: Folio, pfn: int, w: int) -> int:
+    """Word `w` of the struct page of `pfn` before any remapping."""
+    rel = pfn - folio.head_pfn
+    if not 0 <= rel < folio.config.nr_pages:
+        # Outside the folio: an in-use order-0 page (stated assumption).
+        if w == W_FLAGS:
+            return flags_fields(folio, pfn)
+        if w == W_COMPOUND_HEAD:
+            return NEIGHBOUR_LRU
+        if w == W_COUNTS:
+            return COUNTS_ORDER0_IN_USE
+        return 0
+    if w == W_FLAGS:
+        return flags_fields(folio, pfn) | ((1 << PG_HEAD) if rel == 0 else 0)
+    if rel == 0:
+        if w == W_COMPOUND_HEAD:
+            return HEAD_LRU
+        if w == W_COUNTS:
+            return COUNTS_FROZEN
+        return 0
+    if rel < folio.scheme.unique_struct_pages and w >= W_FOLIO_INFO and w != W_COUNTS:
+        if rel == 1 and w == W_FOLIO_INFO:
+            dtor = HUGETLB_PAGE_DTOR if folio.scheme.folio_kind is FolioKind.HUGETLB else COMPOUND_PAGE_DTOR
+            return (dtor << 8) | folio.config.order
+        return META_TAG | (rel << 8) | w
+    return compound_tail_word(folio, w)
+
+
+def shared_tail_word(folio: Folio, w: int) -> int:
+    """A slot of vmemmap_shared_tail_page(order, zone) (linux-mm mm/sparse-vmemmap.c
+    @028871b8): mm_zero_struct_page, _mapcount = -1, zone/node set, prep_compound_tail.
+
+    The page is shared by every folio of that (zone, order).  With pointer encoding its
+    compound_head can only name the folio that initialised it: we model that as the
+    next folio (head_pfn + nr_pages), never this one."""
+    if w == W_FLAGS:
+        return zone_of(folio.scheme) << ZONE_PGSHIFT
+    if w == W_COMPOUND_HEAD and folio.scheme.encoding.value != "mask":
+        return (folio.page(folio.head_pfn + folio.config.nr_pages) + 1) & MASK64
+    return compound_tail_word(folio, w)
