@@ -39,7 +39,8 @@ class Invariant:
 
 
 def _sub(mem: VmemmapState, i: int) -> int:
-    return mem.folio.page(mem.folio.head_pfn + i)
+    """The struct page pointer the kernel holds for subpage i (pfn_to_page(head_pfn + i))."""
+    return r.pfn_to_page(mem, mem.folio.head_pfn + i)
 
 
 def _fault(what: str, exc: VmemmapFault) -> str:
@@ -94,6 +95,8 @@ def kpf_names(bits: int) -> str:
 def check_address_identity(mem: VmemmapState, i: int) -> str | None:
     folio = mem.folio
     page = _sub(mem, i)
+    if page != folio.page(folio.head_pfn + i):
+        return f"pfn_to_page(pfn(head) + {i}) = {_name(mem, page)}, not head+{i}: page_to_phys() of it is wrong"
     try:
         pfn, phys = r.page_to_pfn(mem, page), r.page_to_phys(mem, page)
     except VmemmapFault as exc:
@@ -125,7 +128,7 @@ def writable_aliases_of(mem: VmemmapState, vpage: int) -> list[int]:
 
 def check_layout(mem: VmemmapState, j: int) -> str | None:
     folio, shift = mem.folio, mem.config.page_shift
-    start = folio.page(folio.head_pfn + j)
+    start = folio.page(folio.head_pfn + j)  # layout is about the virtual array itself
     pages = sorted({start >> shift, (start + folio.size - 1) >> shift})
     inside = 0 <= j < mem.config.nr_pages
     changed = [p for p in pages if mem.pte(p) != _orig(mem, p)]

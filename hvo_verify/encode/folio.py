@@ -2,6 +2,13 @@
 variables; reading a struct page word through the scheme's vmemmap is a closed-form
 term.  Mirrors hvo_verify.model.vmemmap (the literal model) without enumerating pages,
 so the cost of a proof does not grow with the folio size.
+
+Addresses are offsets from the head struct page (`rel`, signed): vmemmap page k of the
+folio holds rel in [k*PAGE_SIZE - head_lo, (k+1)*PAGE_SIZE - head_lo), where head_lo is
+the head struct page's offset inside its vmemmap page.  Only the low bits of the head
+address enter page arithmetic, so the solver never has to cancel 64-bit sums.  Word
+values are absolute; `Read.ptr` is the same value minus the head address, with the
+subtraction pushed to the leaves so that a tail's `head + 1` folds to 1.
 """
 
 from __future__ import annotations
@@ -10,9 +17,9 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
-from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model import structpage as sp
+from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
+from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, Scheme, Target
 
 BV = z3.BitVecRef
 BITS = 64
@@ -25,11 +32,16 @@ def bv(value: int) -> BV:
     return z3.BitVecVal(value & sp.MASK64, BITS)
 
 
+TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+
+
 @dataclass(frozen=True)
 class Read:
-    """A symbolic READ_ONCE(): the word, and whether the access faults."""
+    """A symbolic READ_ONCE(): the word, the word minus the head address, and whether
+    the access faults."""
 
     value: BV
+    ptr: BV
     fault: z3.BoolRef
 
 
@@ -42,29 +54,44 @@ class Assumption:
 
 @dataclass(frozen=True)
 class Pte:
-    """The symbolic PTE of one vmemmap page."""
+    """The symbolic PTE of one vmemmap page of the folio."""
 
-    kind: z3.ArithRef | BV  # K_* as a 2-bit value
-    source: BV  # vmemmap page whose populated bytes the frame holds
+    kind: BV  # K_*
+    source: BV  # vmemmap page (relative index) whose populated bytes the frame holds
     writable: z3.BoolRef
-    changed: z3.BoolRef  # not the populated (orig, RW) entry
+    changed: z3.BoolRef  # differs from the populated (own frame, RW) entry
+
+
+def max_folio_nr_pages(config: KernelConfig) -> int:
+    """MAX_FOLIO_NR_PAGES for the arch/page size: the largest HugeTLB size it supports."""
+    from hvo_verify.model.config import CONFIGS
+
+    return max(c.nr_pages for c in CONFIGS if c.arch is config.arch and c.page_size == config.page_size)
 
 
 class SymFolio:
     """All the symbolic state of one folio under one scheme and config."""
 
-    def __init__(self, config: KernelConfig, scheme: Scheme, *, base_align: int) -> None:
+    def __init__(self, config: KernelConfig, scheme: Scheme, *, base_align: int | None = None) -> None:
         self.config = config
         self.scheme = scheme
         self.size = config.struct_page_size
         self.nr = config.nr_pages
         self.nr_vmemmap = config.vmemmap_pages
         self.shift = config.page_shift
+        self.page_size = config.page_size
         self.base = z3.BitVec("vmemmap_base", BITS)
         self.head_pfn = z3.BitVec("head_pfn", BITS)
         self.alloc_ok = z3.Bool("head_page_alloc_ok")
-        self.head = self.page(self.head_pfn)
-        self.first_vpage = z3.LShR(self.head, self.shift)
+        self.head = self.base + self.head_pfn * self.size
+        self.head_lo = z3.ZeroExt(BITS - self.shift, z3.Extract(self.shift - 1, 0, self.head))
+        self.side: list[z3.BoolRef] = []  # definitions of auxiliary variables
+        self._aux = 0
+        if base_align is None:
+            base_align = self.page_size
+            if scheme.vmemmap_align_max_folio:
+                base_align = max(base_align, max_folio_nr_pages(config) * self.size)
+        self.base_align = base_align
         self.assumptions = self._assumptions(base_align)
 
     # -- assumptions ---------------------------------------------------------------------
@@ -72,7 +99,8 @@ class SymFolio:
         cfg = self.config
         max_pfn = 1 << (MAX_PHYSMEM_BITS - cfg.page_shift)
         span = max_pfn * self.size
-        out = [
+        align_why = " (MAX_FOLIO_VMEMMAP_ALIGN)" if self.scheme.vmemmap_align_max_folio else ""
+        return (
             Assumption(
                 "folio-aligned",
                 f"head pfn is a multiple of {self.nr} (HugeTLB folios are naturally aligned)",
@@ -85,7 +113,7 @@ class SymFolio:
             ),
             Assumption(
                 "vmemmap-align",
-                f"vmemmap base is aligned to {base_align:#x} bytes",
+                f"vmemmap base is aligned to {base_align:#x} bytes{align_why}",
                 self.base & (base_align - 1) == 0,
             ),
             Assumption(
@@ -93,141 +121,168 @@ class SymFolio:
                 f"vmemmap base in the kernel half, and base + {span:#x} does not wrap",
                 z3.And(z3.UGE(self.base, 1 << 63), z3.ULE(self.base, (1 << 64) - span)),
             ),
-        ]
-        return tuple(out)
+        )
 
-    # -- address arithmetic --------------------------------------------------------------
-    def page(self, pfn: BV) -> BV:
-        """pfn_to_page() under SPARSEMEM_VMEMMAP: vmemmap + pfn."""
-        return self.base + pfn * self.size
+    # -- arithmetic helpers --------------------------------------------------------------
+    def divmod_size(self, rel: BV) -> tuple[BV, BV]:
+        """Signed floor division of rel by sizeof(struct page): (struct page index, byte)."""
+        if self.size & (self.size - 1) == 0:
+            log = self.size.bit_length() - 1
+            return rel >> log, rel & (self.size - 1)
+        # Non-power-of-2: auxiliary quotient/remainder, unique because |q| < 2^55.
+        self._aux += 1
+        q = z3.BitVec(f"q{self._aux}", BITS)
+        rem = z3.BitVec(f"r{self._aux}", BITS)
+        self.side += [rel == q * self.size + rem, z3.ULT(rem, self.size), q >= -(1 << 55), q < (1 << 55)]
+        return q, rem
 
-    def subpage(self, i: BV) -> BV:
-        return self.page(self.head_pfn + i)
+    def vpage(self, rel: BV) -> BV:
+        """k: the folio vmemmap page holding rel (signed)."""
+        return (self.head_lo + rel) >> self.shift
 
-    # -- the scheme's PTEs ------------------------------------------------------------------
+    def in_vmemmap(self, rel: BV) -> z3.BoolRef:
+        """Is head + rel inside the vmemmap (a pfn below 2^(MAX_PHYSMEM_BITS - PAGE_SHIFT))?"""
+        max_pfn = 1 << (MAX_PHYSMEM_BITS - self.shift)
+        low = -(self.head_pfn * self.size)
+        high = (max_pfn - self.head_pfn) * self.size
+        return z3.And(rel >= low, rel < high)
+
+    # -- the scheme's PTEs ---------------------------------------------------------------
     @property
     def optimized(self) -> z3.BoolRef:
         if not self.scheme.optimizes:
-            return z3.BoolVal(False)
+            return FALSE
         if self.scheme.head_copy is HeadCopy.REQUIRED:
             return self.alloc_ok
-        return z3.BoolVal(True)
+        return TRUE
 
     @property
     def head_copied(self) -> z3.BoolRef:
         if not self.scheme.optimizes or self.scheme.head_copy is HeadCopy.NONE:
-            return z3.BoolVal(False)
+            return FALSE
         return self.alloc_ok
 
     def is_private(self, k: BV) -> z3.BoolRef:
-        return z3.Or([k == p for p in self.scheme.private]) if self.scheme.private else z3.BoolVal(False)
+        return z3.Or([k == p for p in self.scheme.private]) if self.scheme.private else FALSE
 
-    def pte(self, vpage: BV) -> Pte:
-        """The PTE of vmemmap page `vpage` after the scheme ran (identity outside the folio)."""
+    def in_folio_vmemmap(self, k: BV) -> z3.BoolRef:
+        return z3.And(k >= 0, k < self.nr_vmemmap)
+
+    def remapped(self, k: BV) -> z3.BoolRef:
+        return z3.And(self.optimized, self.in_folio_vmemmap(k), z3.Not(self.is_private(k)))
+
+    def pte(self, k: BV) -> Pte:
+        """The PTE of folio vmemmap page k after the scheme ran (identity outside 0..V-1)."""
         s = self.scheme
-        k = vpage - self.first_vpage
-        in_folio = z3.ULT(k, self.nr_vmemmap)
-        orig = Pte(bv(K_ORIG), vpage, z3.BoolVal(True), z3.BoolVal(False))
+        orig = Pte(bv(K_ORIG), k, TRUE, FALSE)
         if not s.optimizes:
             return orig
-        copied_head = z3.And(self.head_copied, k == 0)
-        new_head = Pte(bv(K_NEW), vpage, z3.BoolVal(True), z3.BoolVal(True))
-        remapped = z3.And(self.optimized, in_folio, z3.Not(self.is_private(k)))
-        ro = z3.BoolVal(s.writable_aliases)
+        new_head = Pte(bv(K_NEW), bv(0), TRUE, TRUE)
+        writable = z3.BoolVal(s.writable_aliases)
         if s.target is Target.PAGE:
-            reuse_vpage = self.first_vpage + s.target_page
             reuse_new = z3.And(self.head_copied, z3.BoolVal(s.target_page == 0))
-            alias = Pte(
-                z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)),
-                reuse_vpage,
-                ro,
-                z3.BoolVal(True),
-            )
+            alias = Pte(z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)), bv(s.target_page), writable, TRUE)
         elif s.target is Target.SHARED_TAIL:
-            alias = Pte(bv(K_SHARED), bv(0), ro, z3.BoolVal(True))
+            alias = Pte(bv(K_SHARED), bv(0), writable, TRUE)
         else:
-            alias = Pte(bv(K_NONE), bv(0), z3.BoolVal(False), z3.BoolVal(True))
-        return _select(remapped, alias, _select(z3.And(in_folio, copied_head), new_head, orig))
+            alias = Pte(bv(K_NONE), bv(0), FALSE, TRUE)
+        copied = z3.And(self.head_copied, k == 0)
+        return _select(self.remapped(k), alias, _select(copied, new_head, orig))
+
+    def freed_orig(self, k: BV) -> z3.BoolRef:
+        """Is the populated frame of vmemmap page k on the scheme's free list?
+        (vmemmap_remap_pte() frees every remapped page's old frame; a copied head frees frame(0).)"""
+        if not self.scheme.optimizes:
+            return FALSE
+        return z3.Or(self.remapped(k), z3.And(self.in_folio_vmemmap(k), k == 0, self.head_copied))
 
     # -- contents ------------------------------------------------------------------------
-    def read(self, vaddr: BV) -> Read:
-        """READ_ONCE() of the word at vaddr through the vmemmap."""
-        pte = self.pte(z3.LShR(vaddr, self.shift))
-        offset = vaddr & (self.config.page_size - 1)
-        populated = self.original_word(z3.Concat(z3.Extract(BITS - 1 - self.shift, 0, pte.source), z3.BitVecVal(0, self.shift)) + offset)
-        shared = self.shared_tail_word(z3.UDiv(z3.URem(offset, self.size), 8))
-        value = z3.If(pte.kind == K_SHARED, shared, populated)
-        return Read(value, pte.kind == K_NONE)
+    def read(self, rel: BV) -> Read:
+        """READ_ONCE() of the word at head + rel through the vmemmap."""
+        k = self.vpage(rel)
+        offset = (self.head_lo + rel) & (self.page_size - 1)
+        pte = self.pte(k)
+        source_rel = pte.source * self.page_size + offset - self.head_lo
+        index, byte = self.divmod_size(source_rel)
+        word = z3.LShR(byte, 3)
+        populated = self.struct_word(index, word)
+        _slot, slot_byte = self.divmod_size(offset)
+        shared = self.shared_tail_word(z3.LShR(slot_byte, 3))
+        is_shared = pte.kind == K_SHARED
+        value = z3.If(is_shared, shared[0], populated[0])
+        ptr = z3.If(is_shared, shared[1], populated[1])
+        fault = z3.Or(pte.kind == K_NONE, z3.Not(self.in_vmemmap(rel)))
+        return Read(value, ptr, fault)
 
-    def original_word(self, vaddr: BV) -> BV:
-        rel = vaddr - self.base
-        pfn = z3.UDiv(rel, self.size)
-        w = z3.UDiv(z3.URem(rel, self.size), 8)
-        below = z3.UGE(rel, 1 << 63)
-        return z3.If(below, bv(0), self.struct_word(pfn, w))
+    def _leaf(self, value: int | BV) -> tuple[BV, BV]:
+        """A constant word: (value, value - head)."""
+        v = bv(value) if isinstance(value, int) else value
+        return v, v - self.head
 
-    def flags_fields(self, pfn: BV) -> BV:
-        value = bv(sp.zone_of(self.scheme) << sp.ZONE_PGSHIFT)
-        if self.scheme.memory_model is MemoryModel.SPARSEMEM:
-            per_section = self.config.section_size // self.config.page_size
-            section = z3.UDiv(pfn, per_section) & 0x0FFFFFFF
-            value = value | (section << sp.SECTIONS_PGSHIFT)
-        return value
+    def _pointer(self, rel: BV) -> tuple[BV, BV]:
+        """A pointer word head + rel: (absolute, rel)."""
+        return self.head + rel, rel
 
-    def tail_word(self, w: BV, compound_head: BV) -> BV:
-        return z3.If(
+    def _ite(self, cond: z3.BoolRef, a: tuple[BV, BV], b: tuple[BV, BV]) -> tuple[BV, BV]:
+        return z3.If(cond, a[0], b[0]), z3.If(cond, a[1], b[1])
+
+    def _tail_word(self, w: BV, compound_head: tuple[BV, BV]) -> tuple[BV, BV]:
+        return self._ite(
             w == sp.W_COMPOUND_HEAD,
             compound_head,
-            z3.If(w == sp.W_MAPPING, bv(sp.TAIL_MAPPING), z3.If(w == sp.W_COUNTS, bv(sp.COUNTS_FROZEN), bv(0))),
-        )
-
-    def tail_compound_head(self) -> BV:
-        if self.scheme.encoding is Encoding.MASK:
-            return bv(sp.tail_info(self.config))
-        return self.head + 1
-
-    def struct_word(self, pfn: BV, w: BV) -> BV:
-        """structpage.original_word() in closed form."""
-        s = self.scheme
-        rel = pfn - self.head_pfn
-        in_folio = z3.ULT(rel, self.nr)
-        fields = self.flags_fields(pfn)
-        neighbour = z3.If(
-            w == sp.W_FLAGS,
-            fields,
-            z3.If(
-                w == sp.W_COMPOUND_HEAD,
-                bv(sp.NEIGHBOUR_LRU),
-                z3.If(w == sp.W_COUNTS, bv(sp.COUNTS_ORDER0_IN_USE), bv(0)),
+            self._ite(
+                w == sp.W_MAPPING,
+                self._leaf(sp.TAIL_MAPPING),
+                self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
             ),
         )
-        head = z3.If(
+
+    def _tail_compound_head(self) -> tuple[BV, BV]:
+        if self.scheme.encoding is Encoding.MASK:
+            return self._leaf(sp.tail_info(self.config))
+        return self._pointer(bv(1))
+
+    def struct_word(self, index: BV, w: BV) -> tuple[BV, BV]:
+        """structpage.original_word() in closed form, for struct page head + index."""
+        s = self.scheme
+        in_folio = z3.And(index >= 0, index < self.nr)
+        fields = sp.zone_of(s) << sp.ZONE_PGSHIFT
+        neighbour = self._ite(
+            w == sp.W_FLAGS,
+            self._leaf(fields),
+            self._ite(
+                w == sp.W_COMPOUND_HEAD,
+                self._leaf(sp.NEIGHBOUR_LRU),
+                self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_ORDER0_IN_USE), self._leaf(0)),
+            ),
+        )
+        head = self._ite(
             w == sp.W_COMPOUND_HEAD,
-            bv(sp.HEAD_LRU),
-            z3.If(w == sp.W_COUNTS, bv(sp.COUNTS_FROZEN), bv(0)),
+            self._leaf(sp.HEAD_LRU),
+            self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
         )
         dtor = sp.HUGETLB_PAGE_DTOR if s.folio_kind is FolioKind.HUGETLB else sp.COMPOUND_PAGE_DTOR
-        unique = z3.And(z3.ULT(rel, s.unique_struct_pages), z3.UGE(w, sp.W_FOLIO_INFO), w != sp.W_COUNTS)
-        meta = z3.If(
-            z3.And(rel == 1, w == sp.W_FOLIO_INFO),
-            bv((dtor << 8) | self.config.order),
-            bv(sp.META_TAG) | (rel << 8) | w,
+        unique = z3.And(index < s.unique_struct_pages, w >= sp.W_FOLIO_INFO, w != sp.W_COUNTS)
+        meta = self._ite(
+            z3.And(index == 1, w == sp.W_FOLIO_INFO),
+            self._leaf((dtor << 8) | self.config.order),
+            self._leaf(bv(sp.META_TAG) | (index << 8) | w),
         )
-        tail = z3.If(unique, meta, self.tail_word(w, self.tail_compound_head()))
-        member = z3.If(
+        tail = self._ite(unique, meta, self._tail_word(w, self._tail_compound_head()))
+        member = self._ite(
             w == sp.W_FLAGS,
-            fields | z3.If(rel == 0, bv(1 << sp.PG_HEAD), bv(0)),
-            z3.If(rel == 0, head, tail),
+            self._ite(index == 0, self._leaf(fields | (1 << sp.PG_HEAD)), self._leaf(fields)),
+            self._ite(index == 0, head, tail),
         )
-        return z3.If(in_folio, member, neighbour)
+        return self._ite(in_folio, member, neighbour)
 
-    def shared_tail_word(self, w: BV) -> BV:
+    def shared_tail_word(self, w: BV) -> tuple[BV, BV]:
         if self.scheme.encoding is Encoding.MASK:
-            compound_head = bv(sp.tail_info(self.config))
-        else:
-            compound_head = self.page(self.head_pfn + self.nr) + 1
-        flags = bv(sp.zone_of(self.scheme) << sp.ZONE_PGSHIFT)
-        return z3.If(w == sp.W_FLAGS, flags, self.tail_word(w, compound_head))
+            compound_head = self._leaf(sp.tail_info(self.config))
+        else:  # initialised by another folio: the next one (see structpage.shared_tail_word)
+            compound_head = self._pointer(bv(self.nr * self.size + 1))
+        fields = sp.zone_of(self.scheme) << sp.ZONE_PGSHIFT
+        return self._ite(w == sp.W_FLAGS, self._leaf(fields), self._tail_word(w, compound_head))
 
 
 def _select(cond: z3.BoolRef, a: Pte, b: Pte) -> Pte:

@@ -1,7 +1,8 @@
 """The kernel's struct page readers as z3 terms (mirror of hvo_verify.model.readers).
 
-Every reader returns a value and the condition under which one of the reads it really
-performs (on its own control path) faults.
+Pages are offsets from the head struct page (see encode.folio).  Every reader returns
+its result and the condition under which a read it really performs (on its own control
+path) faults, as the concrete readers raise VmemmapFault.
 """
 
 from __future__ import annotations
@@ -10,102 +11,104 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.encode.folio import BV, Read, SymFolio, bv
+from hvo_verify.encode.folio import BV, FALSE, SymFolio, bv
 from hvo_verify.model import structpage as sp
-from hvo_verify.model.scheme import Encoding, MemoryModel
+from hvo_verify.model.scheme import Encoding, MemoryModel, Target
 
 
 @dataclass(frozen=True)
-class Bool:
-    value: z3.BoolRef
+class Val:
+    """A reader's result: a page offset, pfn or flag, and whether computing it faults."""
+
+    value: z3.ExprRef
     fault: z3.BoolRef
 
 
-def flags(f: SymFolio, page: BV) -> Read:
-    return f.read(page + sp.W_FLAGS * sp.WORD)
+def _bit0(word: BV) -> z3.BoolRef:
+    return z3.Extract(0, 0, word) == 1
 
 
-def compound_head_word(f: SymFolio, page: BV) -> Read:
-    return f.read(page + sp.W_COMPOUND_HEAD * sp.WORD)
+def test_page_head(f: SymFolio, page: BV) -> Val:
+    r = f.read(page + sp.W_FLAGS * sp.WORD)
+    return Val(z3.Extract(sp.PG_HEAD, sp.PG_HEAD, r.value) == 1, r.fault)
 
 
-def test_page_head(f: SymFolio, page: BV) -> Bool:
-    r = flags(f, page)
-    return Bool(z3.Extract(sp.PG_HEAD, sp.PG_HEAD, r.value) == 1, r.fault)
-
-
-def page_fixed_fake_head(f: SymFolio, page: BV) -> Read:
-    aligned = page & (f.config.page_size - 1) == 0
+def page_fixed_fake_head(f: SymFolio, page: BV) -> Val:
+    """page_fixed_fake_head() (v5.18..v6.19): a page-aligned struct page with PG_head
+    whose page[1].compound_head has bit 0 set is a fake head of that head."""
+    aligned = (f.head_lo + page) & (f.page_size - 1) == 0
     head_bit = test_page_head(f, page)
-    page1 = compound_head_word(f, page + f.size)
+    page1 = f.read(page + f.size + sp.W_COMPOUND_HEAD * sp.WORD)
     candidate = z3.And(aligned, head_bit.value)
-    fixed = z3.And(candidate, z3.Extract(0, 0, page1.value) == 1)
-    value = z3.If(fixed, page1.value - 1, page)
+    fixed = z3.And(candidate, _bit0(page1.value))
     fault = z3.Or(z3.And(aligned, head_bit.fault), z3.And(candidate, page1.fault))
-    return Read(value, fault)
+    return Val(z3.If(fixed, page1.ptr - 1, page), fault)
 
 
-def compound_head(f: SymFolio, page: BV) -> Read:
-    info = compound_head_word(f, page)
-    tail = z3.Extract(0, 0, info.value) == 1
+def compound_head(f: SymFolio, page: BV) -> Val:
+    """_compound_head() for the scheme's encoding; the result as an offset from head."""
+    info = f.read(page + sp.W_COMPOUND_HEAD * sp.WORD)
+    tail = _bit0(info.value)
     encoding = f.scheme.encoding
     if encoding is Encoding.MASK:
         mask = z3.If(tail, bv(0), bv(-1)) | info.value
-        return Read(page & mask, info.fault)
+        return Val(((f.head + page) & mask) - f.head, info.fault)
     if encoding is Encoding.POINTER_FAKE_HEAD_FIX:
         fixed = page_fixed_fake_head(f, page)
-        return Read(z3.If(tail, info.value - 1, fixed.value), z3.Or(info.fault, z3.And(z3.Not(tail), fixed.fault)))
-    return Read(z3.If(tail, info.value - 1, page), info.fault)
+        return Val(z3.If(tail, info.ptr - 1, fixed.value), z3.Or(info.fault, z3.And(z3.Not(tail), fixed.fault)))
+    return Val(z3.If(tail, info.ptr - 1, page), info.fault)
 
 
-def page_is_fake_head(f: SymFolio, page: BV) -> Bool:
+def page_is_fake_head(f: SymFolio, page: BV) -> Val:
     if f.scheme.encoding is not Encoding.POINTER_FAKE_HEAD_FIX:
-        return Bool(z3.BoolVal(False), z3.BoolVal(False))
+        return Val(FALSE, FALSE)
     fixed = page_fixed_fake_head(f, page)
-    return Bool(fixed.value != page, fixed.fault)
+    return Val(fixed.value != page, fixed.fault)
 
 
-def page_head(f: SymFolio, page: BV) -> Bool:
+def page_head(f: SymFolio, page: BV) -> Val:
     bit = test_page_head(f, page)
     fake = page_is_fake_head(f, page)
-    return Bool(z3.And(bit.value, z3.Not(fake.value)), z3.Or(bit.fault, z3.And(bit.value, fake.fault)))
+    return Val(z3.And(bit.value, z3.Not(fake.value)), z3.Or(bit.fault, z3.And(bit.value, fake.fault)))
 
 
-def page_tail(f: SymFolio, page: BV) -> Bool:
-    info = compound_head_word(f, page)
-    bit = z3.Extract(0, 0, info.value) == 1
+def page_tail(f: SymFolio, page: BV) -> Val:
+    info = f.read(page + sp.W_COMPOUND_HEAD * sp.WORD)
+    bit = _bit0(info.value)
     fake = page_is_fake_head(f, page)
-    return Bool(z3.Or(bit, fake.value), z3.Or(info.fault, z3.And(z3.Not(bit), fake.fault)))
+    return Val(z3.Or(bit, fake.value), z3.Or(info.fault, z3.And(z3.Not(bit), fake.fault)))
 
 
-def page_compound(f: SymFolio, page: BV) -> Bool:
+def page_compound(f: SymFolio, page: BV) -> Val:
     bit = test_page_head(f, page)
-    info = compound_head_word(f, page)
-    tail = z3.Extract(0, 0, info.value) == 1
-    return Bool(z3.Or(bit.value, tail), z3.Or(bit.fault, z3.And(z3.Not(bit.value), info.fault)))
+    info = f.read(page + sp.W_COMPOUND_HEAD * sp.WORD)
+    return Val(z3.Or(bit.value, _bit0(info.value)), z3.Or(bit.fault, z3.And(z3.Not(bit.value), info.fault)))
 
 
-def page_huge(f: SymFolio, page: BV) -> Bool:
+def page_huge(f: SymFolio, page: BV) -> Val:
     compound = page_compound(f, page)
     head = compound_head(f, page)
     info = f.read(head.value + f.size + sp.W_FOLIO_INFO * sp.WORD)
     dtor = z3.Extract(15, 8, info.value) == sp.HUGETLB_PAGE_DTOR
-    return Bool(
+    return Val(
         z3.And(compound.value, dtor),
         z3.Or(compound.fault, z3.And(compound.value, z3.Or(head.fault, info.fault))),
     )
 
 
-def page_to_pfn(f: SymFolio, page: BV) -> Read:
-    if f.scheme.memory_model is MemoryModel.SPARSEMEM:
-        fl = flags(f, page)
-        per_section = f.config.section_size // f.config.page_size
-        section = z3.LShR(fl.value, sp.SECTIONS_PGSHIFT) & 0x0FFFFFFF
-        section_map = f.page(section * per_section)
-        return Read(section * per_section + z3.UDiv(page - section_map, f.size), fl.fault)
-    return Read(z3.UDiv(page - f.base, f.size), z3.BoolVal(False))
+def pfn_to_page(f: SymFolio, i: BV) -> BV:
+    """The struct page pointer for subpage i, as an offset from head."""
+    rel = i * f.size
+    if f.scheme.memory_model is not MemoryModel.DEDUP_POINTERS or f.scheme.target is not Target.PAGE:
+        return rel
+    k = f.vpage(rel)
+    offset = (f.head_lo + rel) & (f.page_size - 1)
+    pte = f.pte(k)
+    representative = pte.source * f.page_size + offset - f.head_lo
+    return z3.If(z3.And(f.remapped(k), pte.source != k), representative, rel)
 
 
-def page_to_phys(f: SymFolio, page: BV) -> Read:
-    pfn = page_to_pfn(f, page)
-    return Read(pfn.value << f.shift, pfn.fault)
+def page_to_pfn(f: SymFolio, page: BV) -> Val:
+    """(page - vmemmap) / sizeof(struct page) = head_pfn + page offset / size."""
+    index, _byte = f.divmod_size(page)
+    return Val(f.head_pfn + index, FALSE)

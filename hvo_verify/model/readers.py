@@ -14,7 +14,6 @@ from hvo_verify.model.structpage import (
     KPF_HUGE,
     MASK64,
     PG_HEAD,
-    SECTIONS_PGSHIFT,
     W_COMPOUND_HEAD,
     W_FLAGS,
     W_FOLIO_INFO,
@@ -102,16 +101,22 @@ def kpageflags(mem: VmemmapState, page: int) -> int:
     return bits
 
 
-def page_to_pfn(mem: VmemmapState, page: int) -> int:
-    """include/asm-generic/memory_model.h __page_to_pfn()."""
+def pfn_to_page(mem: VmemmapState, pfn: int) -> int:
+    """The struct page pointer the kernel uses for pfn (what GUP returns for that subpage)."""
     folio = mem.folio
-    if folio.scheme.memory_model is MemoryModel.SPARSEMEM:
-        # (page - __section_mem_map_addr(section of page->flags)): the section number is
-        # read from the struct page's own bytes.
-        section = flags(mem, page) >> SECTIONS_PGSHIFT & 0x0FFFFFFF
-        per_section = folio.config.section_size // folio.config.page_size
-        section_map = folio.page(section * per_section)
-        return section * per_section + ((page - section_map) & MASK64) // folio.size
+    page = folio.page(pfn)
+    if folio.scheme.memory_model is MemoryModel.DEDUP_POINTERS and mem.optimized:
+        shift = mem.config.page_shift
+        pte = mem.pte(page >> shift)
+        if pte is not None and pte.frame[0] == "orig" and pte.frame[1] != page >> shift:
+            # the representative: the same slot in the vmemmap page whose frame is kept
+            return (int(pte.frame[1]) << shift) | (page & (mem.config.page_size - 1))  # type: ignore[misc]
+    return page
+
+
+def page_to_pfn(mem: VmemmapState, page: int) -> int:
+    """include/asm-generic/memory_model.h __page_to_pfn(): (page - vmemmap)."""
+    folio = mem.folio
     return ((page - folio.vmemmap_base) & MASK64) // folio.size
 
 

@@ -44,10 +44,15 @@ class FolioKind(enum.Enum):
 
 
 class MemoryModel(enum.Enum):
-    """include/asm-generic/memory_model.h: how page_to_pfn() is computed."""
+    """How a struct page pointer is formed for a pfn (pfn_to_page / what GUP hands out)."""
 
-    SPARSEMEM_VMEMMAP = "sparsemem-vmemmap"  # (page - vmemmap): pure address arithmetic
-    SPARSEMEM = "sparsemem"  # section number decoded from page->flags: content-dependent
+    # include/asm-generic/memory_model.h: __pfn_to_page(pfn) = vmemmap + pfn; every
+    # subpage keeps its own virtual struct page address, only frames are shared.
+    SPARSEMEM_VMEMMAP = "sparsemem-vmemmap"
+    # willy's reading of the RFC (<20200915154213.GI5449@casper.infradead.org>): the
+    # freed struct pages have no address, so a pointer to head+i is replaced by the
+    # struct page whose frame is kept ("returning page (head+1) from get_user_pages()").
+    DEDUP_POINTERS = "dedup-pointers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,10 @@ class Scheme:
     folio_kind: FolioKind = FolioKind.HUGETLB
     memory_model: MemoryModel = MemoryModel.SPARSEMEM_VMEMMAP
     optimizes: bool = True  # False only for the `none` baseline
+    # The vmemmap base must be aligned to MAX_FOLIO_NR_PAGES * sizeof(struct page)
+    # (2026: "Align vmemmap to maximal folio size", MAX_FOLIO_VMEMMAP_ALIGN; checked by
+    # sparse_init() VM_WARN_ON_ONCE(!IS_ALIGNED(pfn_to_page(0), MAX_FOLIO_VMEMMAP_ALIGN))).
+    vmemmap_align_max_folio: bool = False
     summary: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -146,6 +155,7 @@ PRESETS: dict[str, Scheme] = {
             target=Target.SHARED_TAIL,
             encoding=Encoding.MASK,
             head_copy=HeadCopy.REQUIRED,
+            vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",
         ),

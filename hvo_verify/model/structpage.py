@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvo_verify.model.config import KernelConfig
-from hvo_verify.model.scheme import FolioKind, MemoryModel, Scheme
+from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
+from hvo_verify.model.scheme import FolioKind, Scheme
 
 WORD = 8
 MASK64 = (1 << 64) - 1
@@ -41,10 +41,8 @@ KPF_COMPOUND_HEAD = 15
 KPF_COMPOUND_TAIL = 16
 KPF_HUGE = 17
 
-# page->flags fields area ("| FIELD | ... | FLAGS |"): zone in the top bits; the
-# section number only for classic SPARSEMEM (SECTION_IN_PAGE_FLAGS).
+# page->flags fields area ("| FIELD | ... | FLAGS |"): the zone in the top bits.
 ZONE_PGSHIFT = 60
-SECTIONS_PGSHIFT = 32
 ZONE_NORMAL = 2
 ZONE_DEVICE = 4
 
@@ -78,6 +76,11 @@ class Folio:
     def size(self) -> int:
         return self.config.struct_page_size
 
+    @property
+    def max_pfn(self) -> int:
+        """Pfns the vmemmap describes: [0, 2**(MAX_PHYSMEM_BITS - PAGE_SHIFT))."""
+        return 1 << (MAX_PHYSMEM_BITS - self.config.page_shift)
+
     def page(self, pfn: int) -> int:
         """pfn_to_page(): the struct page's virtual address (SPARSEMEM_VMEMMAP)."""
         return (self.vmemmap_base + pfn * self.size) & MASK64
@@ -91,12 +94,8 @@ def zone_of(scheme: Scheme) -> int:
     return ZONE_DEVICE if scheme.folio_kind is FolioKind.DEVDAX else ZONE_NORMAL
 
 
-def flags_fields(folio: Folio, pfn: int) -> int:
-    value = zone_of(folio.scheme) << ZONE_PGSHIFT
-    if folio.scheme.memory_model is MemoryModel.SPARSEMEM:
-        section = pfn // (folio.config.section_size // folio.config.page_size)
-        value |= (section & 0x0FFFFFFF) << SECTIONS_PGSHIFT
-    return value
+def flags_fields(folio: Folio, _pfn: int) -> int:
+    return zone_of(folio.scheme) << ZONE_PGSHIFT
 
 
 def tail_info(config: KernelConfig) -> int:

@@ -97,9 +97,9 @@ class VmemmapState:
 def word_at(folio: Folio, vaddr: int) -> int:
     """The populated (original) contents of the vmemmap word at vaddr."""
     rel = (vaddr - folio.vmemmap_base) & MASK64
-    if rel >= 1 << 63:  # below the vmemmap base: not struct pages at all
-        return 0
     pfn, byte = divmod(rel, folio.size)
+    if pfn >= folio.max_pfn:
+        raise VmemmapFault(vaddr, "read outside the vmemmap")
     return original_word(folio, pfn, byte // WORD)
 
 

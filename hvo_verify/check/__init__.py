@@ -1,0 +1,1 @@
+"""Solving and verdicts: the only package besides encode/ that imports z3."""

@@ -1,0 +1,67 @@
+"""What a check returns: frozen, printable by report/, never printed here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hvo_verify.specs.schema import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """A concrete witness, decoded from the solver and replayed on the concrete model."""
+
+    config: str
+    scheme: str
+    invariant: str
+    head_pfn: int
+    vmemmap_base: int
+    head_page_alloc_ok: bool
+    indices: tuple[tuple[str, int], ...]  # e.g. (("i", 64),)
+    message: str  # what the concrete model says went wrong
+    details: tuple[str, ...] = ()  # kernel-terms lines: addresses, PTEs, words read
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "config": self.config,
+            "scheme": self.scheme,
+            "invariant": self.invariant,
+            "head_pfn": self.head_pfn,
+            "vmemmap_base": self.vmemmap_base,
+            "head_page_alloc_ok": self.head_page_alloc_ok,
+            "indices": dict(self.indices),
+            "message": self.message,
+            "details": list(self.details),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    spec: str
+    config: str
+    invariant: str
+    verdict: Verdict
+    expected: Verdict | None
+    assumptions: tuple[str, ...] = ()
+    counterexample: Counterexample | None = None
+    reason: str = ""  # why not-applicable / unknown
+    solver_seconds: float = 0.0
+    queries: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def as_expected(self) -> bool:
+        return self.expected is self.verdict
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "spec": self.spec,
+            "config": self.config,
+            "invariant": self.invariant,
+            "verdict": self.verdict.value,
+            "expected": None if self.expected is None else self.expected.value,
+            "as_expected": self.as_expected,
+            "assumptions": list(self.assumptions),
+            "counterexample": None if self.counterexample is None else self.counterexample.to_json(),
+            "reason": self.reason,
+        }

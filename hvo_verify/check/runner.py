@@ -1,0 +1,189 @@
+"""Run one invariant on one (config, scheme): build the query, solve, and turn the answer
+into a verdict.  A sat answer is made canonical (preferred base and pfn, minimal index),
+decoded, and replayed on the concrete model before it becomes a counterexample."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import z3
+
+from hvo_verify.check.result import CheckResult, Counterexample
+from hvo_verify.check.solver import Status, new_solver, solve
+from hvo_verify.encode.folio import SymFolio
+from hvo_verify.encode.invariants import BUILDERS, IndexVar, Query
+from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants import INVARIANTS, Index
+from hvo_verify.model import describe
+from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.scheme import HeadCopy, Scheme
+from hvo_verify.model.structpage import Folio
+from hvo_verify.model.vmemmap import not_applicable_reason, optimize
+from hvo_verify.specs.schema import Spec, Verdict
+
+NEIGHBOUR_ASSUMPTION = "struct pages outside the folio describe in-use order-0 pages"
+
+
+@dataclass(frozen=True)
+class Job:
+    config: KernelConfig
+    scheme: Scheme
+    invariant: str
+    timeout_ms: int = 10_000
+    base_align: int | None = None
+
+
+def spec_jobs(spec: Spec) -> list[Job]:
+    return [
+        Job(config, spec.scheme, inv, spec.timeout_ms, spec.vmemmap_base_align)
+        for config in spec.configs
+        for inv in spec.invariants
+    ]
+
+
+def check_spec(spec: Spec) -> list[CheckResult]:
+    return check_specs([spec], workers=1)
+
+
+def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
+    """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
+    jobs run in that many processes; results and their order do not depend on it."""
+    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
+    if workers > 1 and len(jobs) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            raw = list(pool.map(run, [job for _spec, job in jobs], chunksize=4))
+    else:
+        raw = [run(job) for _spec, job in jobs]
+    return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
+
+
+def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
+    return CheckResult(
+        spec.path,
+        result.config,
+        result.invariant,
+        result.verdict,
+        spec.expect.expected(result.invariant, result.config),
+        result.assumptions,
+        result.counterexample,
+        result.reason,
+        result.solver_seconds,
+        result.queries,
+    )
+
+
+def run(job: Job) -> CheckResult:
+    config, scheme, inv = job.config, job.scheme, INVARIANTS[job.invariant]
+    reason = not_applicable_reason(config, scheme) or inv.not_applicable(scheme)
+    if reason:
+        return CheckResult("", config.id, inv.id, Verdict.NOT_APPLICABLE, None, reason=reason)
+    folio = SymFolio(config, scheme, base_align=job.base_align)
+    query = BUILDERS[inv.id](folio)
+    solver = new_solver(job.timeout_ms)
+    for assumption in folio.assumptions:
+        solver.add(assumption.expr)
+    solver.add(*folio.side)
+    solver.add(*query.domain)
+    solver.add(query.violation)
+    status, why, seconds = solve(solver)
+    assumptions = _assumption_texts(folio, inv.index)
+    if status is Status.UNSAT:
+        return CheckResult("", config.id, inv.id, Verdict.PROVED, None, assumptions, solver_seconds=seconds, queries=1)
+    if status is Status.UNKNOWN:
+        return CheckResult(
+            "", config.id, inv.id, Verdict.UNKNOWN, None, assumptions, reason=f"solver: {why}", solver_seconds=seconds, queries=1
+        )
+    model, extra_seconds, calls = _canonical_model(solver, folio, query)
+    cex = _replay(job, folio, query, model)
+    return CheckResult(
+        "", config.id, inv.id, Verdict.VIOLATED, None, assumptions, cex, solver_seconds=seconds + extra_seconds, queries=1 + calls
+    )
+
+
+def _assumption_texts(folio: SymFolio, index: Index) -> tuple[str, ...]:
+    texts = [a.text for a in folio.assumptions]
+    texts.append(NEIGHBOUR_ASSUMPTION)
+    if folio.scheme.head_copy is not HeadCopy.NONE:
+        texts.append("both outcomes of the head vmemmap page allocation")
+    quantified = {
+        Index.SUBPAGE: f"every subpage i in [0, {folio.nr})",
+        Index.STRUCT_PAGE: "every struct page sharing a vmemmap page with the folio",
+        Index.VMEMMAP_PAGE: f"every vmemmap page k in [0, {folio.nr_vmemmap})",
+        Index.FOLIO: "the folio's frame counts",
+    }[index]
+    texts.append(f"for {quantified}, every head pfn and vmemmap base satisfying the above")
+    return tuple(texts)
+
+
+def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[z3.ModelRef, float, int]:
+    model = solver.model()
+    seconds, calls = 0.0, 0
+
+    def attempt(constraint: z3.BoolRef) -> bool:
+        nonlocal model, seconds, calls
+        solver.push()
+        solver.add(constraint)
+        status, _why, took = solve(solver)
+        seconds += took
+        calls += 1
+        if status is Status.SAT:
+            model = solver.model()
+            return True
+        solver.pop()
+        return False
+
+    config = folio.config
+    attempt(folio.alloc_ok == True)  # noqa: E712 (z3 term, not a Python bool)
+    attempt(folio.base == config.default_vmemmap_base)
+    attempt(folio.head_pfn == config.nr_pages)
+    for index in query.indices:
+        current = _value(model, index.var, index.signed)
+        low = _lower_bound(index, query)
+        while low < current:
+            mid = (low + current) // 2
+            le = index.var <= mid if index.signed else z3.ULE(index.var, mid)
+            if attempt(le):
+                current = _value(model, index.var, index.signed)
+                solver.pop()
+            else:
+                low = mid + 1
+        attempt(index.var == current)
+    return model, seconds, calls
+
+
+def _lower_bound(index: IndexVar, query: Query) -> int:
+    """The smallest value the index can take (signed indices are bounded by their domain)."""
+    return -(1 << 20) if index.signed else 0
+
+
+def _value(model: z3.ModelRef, var: z3.BitVecRef, signed: bool) -> int:
+    value = model.eval(var, model_completion=True)
+    return value.as_signed_long() if signed else value.as_long()  # type: ignore[attr-defined]
+
+
+def _replay(job: Job, folio: SymFolio, query: Query, model: z3.ModelRef) -> Counterexample:
+    head_pfn = _value(model, folio.head_pfn, False)
+    base = _value(model, folio.base, False)
+    alloc_ok = z3.is_true(model.eval(folio.alloc_ok, model_completion=True))
+    indices = tuple((ix.name, _value(model, ix.var, ix.signed)) for ix in query.indices)
+    inv = INVARIANTS[job.invariant]
+    mem = optimize(Folio(job.config, job.scheme, head_pfn, base), alloc_ok=alloc_ok)
+    index = indices[0][1] if indices else 0
+    message = inv.check(mem, index)
+    if message is None:
+        raise EncodingMismatch(
+            f"{job.config.id} {job.scheme.name} {inv.id}: solver counterexample {dict(indices)} "
+            f"(head pfn {head_pfn:#x}, base {base:#x}, alloc_ok={alloc_ok}) does not replay on the concrete model"
+        )
+    details = describe.folio_lines(mem)
+    if inv.index in (Index.SUBPAGE, Index.STRUCT_PAGE):
+        details += describe.struct_page_lines(mem, index)
+    elif inv.index is Index.VMEMMAP_PAGE:
+        details.append(describe.vmemmap_page_line(mem, index))
+    return Counterexample(
+        job.config.id, job.scheme.name, inv.id, head_pfn, base, alloc_ok, indices, message, tuple(details)
+    )

@@ -1,0 +1,133 @@
+"""Text rendering of results, counterexamples, diagrams and savings (<= 80 columns
+where a reviewer may paste it into a mailing-list reply)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+
+from hvo_verify.check.result import CheckResult, Counterexample
+from hvo_verify.model.accounting import Savings
+from hvo_verify.model.diagram import page_runs
+from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.specs.schema import Spec, Verdict
+
+WIDTH = 80
+
+
+def verdict_table(results: Sequence[CheckResult]) -> str:
+    lines: list[str] = []
+    spec = None
+    for res in results:
+        if res.spec != spec:
+            spec = res.spec
+            lines.append(f"{spec}")
+        mark = "ok" if res.as_expected else f"MISMATCH (expected {res.expected.value if res.expected else 'nothing'})"
+        lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
+        if res.verdict is Verdict.VIOLATED and res.counterexample:
+            lines.append(f"      {res.counterexample.message}")
+        elif res.verdict is Verdict.UNKNOWN:
+            lines.append(f"      {res.reason}")
+    lines.append(summary_line(results))
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(results: Sequence[CheckResult]) -> str:
+    counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
+    differ = sum(1 for r in results if not r.as_expected)
+    specs = len({r.spec for r in results})
+    parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict)
+    return f"{len(results)} checks in {specs} specs: {parts}; {differ} differ from expectation"
+
+
+def counterexample_lines(cex: Counterexample) -> list[str]:
+    where = ", ".join(f"{name}={value}" for name, value in cex.indices) or "the folio"
+    out = [f"counterexample ({cex.invariant}, {where}), replayed on the concrete model:"]
+    out += [f"  {line}" for line in cex.details]
+    out.append(f"  => {cex.message}")
+    return [wrapped for line in out for wrapped in _wrap(line)]
+
+
+def _wrap(line: str) -> list[str]:
+    indent = len(line) - len(line.lstrip())
+    return textwrap.wrap(line, WIDTH, subsequent_indent=" " * (indent + 4), break_long_words=False) or [""]
+
+
+def diagram(mem: VmemmapState) -> str:
+    cfg = mem.config
+    per_letter = max(1, cfg.page_size // cfg.struct_page_size // 8)
+    head = f"vmemmap of one {cfg.id} folio ({cfg.vmemmap_pages} pages; a letter = {per_letter} struct pages):"
+    runs = page_runs(mem)
+    cells: list[str] = []
+    for run in runs:
+        count = run.last - run.first + 1
+        cells.append(run.contents if count == 1 else f"{run.contents} x{count}")
+        if len(cells) >= 12 and len(runs) > 16:
+            cells.append(f"... ({cfg.vmemmap_pages - run.last - 1} more pages)")
+            break
+    lines = [head]
+    row = " "
+    for cell in cells:
+        piece = cell if row == " " else f" | {cell}"
+        if len(row) + len(piece) > WIDTH:
+            lines.append(row)
+            row = " " + cell
+        else:
+            row += piece if row != " " else " " + cell
+    lines.append(row)
+    for run in runs[:16]:
+        pages = f"page {run.first}" if run.first == run.last else f"pages {run.first}-{run.last}"
+        lines.append(f"  {pages:<14} -> {run.frame}")
+    if len(runs) > 16:
+        lines.append(f"  ... {len(runs) - 16} more runs")
+    freed = len(mem.freed)
+    lines.append(f"  frames freed: {freed}, allocated: {len(mem.allocated)}")
+    return "\n".join(lines) + "\n"
+
+
+def savings_table(rows: Iterable[Savings]) -> str:
+    out = [f"{'config':<18} {'scheme':<10} {'V':>5} {'freed':>6} {'alloc':>5} {'ptes':>4} {'net':>6}  pool saved"]
+    for s in rows:
+        if s.not_applicable:
+            out.append(f"{s.config:<18} {s.scheme:<10} {s.vmemmap_pages:>5}  not applicable")
+            continue
+        pool = f"{_mib(s.pool_bytes_saved)} ({_mib(s.pool_bytes_saved_net)} net)" if s.pool_folios else "-"
+        out.append(
+            f"{s.config:<18} {s.scheme:<10} {s.vmemmap_pages:>5} {s.freed_pages:>6} {s.allocated_pages:>5} "
+            f"{s.pagetable_pages:>4} {s.net_pages:>6}  {pool}"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def explain(spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, str]], results: Sequence[CheckResult]) -> str:
+    out = [f"{spec.title}", f"source: {spec.source}", f"scheme: {spec.scheme.name} ({spec.scheme.version}): {spec.scheme.summary}"]
+    if spec.description:
+        out += _wrap(spec.description)
+    for config, mem, na in mem_by_config:
+        out.append("")
+        if mem is None:
+            out.append(f"{config}: not applicable: {na}")
+            continue
+        out.append(diagram(mem).rstrip("\n"))
+    out.append("")
+    for res in results:
+        out.append(f"{res.config} {res.invariant}: {res.verdict.value}" + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})"))
+        if res.counterexample:
+            out += counterexample_lines(res.counterexample)
+        elif res.verdict is Verdict.PROVED:
+            out.append("  assuming: " + "; ".join(res.assumptions))
+        elif res.reason:
+            out.append(f"  {res.reason}")
+    if spec.answer:
+        out.append("")
+        out.append("answer:")
+        out += [f"  {line}" for para in spec.answer.strip().splitlines() for line in (_wrap(para) if para else [""])]
+    return "\n".join(_wrap_all(out)) + "\n"
+
+
+def _wrap_all(lines: list[str]) -> list[str]:
+    return [w for line in lines for w in (_wrap(line) if len(line) > WIDTH else [line])]

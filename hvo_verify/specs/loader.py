@@ -1,0 +1,463 @@
+"""Load spec files (TOML) into frozen `Spec` objects.
+
+Spec files are data only: they are parsed with `tomllib` and validated field by field.
+Every failure, whatever the input bytes, is a `SpecError` whose `str()` is one line
+`path: key: message`, where `key` is the dotted path of the offending key
+(`scheme.remap_to`, `configs[2]`, `expect.head-resolution`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import pathlib
+import re
+import reprlib
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from hvo_verify.errors import SpecError
+from hvo_verify.invariants import INVARIANTS
+from hvo_verify.model.config import (
+    MAX_STRUCT_PAGE,
+    MIN_STRUCT_PAGE,
+    KernelConfig,
+    check_struct_page_size,
+    parse_config_id,
+)
+from hvo_verify.model.names import suggest
+from hvo_verify.model.scheme import (
+    PRESETS,
+    Encoding,
+    FolioKind,
+    HeadCopy,
+    MemoryModel,
+    Scheme,
+    Target,
+)
+from hvo_verify.specs.schema import Expectations, Spec, Verdict
+
+__all__ = ["load_spec", "load_specs", "parse_spec"]
+
+MAX_VMEMMAP_PAGES = 4096  # x86-64/4K/1G with a 64-byte struct page
+MAX_TIMEOUT_S = 3600
+DEFAULT_TIMEOUT_S = 10
+_SHOW_CHARS = 60  # longest repr of a user value in a message
+_MAX_MESSAGE = 400  # safety net: messages quoting user text stay readable
+_GLOB_CHARS = frozenset("*?[]")
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+class VmemmapAlign(enum.Enum):
+    """`vmemmap_align` in a custom scheme: what the scheme needs of the vmemmap base."""
+
+    PAGE = "page"
+    MAX_FOLIO = "max-folio"  # MAX_FOLIO_VMEMMAP_ALIGN (2026 mask encoding)
+
+# fmt: off
+TOP_KEYS = ("title", "source", "description", "answer", "scheme", "configs", "struct_page_size",
+            "invariants", "timeout", "vmemmap_base_align", "expect")
+# fmt: on
+REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")
+
+
+class _Bad(Exception):
+    """Internal: a validation failure at `key`; parse_spec adds the path."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(key, message)
+        self.key = key
+        self.message = message
+
+
+# ---------------------------------------------------------------- messages
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib that never fails on huge ints (Python refuses str() past 4300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = self.maxlong = _SHOW_CHARS
+        self.maxlevel = 3
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 64:
+            return f"<{x.bit_length()}-bit integer>"
+        return super().repr_int(x, level)
+
+
+_short_repr = _ShortRepr()
+
+
+def _show(value: object) -> str:
+    """A short one-line repr of a user value."""
+    text = _short_repr.repr(value)
+    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 3] + "..."
+
+
+def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
+    """Escape line breaks and other unprintable characters (user key names reach messages)."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _sub(parent: str, name: str) -> str:
+    """The dotted path of `name` below `parent` (user key names are truncated)."""
+    if len(name) > _SHOW_CHARS:
+        name = name[: _SHOW_CHARS - 3] + "..."
+    return f"{parent}.{name}" if parent else name
+
+
+def _must(key: str, expected: str, value: object) -> NoReturn:
+    raise _Bad(key, f"'{key}' must be {expected} (got {_show(value)})")
+
+
+def _unknown(key: str, kind: str, word: str, choices: Iterable[str]) -> NoReturn:
+    """The `names.unknown` message, with the word shortened."""
+    raise _Bad(key, f"unknown {kind} {_show(word)}{suggest(word, choices)}")
+
+
+# ---------------------------------------------------------------- value checks
+
+
+def _text(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        _must(key, "a string", value)
+    return value
+
+
+def _required_text(value: object, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        _must(key, "a non-empty string", value)
+    return value
+
+
+def _bool(value: object, key: str) -> bool:
+    if not isinstance(value, bool):
+        _must(key, "true or false", value)
+    return value
+
+
+def _int_in(lo: int, hi: int) -> Callable[[object, str], int]:
+    def check(value: object, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            _must(key, f"an integer {lo}..{hi}", value)  # bool is an int subclass: refused
+        return value
+
+    return check
+
+
+def _choice(enum_cls: type[E], kind: str) -> Callable[[object, str], E]:
+    """A check accepting the `.value` of one member of `enum_cls`."""
+    values = [member.value for member in enum_cls]
+
+    def check(value: object, key: str) -> E:
+        if not isinstance(value, str):
+            _must(key, "one of " + ", ".join(map(repr, values)), value)
+        if value not in values:
+            _unknown(key, kind, value, values)
+        return enum_cls(value)
+
+    return check
+
+
+def _list(value: object, key: str, what: str) -> list[object]:
+    if not isinstance(value, list) or not value:
+        _must(key, f"a non-empty list of {what}", value)
+    return value
+
+
+def _table(value: object, key: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        _must(key, "a table", value)
+    return value
+
+
+def _check_keys(table: Mapping[str, object], parent: str, allowed: Sequence[str]) -> None:
+    for name in table:
+        if name not in allowed:
+            raise _Bad(_sub(parent, name), f"unknown key {_show(name)}{suggest(name, allowed)}")
+
+
+def _vmemmap_page(page: int, key: str) -> int:
+    if page >= MAX_VMEMMAP_PAGES:
+        raise _Bad(
+            key,
+            f"vmemmap page {page} does not exist: the largest folio has {MAX_VMEMMAP_PAGES} vmemmap pages",
+        )
+    return page
+
+
+# ---------------------------------------------------------------- scheme
+
+
+def _private(value: object, key: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        _must(key, "a list of vmemmap page numbers", value)
+    pages: set[int] = set()
+    for i, item in enumerate(value):
+        item_key = f"{key}[{i}]"
+        page = _int_in(0, 999_999)(item, item_key)
+        if page in pages:
+            raise _Bad(item_key, f"vmemmap page {page} is listed twice")
+        pages.add(_vmemmap_page(page, item_key))
+    return tuple(sorted(pages))
+
+
+_REMAP_FORMS = "'page:N' (N >= 0), 'shared-tail' or 'unmapped'"
+
+
+def _remap_to(value: object, key: str) -> dict[str, object]:
+    if value == Target.SHARED_TAIL.value:
+        return {"target": Target.SHARED_TAIL, "target_page": 0}
+    if value == Target.UNMAPPED.value:
+        return {"target": Target.UNMAPPED, "target_page": 0}
+    match = re.fullmatch(r"page:([0-9]{1,9})", value) if isinstance(value, str) else None
+    if match is None:
+        _must(key, _REMAP_FORMS, value)
+    return {"target": Target.PAGE, "target_page": _vmemmap_page(int(match.group(1)), key)}
+
+
+def _field(attr: str, check: Callable[[object, str], object]) -> Callable[[object, str], dict[str, object]]:
+    return lambda value, key: {attr: check(value, key)}
+
+
+# TOML key -> check returning the Scheme fields it sets.
+SCHEME_KEYS: dict[str, Callable[[object, str], dict[str, object]]] = {
+    "name": _field("name", _required_text),
+    "summary": _field("summary", _text),
+    "private": _field("private", _private),
+    "remap_to": _remap_to,
+    "writable": _field("writable_aliases", _bool),
+    "compound_head": _field("encoding", _choice(Encoding, "compound_head encoding")),
+    "unique_struct_pages": _field("unique_struct_pages", _int_in(1, 4096)),
+    "head_copy": _field("head_copy", _choice(HeadCopy, "head_copy mode")),
+    "power_of_2_guard": _field("power_of_2_guard", _bool),
+    "folio": _field("folio_kind", _choice(FolioKind, "folio kind")),
+    "memory_model": _field("memory_model", _choice(MemoryModel, "memory model")),
+    "vmemmap_align": lambda value, key: {
+        "vmemmap_align_max_folio": _choice(VmemmapAlign, "vmemmap alignment")(value, key) is VmemmapAlign.MAX_FOLIO
+    },
+}
+
+
+def _scheme(value: object, source: str) -> Scheme:
+    if isinstance(value, str):
+        if value not in PRESETS:
+            _unknown("scheme", "scheme preset", value, PRESETS)
+        return PRESETS[value]
+    if not isinstance(value, dict):
+        _must("scheme", "a preset name or a table", value)
+    _check_keys(value, "scheme", ["base", *SCHEME_KEYS])
+    base_name = value.get("base")
+    if base_name is None:
+        scheme = Scheme(name="custom", version="custom", source=source, private=(0,), target=Target.PAGE)
+    elif not isinstance(base_name, str):
+        _must("scheme.base", "a preset name", base_name)
+    elif base_name not in PRESETS:
+        _unknown("scheme.base", "scheme preset", base_name, PRESETS)
+    else:
+        scheme = PRESETS[base_name]
+    fields: dict[str, object] = {}
+    for name, item in value.items():
+        if name != "base":
+            fields.update(SCHEME_KEYS[name](item, f"scheme.{name}"))
+    if base_name is not None and fields:
+        fields.setdefault("name", f"{base_name}-custom")
+        fields["version"] = f"custom (from {base_name})"
+    if fields:
+        scheme = dataclasses.replace(scheme, **fields)  # type: ignore[arg-type]
+    if scheme.head_copy is not HeadCopy.NONE and 0 not in scheme.private:
+        key = "scheme.head_copy" if "head_copy" in value or "private" not in value else "scheme.private"
+        raise _Bad(key, "head_copy copies vmemmap page 0, which must be listed in private")
+    return scheme
+
+
+# ---------------------------------------------------------------- configs, invariants
+
+
+def _parse_config(text: str, key: str) -> tuple[KernelConfig, ...]:
+    try:
+        return parse_config_id(text)
+    except ValueError as exc:  # UnknownName, or int() refusing a 5000-digit size
+        raise _Bad(key, str(exc)) from None
+
+
+def _struct_page_size(value: object) -> int:
+    key = "struct_page_size"
+    if isinstance(value, bool) or not isinstance(value, int) or value.bit_length() > 16:
+        _must(key, f"a multiple of 8 between {MIN_STRUCT_PAGE} and {MAX_STRUCT_PAGE}", value)
+    try:
+        check_struct_page_size(value)
+    except ValueError as exc:
+        raise _Bad(key, str(exc)) from None
+    return value
+
+
+def _configs(value: object, struct_page_size: int | None) -> tuple[KernelConfig, ...]:
+    found: dict[str, KernelConfig] = {}
+    for i, item in enumerate(_list(value, "configs", "config ids")):
+        key = f"configs[{i}]"
+        text = _text(item, key)
+        for config in _parse_config(text, key):
+            if struct_page_size is not None and "@" not in text:
+                config = config.with_struct_page_size(struct_page_size)
+            found.setdefault(config.id, config)
+    return tuple(found.values())
+
+
+def _invariants(value: object) -> tuple[str, ...]:
+    if value == "all" or value == ["all"]:
+        return tuple(INVARIANTS)
+    found: dict[str, None] = {}
+    for i, item in enumerate(_list(value, "invariants", "invariant ids")):
+        key = f"invariants[{i}]"
+        name = _text(item, key)
+        if name == "all":
+            raise _Bad(key, "'all' must stand alone (invariants = [\"all\"])")
+        if name not in INVARIANTS:
+            _unknown(key, "invariant", name, [*INVARIANTS, "all"])
+        found[name] = None
+    return tuple(found)
+
+
+def _timeout_ms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_S:
+        _must("timeout", f"a number of seconds t with 0 < t <= {MAX_TIMEOUT_S}", value)
+    return max(1, int(value * 1000))
+
+
+def _base_align(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= 2**40 or value & (value - 1):
+        _must("vmemmap_base_align", "a power of two between 8 and 2**40", value)
+    return value
+
+
+# ---------------------------------------------------------------- expectations
+
+_verdict = _choice(Verdict, "verdict")
+
+
+def _expect_config(pattern: str, key: str) -> None:
+    """A non-glob CONFIG part of an expect key must be a config id as `KernelConfig.id` spells it."""
+    if _GLOB_CHARS.intersection(pattern):
+        return
+    configs = _parse_config(pattern, key)
+    if len(configs) != 1:
+        glob = "*" + pattern[len("all") :]
+        raise _Bad(key, f"config {_show(pattern)} cannot be used in an expect key: use the glob {glob!r}")
+    if configs[0].id != pattern:
+        raise _Bad(key, f"config {_show(pattern)} is written {configs[0].id!r}")
+
+
+def _expectations(value: object) -> Expectations:
+    entries: list[tuple[str, Verdict]] = []
+    for name, item in _table(value, "expect").items():
+        key = _sub("expect", name)
+        invariant, at, pattern = name.partition("@")
+        if at:
+            if invariant != "*" and invariant not in INVARIANTS:
+                _unknown(key, "invariant", invariant, [*INVARIANTS, "*"])
+            _expect_config(pattern, key)
+        elif name != "default" and name not in INVARIANTS:
+            _unknown(key, "expect key", name, [*INVARIANTS, "default"])
+        entries.append((name, _verdict(item, key)))
+    return Expectations(tuple(entries))
+
+
+# ---------------------------------------------------------------- spec
+
+
+def _spec(doc: dict[str, Any], path: str) -> Spec:
+    _check_keys(doc, "", TOP_KEYS)
+    for name in REQUIRED_KEYS:
+        if name not in doc:
+            raise _Bad(name, f"missing required key {name!r}")
+    title = _required_text(doc["title"], "title")
+    source = _required_text(doc["source"], "source")
+    description = _text(doc.get("description", ""), "description")
+    answer = _text(doc.get("answer", ""), "answer")
+    scheme = _scheme(doc["scheme"], source)
+    size = _struct_page_size(doc["struct_page_size"]) if "struct_page_size" in doc else None
+    configs = _configs(doc["configs"], size)
+    invariants = _invariants(doc.get("invariants", "all"))
+    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S))
+    align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
+    spec = Spec(
+        path=path,
+        title=title,
+        source=source,
+        description=description,
+        scheme=scheme,
+        configs=configs,
+        invariants=invariants,
+        expect=_expectations(doc["expect"]),
+        timeout_ms=timeout_ms,
+        vmemmap_base_align=align,
+        answer=answer,
+    )
+    for invariant in invariants:
+        for config in configs:
+            if spec.expect.expected(invariant, config.id) is None:
+                raise _Bad(
+                    "expect",
+                    f"no expected verdict for {invariant} on {config.id} (add 'default' or '{invariant}')",
+                )
+    return spec
+
+
+def _decode(text_or_bytes: str | bytes) -> dict[str, Any]:
+    if isinstance(text_or_bytes, bytes | bytearray):
+        try:
+            text = bytes(text_or_bytes).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _Bad("file", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}") from None
+    else:
+        text = text_or_bytes
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, or int() refusing a 5000-digit literal
+        raise _Bad("toml", str(exc)) from None
+    except RecursionError:
+        raise _Bad("toml", "values nested too deeply") from None
+
+
+def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:
+    """Parse the text (or raw bytes) of one spec file; `path` is only used in errors."""
+    try:
+        return _spec(_decode(text_or_bytes), path)
+    except _Bad as bad:
+        raise SpecError(path, _one_line(bad.key), _one_line(bad.message)) from None
+
+
+def load_spec(path: str | pathlib.Path) -> Spec:
+    """Read and parse one spec file."""
+    name = str(path)
+    try:
+        data = pathlib.Path(path).read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: embedded NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpecError(name, "file", _one_line(f"cannot read: {reason}")) from None
+    return parse_spec(data, name)
+
+
+def load_specs(paths: Sequence[str]) -> list[Spec]:
+    """Load files, and every *.toml below each folder (recursively, sorted)."""
+    specs: list[Spec] = []
+    for arg in paths:
+        folder = pathlib.Path(arg)
+        if not folder.is_dir():
+            specs.append(load_spec(arg))
+            continue
+        try:
+            files = sorted(p for p in folder.rglob("*.toml") if p.is_file())
+        except OSError as exc:
+            raise SpecError(arg, "file", _one_line(f"cannot read: {exc.strerror or exc}")) from None
+        if not files:
+            raise SpecError(arg, "path", "no *.toml spec files here")
+        specs.extend(load_spec(file) for file in files)
+    return specs

@@ -1,0 +1,68 @@
+"""The frozen objects a spec file is parsed into.
+
+A spec names a scheme (preset or custom), the configs and invariants to check, and the
+verdict expected for each (invariant, config) pair.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from dataclasses import dataclass
+
+from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.scheme import Scheme
+
+
+class Verdict(enum.Enum):
+    """What a check can conclude."""
+
+    PROVED = "proved"  # the solver showed the negation unsatisfiable under the listed assumptions
+    VIOLATED = "violated"  # a concrete counterexample, replayed on the concrete model
+    UNKNOWN = "unknown"  # solver unknown or timeout: never read as proved
+    NOT_APPLICABLE = "not-applicable"  # the kernel would not optimize here, or the invariant does not apply
+
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    """Expected verdicts.  Keys: `default`, `INVARIANT`, `*@CONFIG` or `INVARIANT@CONFIG`;
+    CONFIG may be a glob (`arm64/*/2M`).  The most specific key wins:
+    INVARIANT@CONFIG > *@CONFIG > INVARIANT > default."""
+
+    entries: tuple[tuple[str, Verdict], ...]
+
+    def expected(self, invariant: str, config: str) -> Verdict | None:
+        best: tuple[int, Verdict] | None = None
+        for key, verdict in self.entries:
+            rank = _rank(key, invariant, config)
+            if rank is not None and (best is None or rank > best[0]):
+                best = (rank, verdict)
+        return None if best is None else best[1]
+
+
+def _rank(key: str, invariant: str, config: str) -> int | None:
+    if key == "default":
+        return 0
+    inv, at, pattern = key.partition("@")
+    if not at:
+        return 1 if inv == invariant else None
+    if not fnmatch.fnmatchcase(config, pattern):
+        return None
+    if inv == "*":
+        return 2
+    return 3 if inv == invariant else None
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    path: str
+    title: str
+    source: str
+    description: str
+    scheme: Scheme
+    configs: tuple[KernelConfig, ...]
+    invariants: tuple[str, ...]
+    expect: Expectations
+    timeout_ms: int = 10_000
+    vmemmap_base_align: int | None = None  # None: PAGE_SIZE of each config
+    answer: str = ""  # plain-text answer `explain` prints (objection specs)
