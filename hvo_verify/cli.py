@@ -1,0 +1,176 @@
+"""hvo-verify command line.  Each subcommand returns an exit code; only main() exits.
+
+Exit codes (check):
+  0  every verdict equals its expectation
+  1  some verdict differs from its expectation
+  2  usage or spec error, or an internal error (a counterexample that did not replay)
+  3  something is unknown (solver unknown or timeout) and nothing differs outright
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.runner import check_specs
+from hvo_verify.errors import EncodingMismatch, SpecError
+from hvo_verify.invariants import INVARIANTS
+from hvo_verify.model.accounting import savings
+from hvo_verify.model.config import CONFIGS, parse_config_id
+from hvo_verify.model.names import UnknownName, unknown
+from hvo_verify.model.scheme import PRESETS, preset
+from hvo_verify.model.structpage import Folio
+from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
+from hvo_verify.report import json_out, text
+from hvo_verify.specs.loader import load_spec, load_specs
+from hvo_verify.specs.schema import Verdict
+
+EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+
+EPILOG = """exit codes (check):
+  0  every verdict equals its expectation
+  1  a verdict differs from its expectation
+  2  usage or spec error, or internal error (counterexample did not replay)
+  3  a verdict is unknown (solver unknown or timeout)
+"""
+
+
+class UsageError(Exception):
+    """A bad command-line value (exit 2, one line)."""
+
+
+def exit_code(results: Sequence[CheckResult]) -> int:
+    if any(not r.as_expected and r.verdict is not Verdict.UNKNOWN for r in results):
+        return EXIT_DIFFER
+    if any(not r.as_expected for r in results):
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    specs = load_specs(args.paths or ["specs"])
+    results = check_specs(specs, workers=args.jobs)
+    if args.format == "json":
+        out.write(json_out.results_document(results))
+    else:
+        out.write(text.verdict_table(results))
+    return exit_code(results)
+
+
+def _state(config_id: str, spec_scheme: object) -> tuple[str, VmemmapState | None, str]:
+    config = parse_config_id(config_id)[0]
+    folio = Folio(config, spec_scheme, config.nr_pages, config.default_vmemmap_base)  # type: ignore[arg-type]
+    try:
+        return config.id, optimize(folio), ""
+    except NotApplicable as exc:
+        return config.id, None, str(exc)
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    spec = load_spec(args.spec)
+    configs = [c.id for c in spec.configs]
+    if args.config:
+        if args.config not in configs:
+            raise UsageError(f"--config: {unknown('config of this spec', args.config, configs)}")
+        configs = [args.config]
+    else:
+        configs = configs[:1]
+    chosen = tuple(c for c in spec.configs if c.id in configs)
+    narrowed = type(spec)(**{**{f: getattr(spec, f) for f in spec.__slots__}, "configs": chosen})  # type: ignore[attr-defined]
+    results = check_specs([narrowed], workers=1)
+    states = [_state(cid, spec.scheme) for cid in configs]
+    out.write(text.explain(narrowed, states, results))
+    return exit_code(results)
+
+
+_SIZE = re.compile(r"^([0-9]+)([KMGT]?)(i?B)?$", re.IGNORECASE)
+
+
+def parse_size(value: str) -> int:
+    match = _SIZE.match(value.strip())
+    if not match:
+        raise UsageError(f"--pool: {value!r} is not a size (e.g. 300G, 512M, 1T)")
+    number, unit = int(match.group(1)), match.group(2).upper()
+    return number << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[unit]
+
+
+def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    scheme = preset(args.scheme)
+    configs = parse_config_id(args.config)
+    pool = parse_size(args.pool) if args.pool else 0
+    rows = [savings(c, scheme, pool) for c in configs]
+    out.write(json_out.savings_document(rows) if args.format == "json" else text.savings_table(rows))
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write("scheme presets:\n")
+    for s in PRESETS.values():
+        out.write(f"  {s.name:<10} {s.version:<14} {s.summary}\n")
+    out.write("configs (append @N for sizeof(struct page) = N; 'all' for every one):\n")
+    for c in CONFIGS:
+        mapping = "PMD-mapped vmemmap" if c.vmemmap_pmd_mapped else "PTE-mapped vmemmap"
+        out.write(f"  {c.id:<16} {c.level.value:<8} {c.nr_pages:>7} pages, V = {c.vmemmap_bytes / c.page_size:g} vmemmap pages, {mapping}\n")
+    out.write("invariants:\n")
+    for inv in INVARIANTS.values():
+        out.write(f"  {inv.id:<18} {inv.summary}\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hvo-verify",
+        description="Model checker for the Linux HugeTLB Vmemmap Optimization (HVO).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="check spec files against their expected verdicts", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("explain", help="vmemmap diagram and counterexamples of one spec, in kernel terms")
+    p.add_argument("spec")
+    p.add_argument("--config", help="which of the spec's configs (default: the first)")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("savings", help="vmemmap pages freed per folio and for a pool")
+    p.add_argument("--scheme", required=True, help="a scheme preset")
+    p.add_argument("--config", required=True, help="a config id or 'all'")
+    p.add_argument("--pool", help="pool size, e.g. 300G")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_savings)
+    p = sub.add_parser("list", help="presets, configs and invariants")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its usage line
+        return EXIT_ERROR if exc.code else EXIT_OK
+    if getattr(args, "jobs", 1) < 1:
+        err.write("hvo-verify: --jobs: must be at least 1\n")
+        return EXIT_ERROR
+    func: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.func
+    try:
+        return func(args, out, err)
+    except SpecError as exc:
+        err.write(f"{exc.line()}\n")
+    except (UsageError, UnknownName) as exc:
+        err.write(f"hvo-verify: {exc}\n")
+    except EncodingMismatch as exc:
+        err.write(f"hvo-verify: internal error (our bug, not a finding): {exc}\n")
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
