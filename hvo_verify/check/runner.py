@@ -18,7 +18,7 @@ from hvo_verify.encode.invariants import BUILDERS, IndexVar, Query
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.invariants import INVARIANTS, Index
 from hvo_verify.model import describe
-from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.scheme import HeadCopy, Scheme
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import not_applicable_reason, optimize
@@ -138,7 +138,13 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
 
     config = folio.config
     attempt(folio.alloc_ok == True)  # noqa: E712 (z3 term, not a Python bool)
-    attempt(folio.base == config.default_vmemmap_base)
+    # The documented VMEMMAP_START, else the highest base the assumptions allow; each
+    # also off by one page, for violations that need a misaligned vmemmap.
+    span = (1 << (MAX_PHYSMEM_BITS - config.page_shift)) * config.struct_page_size
+    highest = ((1 << 64) - span) & ~(max(folio.base_align, config.page_size) - 1)
+    for base in (config.default_vmemmap_base, config.default_vmemmap_base + config.page_size, highest, highest - config.page_size):
+        if attempt(folio.base == base):
+            break
     attempt(folio.head_pfn == config.nr_pages)
     for index in query.indices:
         current = _value(model, index.var, index.signed)

@@ -105,13 +105,14 @@ class KernelConfig:
 
     @property
     def default_vmemmap_base(self) -> int:
-        """VMEMMAP_START without KASLR: x86-64 __VMEMMAP_BASE_L4
-        (arch/x86/include/asm/pgtable_64_types.h); arm64 -(1 << (VA_BITS - VMEMMAP_SHIFT))
-        with VA_BITS=48, VMEMMAP_SHIFT = PAGE_SHIFT - STRUCT_PAGE_MAX_SHIFT
-        (arch/arm64/include/asm/memory.h, v6.x)."""
+        """VMEMMAP_START without KASLR, for the layouts that describe 52-bit physical
+        memory: x86-64 __VMEMMAP_BASE_L5 (arch/x86/include/asm/pgtable_64_types.h, 5-level
+        paging); arm64 -(1 << (VA_BITS - VMEMMAP_SHIFT)) with VA_BITS = 52 and
+        VMEMMAP_SHIFT = PAGE_SHIFT - STRUCT_PAGE_MAX_SHIFT (arch/arm64/include/asm/memory.h).
+        Counterexamples prefer this base when the violation allows it."""
         if self.arch is Arch.X86_64:
-            return 0xFFFFEA0000000000
-        shift = 48 - (self.page_shift - 6)
+            return 0xFFD4000000000000
+        shift = 52 - (self.page_shift - 6)
         return (1 << 64) - (1 << shift)
 
     def with_struct_page_size(self, size: int) -> KernelConfig:

@@ -54,34 +54,30 @@ def _wrap(line: str) -> list[str]:
 
 
 def diagram(mem: VmemmapState) -> str:
+    """willy's notation: one 8-letter group per vmemmap page, runs of identical pages
+    written once with a count; then which frame backs each run."""
     cfg = mem.config
     per_letter = max(1, cfg.page_size // cfg.struct_page_size // 8)
-    head = f"vmemmap of one {cfg.id} folio ({cfg.vmemmap_pages} pages; a letter = {per_letter} struct pages):"
     runs = page_runs(mem)
-    cells: list[str] = []
-    for run in runs:
-        count = run.last - run.first + 1
-        cells.append(run.contents if count == 1 else f"{run.contents} x{count}")
-        if len(cells) >= 12 and len(runs) > 16:
-            cells.append(f"... ({cfg.vmemmap_pages - run.last - 1} more pages)")
-            break
-    lines = [head]
-    row = " "
+    cells = [run.contents if run.first == run.last else f"{run.contents} x{run.last - run.first + 1}" for run in runs]
+    if len(cells) > 12:
+        cells = [*cells[:12], f"... {len(cells) - 12} more"]
+    lines = [f"vmemmap of one {cfg.id} folio ({cfg.vmemmap_pages} pages; a letter = {per_letter} struct pages):"]
+    row = ""
     for cell in cells:
-        piece = cell if row == " " else f" | {cell}"
-        if len(row) + len(piece) > WIDTH:
-            lines.append(row)
-            row = " " + cell
+        candidate = cell if not row else f"{row} | {cell}"
+        if row and len(candidate) + 2 > WIDTH:
+            lines.append(f"  {row} |")
+            row = cell
         else:
-            row += piece if row != " " else " " + cell
-    lines.append(row)
+            row = candidate
+    lines.append(f"  {row}")
     for run in runs[:16]:
         pages = f"page {run.first}" if run.first == run.last else f"pages {run.first}-{run.last}"
         lines.append(f"  {pages:<14} -> {run.frame}")
     if len(runs) > 16:
         lines.append(f"  ... {len(runs) - 16} more runs")
-    freed = len(mem.freed)
-    lines.append(f"  frames freed: {freed}, allocated: {len(mem.allocated)}")
+    lines.append(f"  frames freed: {len(mem.freed)}, allocated: {len(mem.allocated)}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +108,7 @@ def explain(spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, 
         if mem is None:
             out.append(f"{config}: not applicable: {na}")
             continue
-        out.append(diagram(mem).rstrip("\n"))
+        out += diagram(mem).rstrip("\n").splitlines()
     out.append("")
     for res in results:
         out.append(f"{res.config} {res.invariant}: {res.verdict.value}" + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})"))
