@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
@@ -42,6 +42,13 @@ EPILOG = """exit codes (check):
 
 class UsageError(Exception):
     """A bad command-line value (exit 2, one line)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line through our own stream."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
 def exit_code(results: Sequence[CheckResult]) -> int:
@@ -123,13 +130,13 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hvo-verify",
         description="Model checker for the Linux HugeTLB Vmemmap Optimization (HVO).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = sub.add_parser("check", help="check spec files against their expected verdicts", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
@@ -155,7 +162,10 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed its usage line
+    except UsageError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help printed its text
         return EXIT_ERROR if exc.code else EXIT_OK
     if getattr(args, "jobs", 1) < 1:
         err.write("hvo-verify: --jobs: must be at least 1\n")

@@ -108,9 +108,10 @@ def pfn_to_page(mem: VmemmapState, pfn: int) -> int:
     if folio.scheme.memory_model is MemoryModel.DEDUP_POINTERS and mem.optimized:
         shift = mem.config.page_shift
         pte = mem.pte(page >> shift)
-        if pte is not None and pte.frame[0] == "orig" and pte.frame[1] != page >> shift:
-            # the representative: the same slot in the vmemmap page whose frame is kept
-            return (int(pte.frame[1]) << shift) | (page & (mem.config.page_size - 1))  # type: ignore[misc]
+        source = None if pte is None else mem.frame(pte.frame).source
+        if source is not None and source != page >> shift:
+            # the representative: the same slot in the vmemmap page whose bytes are kept
+            return (source << shift) | (page & (mem.config.page_size - 1))
     return page
 
 

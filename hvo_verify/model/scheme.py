@@ -180,3 +180,20 @@ def preset(name: str) -> Scheme:
     if name not in PRESETS:
         raise unknown("scheme preset", name, PRESETS)
     return PRESETS[name]
+
+
+def describe(scheme: Scheme) -> str:
+    """A one-line summary computed from the fields (for custom schemes)."""
+    if not scheme.optimizes:
+        return "no remapping"
+    keep = ",".join(map(str, scheme.private)) or "none"
+    if scheme.target is Target.PAGE:
+        where = f"-> frame({scheme.target_page})"
+    elif scheme.target is Target.SHARED_TAIL:
+        where = "-> shared tail page"
+    else:
+        where = "unmapped"
+    perm = "" if scheme.target is Target.UNMAPPED else (" writable" if scheme.writable_aliases else " read-only")
+    copy = "" if scheme.head_copy is HeadCopy.NONE else f"; head page copied ({scheme.head_copy.value})"
+    extra = "" if scheme.memory_model is MemoryModel.SPARSEMEM_VMEMMAP else f"; {scheme.memory_model.value}"
+    return f"keep pages {keep}; others {where}{perm}; {scheme.encoding.value} compound_head{copy}{extra}"

@@ -36,6 +36,7 @@ from hvo_verify.model.scheme import (
     Scheme,
     Target,
 )
+from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.specs.schema import Expectations, Spec, Verdict
 
 __all__ = ["load_spec", "load_specs", "parse_spec"]
@@ -271,6 +272,8 @@ def _scheme(value: object, source: str) -> Scheme:
         fields["version"] = f"custom (from {base_name})"
     if fields:
         scheme = dataclasses.replace(scheme, **fields)  # type: ignore[arg-type]
+        if "summary" not in fields:
+            scheme = dataclasses.replace(scheme, summary=describe_scheme(scheme))
     if scheme.head_copy is not HeadCopy.NONE and 0 not in scheme.private:
         key = "scheme.head_copy" if "head_copy" in value or "private" not in value else "scheme.private"
         raise _Bad(key, "head_copy copies vmemmap page 0, which must be listed in private")

@@ -1,0 +1,51 @@
+"""Every invariant can fail: each must-catch spec comes back violated, with a
+counterexample that replayed on the concrete model, and every invariant is violated by
+at least one must-catch spec."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from hvo_verify.check.runner import check_specs
+from hvo_verify.invariants import INVARIANTS
+from hvo_verify.specs.loader import load_specs
+from hvo_verify.specs.schema import Verdict
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MUST_CATCH = sorted((ROOT / "specs" / "must-catch").glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, list]:  # type: ignore[type-arg]
+    specs = load_specs([str(p) for p in MUST_CATCH])
+    out: dict[str, list] = {}  # type: ignore[type-arg]
+    for res in check_specs(specs, workers=2):
+        out.setdefault(res.spec, []).append(res)
+    return out
+
+
+@pytest.mark.parametrize("path", MUST_CATCH, ids=[p.stem for p in MUST_CATCH])
+def test_must_catch_spec_is_violated_with_replayed_counterexample(path: pathlib.Path, results: dict[str, list]) -> None:  # type: ignore[type-arg]
+    mine = results[str(path)]
+    violated = [r for r in mine if r.verdict is Verdict.VIOLATED]
+    assert violated, f"{path.name}: nothing violated"
+    for res in mine:
+        assert res.as_expected, f"{path.name} {res.config} {res.invariant}: {res.verdict.value}, expected {res.expected}"
+    for res in violated:
+        cex = res.counterexample
+        assert cex is not None and cex.message and cex.details, res
+        assert cex.config == res.config and cex.invariant == res.invariant
+
+
+def test_every_invariant_is_caught_by_some_must_catch_spec(results: dict[str, list]) -> None:  # type: ignore[type-arg]
+    caught = {r.invariant for rs in results.values() for r in rs if r.verdict is Verdict.VIOLATED}
+    assert caught == set(INVARIANTS), f"never violated: {set(INVARIANTS) - caught}"
+
+
+def test_whole_regression_suite_matches_expectations() -> None:
+    results = check_specs(load_specs([str(ROOT / "specs")]), workers=2)
+    differ = [f"{r.spec} {r.config} {r.invariant}: {r.verdict.value} != {r.expected}" for r in results if not r.as_expected]
+    assert not differ, "\n".join(differ)
+    assert len(results) > 500
