@@ -103,7 +103,7 @@ class SymFolio:
         return (
             Assumption(
                 "folio-aligned",
-                f"head pfn is a multiple of {self.nr} (HugeTLB folios are naturally aligned)",
+                f"head pfn is a multiple of {self.nr} (folios are naturally aligned)",
                 self.head_pfn & (self.nr - 1) == 0,
             ),
             Assumption(

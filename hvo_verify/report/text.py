@@ -110,12 +110,17 @@ def explain(spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, 
             continue
         out += diagram(mem).rstrip("\n").splitlines()
     out.append("")
+    shown: set[str] = set()
     for res in results:
+        if res.verdict is Verdict.PROVED and res.config not in shown:
+            shown.add(res.config)
+            out.append(f"{res.config}: every proof below assumes")
+            out += [f"  - {text}" for text in res.assumptions[:-1]]
         out.append(f"{res.config} {res.invariant}: {res.verdict.value}" + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})"))
         if res.counterexample:
             out += counterexample_lines(res.counterexample)
-        elif res.verdict is Verdict.PROVED:
-            out.append("  assuming: " + "; ".join(res.assumptions))
+        elif res.verdict is Verdict.PROVED and res.assumptions:
+            out.append(f"  {res.assumptions[-1]}")
         elif res.reason:
             out.append(f"  {res.reason}")
     if spec.answer:
