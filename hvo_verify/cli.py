@@ -10,6 +10,7 @@ Exit codes (check):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -61,6 +62,10 @@ def exit_code(results: Sequence[CheckResult]) -> int:
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     specs = load_specs(args.paths or ["specs"])
+    if args.timeout is not None:
+        if not 0 < args.timeout <= 3600:
+            raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
+        specs = [dataclasses.replace(spec, timeout_ms=max(1, int(args.timeout * 1000))) for spec in specs]
     results = check_specs(specs, workers=args.jobs)
     if args.format == "json":
         out.write(json_out.results_document(results))
@@ -88,7 +93,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         configs = configs[:1]
     chosen = tuple(c for c in spec.configs if c.id in configs)
-    narrowed = type(spec)(**{**{f: getattr(spec, f) for f in spec.__slots__}, "configs": chosen})  # type: ignore[attr-defined]
+    narrowed = dataclasses.replace(spec, configs=chosen)
     results = check_specs([narrowed], workers=1)
     states = [_state(cid, spec.scheme) for cid in configs]
     out.write(text.explain(narrowed, states, results))
@@ -142,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
+    p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("explain", help="vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec")
