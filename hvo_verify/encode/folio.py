@@ -60,6 +60,7 @@ class Pte:
     source: BV  # vmemmap page (relative index) whose populated bytes the frame holds
     writable: z3.BoolRef
     changed: z3.BoolRef  # differs from the populated (own frame, RW) entry
+    delta: BV  # source - k: how many vmemmap pages the bytes seen at page k are shifted by
 
 
 def max_folio_nr_pages(config: KernelConfig) -> int:
@@ -174,18 +175,18 @@ class SymFolio:
     def pte(self, k: BV) -> Pte:
         """The PTE of folio vmemmap page k after the scheme ran (identity outside 0..V-1)."""
         s = self.scheme
-        orig = Pte(bv(K_ORIG), k, TRUE, FALSE)
+        orig = Pte(bv(K_ORIG), k, TRUE, FALSE, bv(0))
         if not s.optimizes:
             return orig
-        new_head = Pte(bv(K_NEW), bv(0), TRUE, TRUE)
+        new_head = Pte(bv(K_NEW), bv(0), TRUE, TRUE, bv(0))  # only ever at k == 0
         writable = z3.BoolVal(s.writable_aliases)
         if s.target is Target.PAGE:
             reuse_new = z3.And(self.head_copied, z3.BoolVal(s.target_page == 0))
-            alias = Pte(z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)), bv(s.target_page), writable, TRUE)
+            alias = Pte(z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)), bv(s.target_page), writable, TRUE, s.target_page - k)
         elif s.target is Target.SHARED_TAIL:
-            alias = Pte(bv(K_SHARED), bv(0), writable, TRUE)
+            alias = Pte(bv(K_SHARED), bv(0), writable, TRUE, bv(0))
         else:
-            alias = Pte(bv(K_NONE), bv(0), FALSE, TRUE)
+            alias = Pte(bv(K_NONE), bv(0), FALSE, TRUE, bv(0))
         copied = z3.And(self.head_copied, k == 0)
         return _select(self.remapped(k), alias, _select(copied, new_head, orig))
 
@@ -197,13 +198,25 @@ class SymFolio:
         return z3.Or(self.remapped(k), z3.And(self.in_folio_vmemmap(k), k == 0, self.head_copied))
 
     # -- contents ------------------------------------------------------------------------
-    def read(self, rel: BV) -> Read:
-        """READ_ONCE() of the word at head + rel through the vmemmap."""
+    def read(self, rel: BV, known: tuple[BV, BV] | None = None) -> Read:
+        """READ_ONCE() of the word at head + rel through the vmemmap.
+
+        `known` = (struct page index, byte) of rel when the caller knows it: where the
+        PTE does not shift bytes (delta 0) no division by sizeof(struct page) is needed.
+        """
         k = self.vpage(rel)
         offset = (self.head_lo + rel) & (self.page_size - 1)
         pte = self.pte(k)
-        source_rel = pte.source * self.page_size + offset - self.head_lo
-        index, byte = self.divmod_size(source_rel)
+        source_rel = rel + pte.delta * self.page_size
+        if known is None or self.size & (self.size - 1) == 0:
+            index, byte = self.divmod_size(source_rel)
+        else:
+            delta = z3.simplify(pte.delta)
+            if z3.is_bv_value(delta) and delta.as_long() == 0:
+                index, byte = known
+            else:
+                q, r = self.divmod_size(source_rel)
+                index, byte = z3.If(delta == 0, known[0], q), z3.If(delta == 0, known[1], r)
         word = z3.LShR(byte, 3)
         populated = self.struct_word(index, word)
         _slot, slot_byte = self.divmod_size(offset)
@@ -291,4 +304,5 @@ def _select(cond: z3.BoolRef, a: Pte, b: Pte) -> Pte:
         z3.If(cond, a.source, b.source),
         z3.If(cond, a.writable, b.writable),
         z3.If(cond, a.changed, b.changed),
+        z3.If(cond, a.delta, b.delta),
     )

@@ -34,13 +34,13 @@ def _index(name: str) -> BV:
     return z3.BitVec(name, BITS)
 
 
-def _subpage_query(f: SymFolio, violation: Callable[[BV, BV], z3.BoolRef]) -> Query:
+def _subpage_query(f: SymFolio, violation: Callable[[BV, r.Page], z3.BoolRef]) -> Query:
     i = _index("i")
     return Query((IndexVar("i", i),), (z3.ULT(i, f.nr),), violation(i, r.pfn_to_page(f, i)))
 
 
 def head_resolution(f: SymFolio) -> Query:
-    def bad(_i: BV, page: BV) -> z3.BoolRef:
+    def bad(_i: BV, page: r.Page) -> z3.BoolRef:
         ch = r.compound_head(f, page)
         return z3.Or(ch.fault, ch.value != 0)
 
@@ -48,7 +48,7 @@ def head_resolution(f: SymFolio) -> Query:
 
 
 def head_tail_exact(f: SymFolio) -> Query:
-    def bad(i: BV, page: BV) -> z3.BoolRef:
+    def bad(i: BV, page: r.Page) -> z3.BoolRef:
         head, tail = r.page_head(f, page), r.page_tail(f, page)
         first = i == 0
         return z3.Or(head.fault, tail.fault, head.value != first, tail.value == first)
@@ -57,7 +57,7 @@ def head_tail_exact(f: SymFolio) -> Query:
 
 
 def kpageflags(f: SymFolio) -> Query:
-    def bad(i: BV, page: BV) -> z3.BoolRef:
+    def bad(i: BV, page: r.Page) -> z3.BoolRef:
         head, tail, huge = r.page_head(f, page), r.page_tail(f, page), r.page_huge(f, page)
         first = i == 0
         return z3.Or(head.fault, tail.fault, huge.fault, head.value != first, tail.value == first, z3.Not(huge.value))
@@ -66,10 +66,10 @@ def kpageflags(f: SymFolio) -> Query:
 
 
 def address_identity(f: SymFolio) -> Query:
-    def bad(i: BV, page: BV) -> z3.BoolRef:
+    def bad(i: BV, page: r.Page) -> z3.BoolRef:
         pfn = r.page_to_pfn(f, page)
         want = f.head_pfn + i
-        return z3.Or(page != i * f.size, pfn.value != want, pfn.value << f.shift != want << f.shift)
+        return z3.Or(page.rel != i * f.size, pfn.value != want, pfn.value << f.shift != want << f.shift)
 
     return _subpage_query(f, bad)
 
