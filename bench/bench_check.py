@@ -101,9 +101,19 @@ def main() -> int:
     overhead = wall / solver if solver else float("inf")
 
     rows = [
-        ("suite wall, CLI --jobs default", f"{cli_wall:7.2f} s", f"<= {SUITE_TARGET_S:g} s", verdict(cli_wall <= SUITE_TARGET_S)),
+        (
+            "suite wall, CLI --jobs default",
+            f"{cli_wall:7.2f} s",
+            f"<= {SUITE_TARGET_S:g} s",
+            verdict(cli_wall <= SUITE_TARGET_S),
+        ),
         ("  exit code of that run", f"{cli_rc:7d}", "== 0", verdict(cli_rc == 0)),
-        ("suite wall, in-process 1 worker", f"{wall:7.2f} s", f"<= {SUITE_TARGET_S:g} s", verdict(wall <= SUITE_TARGET_S)),
+        (
+            "suite wall, in-process 1 worker",
+            f"{wall:7.2f} s",
+            f"<= {SUITE_TARGET_S:g} s",
+            verdict(wall <= SUITE_TARGET_S),
+        ),
         (f"  solver time ({checks} checks, {queries} queries)", f"{solver:7.2f} s", "", ""),
         ("  wall / solver", f"{overhead:7.2f} x", f"<= {OVERHEAD_TARGET:g}", verdict(overhead <= OVERHEAD_TARGET)),
     ]
@@ -130,7 +140,11 @@ def main() -> int:
             "proof_times": proofs,
             "ratio_1g_over_2m": ratio_1g,
             "ratio_16g_over_2m": ratio_16g,
-            "targets": {"suite_s": SUITE_TARGET_S, "wall_over_solver": OVERHEAD_TARGET, "ratio_16g_over_2m": SIZE_TARGET},
+            "targets": {
+                "suite_s": SUITE_TARGET_S,
+                "wall_over_solver": OVERHEAD_TARGET,
+                "ratio_16g_over_2m": SIZE_TARGET,
+            },
         }
         pathlib.Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     return 0

@@ -127,7 +127,9 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("configs (append @N for sizeof(struct page) = N; 'all' for every one):\n")
     for c in CONFIGS:
         mapping = "PMD-mapped vmemmap" if c.vmemmap_pmd_mapped else "PTE-mapped vmemmap"
-        out.write(f"  {c.id:<16} {c.level.value:<8} {c.nr_pages:>7} pages, V = {c.vmemmap_bytes / c.page_size:g} vmemmap pages, {mapping}\n")
+        out.write(
+            f"  {c.id:<16} {c.level.value:<8} {c.nr_pages:>7} pages, V = {c.vmemmap_bytes / c.page_size:g} vmemmap pages, {mapping}\n"
+        )
     out.write("invariants:\n")
     for inv in INVARIANTS.values():
         out.write(f"  {inv.id:<18} {inv.summary}\n")
@@ -142,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    p = sub.add_parser("check", help="check spec files against their expected verdicts", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "check",
+        help="check spec files against their expected verdicts",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")

@@ -88,7 +88,11 @@ def check_kpageflags(mem: VmemmapState, i: int) -> str | None:
 
 
 def kpf_names(bits: int) -> str:
-    names = [n for n, b in (("COMPOUND_HEAD", KPF_COMPOUND_HEAD), ("COMPOUND_TAIL", KPF_COMPOUND_TAIL), ("HUGE", KPF_HUGE)) if bits >> b & 1]
+    names = [
+        n
+        for n, b in (("COMPOUND_HEAD", KPF_COMPOUND_HEAD), ("COMPOUND_TAIL", KPF_COMPOUND_TAIL), ("HUGE", KPF_HUGE))
+        if bits >> b & 1
+    ]
     return "|".join(names) or "0"
 
 

@@ -95,12 +95,28 @@ def run(job: Job) -> CheckResult:
         return CheckResult("", config.id, inv.id, Verdict.PROVED, None, assumptions, solver_seconds=seconds, queries=1)
     if status is Status.UNKNOWN:
         return CheckResult(
-            "", config.id, inv.id, Verdict.UNKNOWN, None, assumptions, reason=f"solver: {why}", solver_seconds=seconds, queries=1
+            "",
+            config.id,
+            inv.id,
+            Verdict.UNKNOWN,
+            None,
+            assumptions,
+            reason=f"solver: {why}",
+            solver_seconds=seconds,
+            queries=1,
         )
     model, extra_seconds, calls = _canonical_model(solver, folio, query)
     cex = _replay(job, folio, query, model)
     return CheckResult(
-        "", config.id, inv.id, Verdict.VIOLATED, None, assumptions, cex, solver_seconds=seconds + extra_seconds, queries=1 + calls
+        "",
+        config.id,
+        inv.id,
+        Verdict.VIOLATED,
+        None,
+        assumptions,
+        cex,
+        solver_seconds=seconds + extra_seconds,
+        queries=1 + calls,
     )
 
 
@@ -142,7 +158,12 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
     # also off by one page, for violations that need a misaligned vmemmap.
     span = (1 << (MAX_PHYSMEM_BITS - config.page_shift)) * config.struct_page_size
     highest = ((1 << 64) - span) & ~(max(folio.base_align, config.page_size) - 1)
-    for base in (config.default_vmemmap_base, config.default_vmemmap_base + config.page_size, highest, highest - config.page_size):
+    for base in (
+        config.default_vmemmap_base,
+        config.default_vmemmap_base + config.page_size,
+        highest,
+        highest - config.page_size,
+    ):
         if attempt(folio.base == base):
             break
     attempt(folio.head_pfn == config.nr_pages)
@@ -168,7 +189,7 @@ def _lower_bound(index: IndexVar, query: Query) -> int:
 
 def _value(model: z3.ModelRef, var: z3.BitVecRef, signed: bool) -> int:
     value = model.eval(var, model_completion=True)
-    return value.as_signed_long() if signed else value.as_long()  # type: ignore[attr-defined]
+    return value.as_signed_long() if signed else value.as_long()
 
 
 def _replay(job: Job, folio: SymFolio, query: Query, model: z3.ModelRef) -> Counterexample:

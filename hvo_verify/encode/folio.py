@@ -14,6 +14,7 @@ subtraction pushed to the leaves so that a tail's `head + 1` folds to 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import z3
 
@@ -21,7 +22,7 @@ from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, Scheme, Target
 
-BV = z3.BitVecRef
+BV: TypeAlias = z3.BitVecRef
 BITS = 64
 
 # Frame kinds (FrameId in the literal model).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.encode.folio import BV, FALSE, SymFolio, bv
+from hvo_verify.encode.folio import BV, FALSE, Read, SymFolio, bv
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.scheme import Encoding, MemoryModel, Target
 
@@ -105,7 +105,7 @@ def page_compound(f: SymFolio, page: Page) -> Val:
 def page_huge(f: SymFolio, page: Page) -> Val:
     compound = page_compound(f, page)
     head = compound_head(f, page)
-    info = Page(head.value).next(f).field(f, sp.W_FOLIO_INFO)  # type: ignore[arg-type]
+    info = Page(head.value).next(f).field(f, sp.W_FOLIO_INFO)
     dtor = z3.Extract(15, 8, info.value) == sp.HUGETLB_PAGE_DTOR
     return Val(
         z3.And(compound.value, dtor),

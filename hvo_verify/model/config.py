@@ -180,5 +180,3 @@ def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
     if name not in CONFIG_IDS:
         raise unknown("config", name, [*CONFIG_IDS, "all"])
     return (CONFIG_IDS[name].with_struct_page_size(size),)
-
-

@@ -35,7 +35,10 @@ def folio_lines(mem: VmemmapState) -> list[str]:
     ]
     if folio.scheme.head_copy is not HeadCopy.NONE:
         ok = ("new", 0) in mem.allocated
-        lines.append(f"head-page allocation {'succeeded' if ok else 'failed'}" + ("" if mem.optimized else ": folio left unoptimized"))
+        lines.append(
+            f"head-page allocation {'succeeded' if ok else 'failed'}"
+            + ("" if mem.optimized else ": folio left unoptimized")
+        )
     return lines
 
 

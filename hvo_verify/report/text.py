@@ -99,8 +99,14 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
-def explain(spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, str]], results: Sequence[CheckResult]) -> str:
-    out = [f"{spec.title}", f"source: {spec.source}", f"scheme: {spec.scheme.name} ({spec.scheme.version}): {spec.scheme.summary}"]
+def explain(
+    spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, str]], results: Sequence[CheckResult]
+) -> str:
+    out = [
+        f"{spec.title}",
+        f"source: {spec.source}",
+        f"scheme: {spec.scheme.name} ({spec.scheme.version}): {spec.scheme.summary}",
+    ]
     if spec.description:
         out += _wrap(spec.description)
     for config, mem, na in mem_by_config:
@@ -116,7 +122,10 @@ def explain(spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, 
             shown.add(res.config)
             out.append(f"{res.config}: every proof below assumes")
             out += [f"  - {text}" for text in res.assumptions[:-1]]
-        out.append(f"{res.config} {res.invariant}: {res.verdict.value}" + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})"))
+        out.append(
+            f"{res.config} {res.invariant}: {res.verdict.value}"
+            + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})")
+        )
         if res.counterexample:
             out += counterexample_lines(res.counterexample)
         elif res.verdict is Verdict.PROVED and res.assumptions:

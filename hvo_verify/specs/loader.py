@@ -57,6 +57,7 @@ class VmemmapAlign(enum.Enum):
     PAGE = "page"
     MAX_FOLIO = "max-folio"  # MAX_FOLIO_VMEMMAP_ALIGN (2026 mask encoding)
 
+
 # fmt: off
 TOP_KEYS = ("title", "source", "description", "answer", "scheme", "configs", "struct_page_size",
             "invariants", "timeout", "vmemmap_base_align", "expect")

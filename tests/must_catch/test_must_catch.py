@@ -32,7 +32,9 @@ def test_must_catch_spec_is_violated_with_replayed_counterexample(path: pathlib.
     violated = [r for r in mine if r.verdict is Verdict.VIOLATED]
     assert violated, f"{path.name}: nothing violated"
     for res in mine:
-        assert res.as_expected, f"{path.name} {res.config} {res.invariant}: {res.verdict.value}, expected {res.expected}"
+        assert res.as_expected, (
+            f"{path.name} {res.config} {res.invariant}: {res.verdict.value}, expected {res.expected}"
+        )
     for res in violated:
         cex = res.counterexample
         assert cex is not None and cex.message and cex.details, res
@@ -46,6 +48,8 @@ def test_every_invariant_is_caught_by_some_must_catch_spec(results: dict[str, li
 
 def test_whole_regression_suite_matches_expectations() -> None:
     results = check_specs(load_specs([str(ROOT / "specs")]), workers=2)
-    differ = [f"{r.spec} {r.config} {r.invariant}: {r.verdict.value} != {r.expected}" for r in results if not r.as_expected]
+    differ = [
+        f"{r.spec} {r.config} {r.invariant}: {r.verdict.value} != {r.expected}" for r in results if not r.as_expected
+    ]
     assert not differ, "\n".join(differ)
     assert len(results) > 500

@@ -84,7 +84,9 @@ def agree(config_id: str, scheme: Scheme, inv_id: str, align: int, seed: int) ->
         for pfn, base in concrete_folios(config, effective, seed):
             for alloc_ok in (True, False):
                 bad = brute_force(config, scheme, inv_id, pfn, base, alloc_ok)
-                assert bad is None, f"z3 proved {inv_id} but index {bad} fails (pfn {pfn:#x}, base {base:#x}, alloc_ok={alloc_ok})"
+                assert bad is None, (
+                    f"z3 proved {inv_id} but index {bad} fails (pfn {pfn:#x}, base {base:#x}, alloc_ok={alloc_ok})"
+                )
         return
     cex = result.counterexample
     assert cex is not None
@@ -102,7 +104,9 @@ def agree(config_id: str, scheme: Scheme, inv_id: str, align: int, seed: int) ->
     align_shift=st.sampled_from([3, 6, 12, 15]),
     seed=st.integers(0, 2**32),
 )
-def test_random_schemes_agree_with_brute_force(scheme: Scheme, config_id: str, inv_id: str, align_shift: int, seed: int) -> None:
+def test_random_schemes_agree_with_brute_force(
+    scheme: Scheme, config_id: str, inv_id: str, align_shift: int, seed: int
+) -> None:
     config = parse_config_id(config_id)[0]
     align = 1 << max(align_shift, 3)
     if align_shift == 12:

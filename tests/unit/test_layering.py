@@ -105,7 +105,11 @@ def test_layering(path: str) -> None:
         ("hvo_verify/check/x.py", "import sys\nsys.stdout.write('x')\n", ["uses sys.stdout"]),
         ("hvo_verify/encode/x.py", "import sys\nf(file=sys.stderr)\n", ["uses sys.stderr"]),
         ("hvo_verify/specs/x.py", "from sys import stderr\n", ["imports sys.stderr"]),
-        ("hvo_verify/model/x.py", "from hvo_verify.encode.folio import SymFolio\n", ["model imports hvo_verify.encode"]),
+        (
+            "hvo_verify/model/x.py",
+            "from hvo_verify.encode.folio import SymFolio\n",
+            ["model imports hvo_verify.encode"],
+        ),
         ("hvo_verify/model/x.py", "from hvo_verify import cli\n", ["model imports hvo_verify.cli"]),
         ("hvo_verify/model/x.py", "from ..check import runner\n", ["model imports hvo_verify.check"]),
         ("hvo_verify/model/x.py", "from hypothesis import strategies\n", ["model imports hypothesis"]),
