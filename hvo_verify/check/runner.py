@@ -158,12 +158,11 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
     # also off by one page, for violations that need a misaligned vmemmap.
     span = (1 << (MAX_PHYSMEM_BITS - config.page_shift)) * config.struct_page_size
     highest = ((1 << 64) - span) & ~(max(folio.base_align, config.page_size) - 1)
-    for base in (
-        config.default_vmemmap_base,
-        config.default_vmemmap_base + config.page_size,
-        highest,
-        highest - config.page_size,
-    ):
+    default = config.default_vmemmap_base
+    candidates = [default, default + config.page_size, highest, highest - config.page_size]
+    if folio.base_align < config.page_size:  # the smallest misalignment the assumptions allow
+        candidates.insert(1, default + folio.base_align)
+    for base in candidates:
         if attempt(folio.base == base):
             break
     attempt(folio.head_pfn == config.nr_pages)
