@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import pagetable_pages
+from hvo_verify.model.describe import frame_label
 from hvo_verify.model.scheme import FolioKind, Scheme
 from hvo_verify.model.structpage import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE
 from hvo_verify.model.vmemmap import Pte, VmemmapFault, VmemmapState
@@ -162,16 +163,8 @@ def layout_range(mem: VmemmapState) -> range:
 def check_no_dangling(mem: VmemmapState, k: int) -> str | None:
     pte = mem.pte(mem.first_vpage + k)
     if pte is not None and pte.frame in mem.freed:
-        return f"vmemmap page {k} still maps frame {frame_name(mem, pte.frame)}, which the scheme freed to the buddy allocator"
+        return f"vmemmap page {k} still maps {frame_label(mem, pte)}, a frame the scheme freed to the buddy allocator"
     return None
-
-
-def frame_name(mem: VmemmapState, frame: tuple[object, ...]) -> str:
-    if frame[0] == "orig":
-        return f"frame({int(frame[1]) - mem.first_vpage})"  # type: ignore[call-overload]
-    if frame[0] == "new":
-        return "new-head"
-    return "shared-tail"
 
 
 def expected_freed(mem: VmemmapState) -> int:

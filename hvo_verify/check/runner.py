@@ -14,7 +14,7 @@ import z3
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.check.solver import Status, new_solver, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.invariants import BUILDERS, IndexVar, Query
+from hvo_verify.encode.invariants import BUILDERS, Query
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.invariants import INVARIANTS, Index
 from hvo_verify.model import describe
@@ -168,7 +168,7 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
     attempt(folio.head_pfn == config.nr_pages)
     for index in query.indices:
         current = _value(model, index.var, index.signed)
-        low = _lower_bound(index, query)
+        low = index.low
         while low < current:
             mid = (low + current) // 2
             le = index.var <= mid if index.signed else z3.ULE(index.var, mid)
@@ -179,11 +179,6 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
                 low = mid + 1
         attempt(index.var == current)
     return model, seconds, calls
-
-
-def _lower_bound(index: IndexVar, query: Query) -> int:
-    """The smallest value the index can take (signed indices are bounded by their domain)."""
-    return -(1 << 20) if index.signed else 0
 
 
 def _value(model: z3.ModelRef, var: z3.BitVecRef, signed: bool) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass
 
 import z3
 
@@ -19,17 +18,6 @@ class Status(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass
-class SolverClock:
-    """Seconds spent inside Solver.check() and how many calls, for the benchmark."""
-
-    seconds: float = 0.0
-    calls: int = 0
-
-
-CLOCK = SolverClock()
-
-
 def new_solver(timeout_ms: int) -> z3.Solver:
     solver = z3.SolverFor("QF_BV")
     solver.set("timeout", timeout_ms)
@@ -42,8 +30,6 @@ def solve(solver: z3.Solver) -> tuple[Status, str, float]:
     start = time.perf_counter()
     answer = solver.check()
     took = time.perf_counter() - start
-    CLOCK.seconds += took
-    CLOCK.calls += 1
     if answer == z3.sat:
         return Status.SAT, "", took
     if answer == z3.unsat:

@@ -19,7 +19,7 @@ from typing import TypeAlias
 import z3
 
 from hvo_verify.model import structpage as sp
-from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
+from hvo_verify.model.config import CONFIGS, MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, Scheme, Target
 
 BV: TypeAlias = z3.BitVecRef
@@ -66,8 +66,6 @@ class Pte:
 
 def max_folio_nr_pages(config: KernelConfig) -> int:
     """MAX_FOLIO_NR_PAGES for the arch/page size: the largest HugeTLB size it supports."""
-    from hvo_verify.model.config import CONFIGS
-
     return max(c.nr_pages for c in CONFIGS if c.arch is config.arch and c.page_size == config.page_size)
 
 

@@ -20,6 +20,7 @@ from hvo_verify.model.accounting import pagetable_pages
 class IndexVar:
     name: str
     var: BV
+    low: int = 0  # the smallest value the domain allows (where minimisation starts)
     signed: bool = False
 
 
@@ -92,7 +93,11 @@ def layout_soundness(f: SymFolio) -> Query:
         z3.Not(pa.writable), z3.Not(pb.writable), pa.kind == K_NONE, pb.kind == K_NONE, aliased(va, pa), aliased(vb, pb)
     )
     domain = (j >= -per_page - 1, j < f.nr + per_page + 1, z3.ULT(k2, f.nr_vmemmap))
-    return Query((IndexVar("j", j, signed=True), IndexVar("k2", k2)), domain, z3.Or(misplaced, z3.And(unique, exposed)))
+    return Query(
+        (IndexVar("j", j, low=-per_page - 1, signed=True), IndexVar("k2", k2)),
+        domain,
+        z3.Or(misplaced, z3.And(unique, exposed)),
+    )
 
 
 def no_dangling_frame(f: SymFolio) -> Query:

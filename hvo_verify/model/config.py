@@ -96,14 +96,6 @@ class KernelConfig:
         return self.arch is Arch.X86_64 or self.page_size == 4 * KiB
 
     @property
-    def section_size(self) -> int:
-        """SECTION_SIZE_BITS: x86-64 27 (arch/x86/include/asm/sparsemem.h); arm64 27 for
-        4K/16K and 29 for 64K (arch/arm64/include/asm/sparsemem.h, v5.12+)."""
-        if self.arch is Arch.ARM64 and self.page_size == 64 * KiB:
-            return 1 << 29
-        return 1 << 27
-
-    @property
     def default_vmemmap_base(self) -> int:
         """VMEMMAP_START without KASLR, for the layouts that describe 52-bit physical
         memory: x86-64 __VMEMMAP_BASE_L5 (arch/x86/include/asm/pgtable_64_types.h, 5-level

@@ -6,7 +6,7 @@ unmapped vmemmap page raises VmemmapFault, as it would oops in the kernel.
 
 from __future__ import annotations
 
-from hvo_verify.model.scheme import Encoding, FolioKind, MemoryModel
+from hvo_verify.model.scheme import Encoding, MemoryModel
 from hvo_verify.model.structpage import (
     HUGETLB_PAGE_DTOR,
     KPF_COMPOUND_HEAD,
@@ -124,7 +124,3 @@ def page_to_pfn(mem: VmemmapState, page: int) -> int:
 def page_to_phys(mem: VmemmapState, page: int) -> int:
     """PFN_PHYS(page_to_pfn(page))."""
     return page_to_pfn(mem, page) << mem.config.page_shift
-
-
-def is_hugetlb(mem: VmemmapState) -> bool:
-    return mem.folio.scheme.folio_kind is FolioKind.HUGETLB

@@ -94,7 +94,7 @@ def zone_of(scheme: Scheme) -> int:
     return ZONE_DEVICE if scheme.folio_kind is FolioKind.DEVDAX else ZONE_NORMAL
 
 
-def flags_fields(folio: Folio, _pfn: int) -> int:
+def flags_fields(folio: Folio) -> int:
     return zone_of(folio.scheme) << ZONE_PGSHIFT
 
 
@@ -123,14 +123,14 @@ def original_word(folio: Folio, pfn: int, w: int) -> int:
     if not 0 <= rel < folio.config.nr_pages:
         # Outside the folio: an in-use order-0 page (stated assumption).
         if w == W_FLAGS:
-            return flags_fields(folio, pfn)
+            return flags_fields(folio)
         if w == W_COMPOUND_HEAD:
             return NEIGHBOUR_LRU
         if w == W_COUNTS:
             return COUNTS_ORDER0_IN_USE
         return 0
     if w == W_FLAGS:
-        return flags_fields(folio, pfn) | ((1 << PG_HEAD) if rel == 0 else 0)
+        return flags_fields(folio) | ((1 << PG_HEAD) if rel == 0 else 0)
     if rel == 0:
         if w == W_COMPOUND_HEAD:
             return HEAD_LRU
