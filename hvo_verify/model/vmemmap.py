@@ -103,6 +103,20 @@ def word_at(folio: Folio, vaddr: int) -> int:
     return original_word(folio, pfn, byte // WORD)
 
 
+def fit_error(config: KernelConfig, scheme: Scheme) -> tuple[str, str] | None:
+    """(scheme key, message) when a custom scheme names a vmemmap page this config's
+    folio does not have (checked only where the scheme applies)."""
+    if not_applicable_reason(config, scheme) is not None or not scheme.optimizes:
+        return None
+    nr = config.vmemmap_pages
+    for page in scheme.private:
+        if page >= nr:
+            return "private", f"vmemmap page {page} does not exist on {config.id} ({nr} vmemmap pages per folio)"
+    if scheme.target is Target.PAGE and scheme.target_page >= nr:
+        return "remap_to", f"page:{scheme.target_page} does not exist on {config.id} ({nr} vmemmap pages per folio)"
+    return None
+
+
 def not_applicable_reason(config: KernelConfig, scheme: Scheme) -> str | None:
     """Why the kernel would leave this folio's vmemmap alone, or None."""
     if not scheme.optimizes:
@@ -144,6 +158,9 @@ def optimize(folio: Folio, *, alloc_ok: bool = True) -> VmemmapState:
     reason = not_applicable_reason(config, scheme)
     if reason is not None:
         raise NotApplicable(reason)
+    misfit = fit_error(config, scheme)
+    if misfit is not None:  # the spec loader rejects these; never guess a mapping
+        raise ValueError(f"scheme.{misfit[0]}: {misfit[1]}")
     state = populate(folio)
     if not scheme.optimizes:
         return state

@@ -37,11 +37,12 @@ from hvo_verify.model.scheme import (
     Target,
 )
 from hvo_verify.model.scheme import describe as describe_scheme
+from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.specs.schema import Expectations, Spec, Verdict
 
 __all__ = ["load_spec", "load_specs", "parse_spec"]
 
-MAX_VMEMMAP_PAGES = 4096  # x86-64/4K/1G with a 64-byte struct page
+MAX_VMEMMAP_PAGES = 16384  # x86-64/4K/1G@256; per-config limits: vmemmap.fit_error()
 MAX_TIMEOUT_S = 3600
 DEFAULT_TIMEOUT_S = 10
 _SHOW_CHARS = 60  # longest repr of a user value in a message
@@ -388,6 +389,10 @@ def _spec(doc: dict[str, Any], path: str) -> Spec:
     scheme = _scheme(doc["scheme"], source)
     size = _struct_page_size(doc["struct_page_size"]) if "struct_page_size" in doc else None
     configs = _configs(doc["configs"], size)
+    for config in configs:
+        misfit = fit_error(config, scheme)
+        if misfit is not None:
+            raise _Bad(f"scheme.{misfit[0]}", misfit[1])
     invariants = _invariants(doc.get("invariants", "all"))
     timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
