@@ -21,7 +21,7 @@ from hvo_verify.model import describe
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.scheme import HeadCopy, Scheme
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import not_applicable_reason, optimize
+from hvo_verify.model.vmemmap import fit_error, not_applicable_reason, optimize
 from hvo_verify.specs.schema import Spec, Verdict
 
 NEIGHBOUR_ASSUMPTION = "struct pages outside the folio describe in-use order-0 pages"
@@ -81,6 +81,9 @@ def run(job: Job) -> CheckResult:
     reason = not_applicable_reason(config, scheme) or inv.not_applicable(scheme)
     if reason:
         return CheckResult("", config.id, inv.id, Verdict.NOT_APPLICABLE, None, reason=reason)
+    misfit = fit_error(config, scheme)
+    if misfit is not None:  # specs are rejected by the loader; API callers get the same words
+        raise ValueError(f"scheme.{misfit[0]}: {misfit[1]}")
     folio = SymFolio(config, scheme, base_align=job.base_align)
     query = BUILDERS[inv.id](folio)
     solver = new_solver(job.timeout_ms)
