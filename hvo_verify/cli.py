@@ -24,7 +24,7 @@ from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
 from hvo_verify.model.names import UnknownName, unknown
-from hvo_verify.model.scheme import PRESETS, preset
+from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
 from hvo_verify.report import json_out, text
@@ -74,9 +74,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return exit_code(results)
 
 
-def _state(config_id: str, spec_scheme: object) -> tuple[str, VmemmapState | None, str]:
+def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
     config = parse_config_id(config_id)[0]
-    folio = Folio(config, spec_scheme, config.nr_pages, config.default_vmemmap_base)  # type: ignore[arg-type]
+    folio = Folio(config, scheme, config.nr_pages, config.default_vmemmap_base)
     try:
         return config.id, optimize(folio), ""
     except NotApplicable as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hvo_verify.specs.schema import Verdict
 
@@ -47,7 +47,6 @@ class CheckResult:
     reason: str = ""  # why not-applicable / unknown
     solver_seconds: float = 0.0
     queries: int = 0
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def as_expected(self) -> bool:

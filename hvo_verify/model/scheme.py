@@ -9,7 +9,7 @@ describes a patch that does not exist yet.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hvo_verify.model.names import unknown
 
@@ -78,7 +78,6 @@ class Scheme:
     # sparse_init() VM_WARN_ON_ONCE(!IS_ALIGNED(pfn_to_page(0), MAX_FOLIO_VMEMMAP_ALIGN))).
     vmemmap_align_max_folio: bool = False
     summary: str = ""
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def reserve(self) -> int:
