@@ -4,6 +4,7 @@ decoded, and replayed on the concrete model before it becomes a counterexample."
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -62,18 +63,7 @@ def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
 
 
 def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
-    return CheckResult(
-        spec.path,
-        result.config,
-        result.invariant,
-        result.verdict,
-        spec.expect.expected(result.invariant, result.config),
-        result.assumptions,
-        result.counterexample,
-        result.reason,
-        result.solver_seconds,
-        result.queries,
-    )
+    return dataclasses.replace(result, spec=spec.path, expected=spec.expect.expected(result.invariant, result.config))
 
 
 def run(job: Job) -> CheckResult:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
-from hvo_verify.model.scheme import FolioKind, Scheme
+from hvo_verify.model.scheme import Encoding, FolioKind, Scheme
 
 WORD = 8
 MASK64 = (1 << 64) - 1
@@ -107,7 +107,7 @@ def tail_info(config: KernelConfig) -> int:
 def compound_tail_word(folio: Folio, w: int) -> int:
     """A tail as prep_compound_tail() leaves it, for the folio's encoding."""
     if w == W_COMPOUND_HEAD:
-        if folio.scheme.encoding.value == "mask":
+        if folio.scheme.encoding is Encoding.MASK:
             return tail_info(folio.config)
         return (folio.head + 1) & MASK64
     if w == W_MAPPING:
@@ -154,6 +154,6 @@ def shared_tail_word(folio: Folio, w: int) -> int:
     next folio (head_pfn + nr_pages), never this one."""
     if w == W_FLAGS:
         return zone_of(folio.scheme) << ZONE_PGSHIFT
-    if w == W_COMPOUND_HEAD and folio.scheme.encoding.value != "mask":
+    if w == W_COMPOUND_HEAD and folio.scheme.encoding is not Encoding.MASK:
         return (folio.page(folio.head_pfn + folio.config.nr_pages) + 1) & MASK64
     return compound_tail_word(folio, w)
