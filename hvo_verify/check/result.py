@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hvo_verify.model.trace import Trace
 from hvo_verify.specs.schema import Verdict
 
 
@@ -47,6 +48,7 @@ class CheckResult:
     reason: str = ""  # why not-applicable / unknown
     solver_seconds: float = 0.0
     queries: int = 0
+    trace: Trace | None = None  # operation checks: the replayed violating trace
 
     @property
     def as_expected(self) -> bool:
@@ -62,5 +64,6 @@ class CheckResult:
             "as_expected": self.as_expected,
             "assumptions": list(self.assumptions),
             "counterexample": None if self.counterexample is None else self.counterexample.to_json(),
+            "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
         }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import z3
 
+from hvo_verify.check.bmc import OpsJob, run_ops
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.check.solver import Status, new_solver, solve
 from hvo_verify.encode.folio import SymFolio
@@ -37,12 +38,24 @@ class Job:
     base_align: int | None = None
 
 
-def spec_jobs(spec: Spec) -> list[Job]:
+def spec_jobs(spec: Spec) -> list[Job | OpsJob]:
+    if spec.ops is not None:
+        ops = spec.ops
+        return [
+            OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
+            for config in spec.configs
+            for inv in spec.invariants
+        ]  # fmt: skip
     return [
         Job(config, spec.scheme, inv, spec.timeout_ms, spec.vmemmap_base_align)
         for config in spec.configs
         for inv in spec.invariants
     ]
+
+
+def run_any(job: Job | OpsJob) -> CheckResult:
+    return run_ops(job) if isinstance(job, OpsJob) else run(job)
 
 
 def check_spec(spec: Spec) -> list[CheckResult]:
@@ -56,9 +69,10 @@ def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            raw = list(pool.map(run, [job for _spec, job in jobs], chunksize=4))
+            # Consecutive jobs of one spec and config share an unrolling (check/bmc.py).
+            raw = list(pool.map(run_any, [job for _spec, job in jobs], chunksize=2))
     else:
-        raw = [run(job) for _spec, job in jobs]
+        raw = [run_any(job) for _spec, job in jobs]
     return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
 
 

@@ -278,7 +278,11 @@ class SymFolio:
         meta = self._ite(
             z3.And(index == 1, w == sp.W_FOLIO_INFO),
             self._leaf((dtor << 8) | self.config.order),
-            self._leaf(bv(sp.META_TAG) | (index << 8) | w),
+            self._ite(
+                z3.And(index == 1, w == sp.W_FOLIO_COUNTS),
+                self._leaf(sp.COUNTS_FROZEN),
+                self._leaf(bv(sp.META_TAG) | (index << 8) | w),
+            ),
         )
         tail = self._ite(unique, meta, self._tail_word(w, self._tail_compound_head()))
         member = self._ite(

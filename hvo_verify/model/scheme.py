@@ -130,6 +130,9 @@ PRESETS: dict[str, Scheme] = {
             target_page=0,
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
             power_of_2_guard=False,  # fixed by 0effdf461c57 in v5.19
+            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
+            # page[0..2] differ from a tail while the folio is in the pool.
+            unique_struct_pages=3,
             summary="keep page 0; pages 1..V-1 -> frame(0) read-only; fake heads fixed up",
         ),
         Scheme(
@@ -142,6 +145,9 @@ PRESETS: dict[str, Scheme] = {
             target_page=0,
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
             head_copy=HeadCopy.WITH_FALLBACK,
+            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
+            # page[0..2] differ from a tail while the folio is in the pool.
+            unique_struct_pages=3,
             summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
         ),
         Scheme(
@@ -154,6 +160,9 @@ PRESETS: dict[str, Scheme] = {
             target=Target.SHARED_TAIL,
             encoding=Encoding.MASK,
             head_copy=HeadCopy.REQUIRED,
+            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
+            # page[0..2] differ from a tail while the folio is in the pool.
+            unique_struct_pages=3,
             vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",

@@ -8,6 +8,8 @@ include/linux/mm_types.h (64-bit):
   word 2  lru.prev; in page[1] the folio order and destructor (_flags_1 / compound_dtor)
   word 3  mapping (TAIL_MAPPING in tails, prep_compound_tail())
   word 4  index;  word 5 private (hugetlb subpool, cgroup, ... in page[1..3])
+          in page[1]: the folio counters (_entire_mapcount low, _pincount high;
+          include/linux/mm_types.h struct folio, v6.6)
   word 6  _mapcount (low 32 bits) and _refcount (high 32 bits)
   word 7+ memcg_data, virtual, KMSAN ... (0 here)
 
@@ -29,7 +31,12 @@ W_FLAGS = 0
 W_COMPOUND_HEAD = 1
 W_FOLIO_INFO = 2
 W_MAPPING = 3
+W_FOLIO_COUNTS = 4  # page[1] only
+W_PRIVATE = 5
 W_COUNTS = 6
+
+# include/linux/page-flags.h enum pageflags (v6.6): PG_dirty
+PG_DIRTY = 4
 
 # include/linux/page-flags.h enum pageflags (v6.6 order: PG_head "Must be in bit 6").
 PG_HEAD = 6
@@ -141,6 +148,8 @@ def original_word(folio: Folio, pfn: int, w: int) -> int:
         if rel == 1 and w == W_FOLIO_INFO:
             dtor = HUGETLB_PAGE_DTOR if folio.scheme.folio_kind is FolioKind.HUGETLB else COMPOUND_PAGE_DTOR
             return (dtor << 8) | folio.config.order
+        if rel == 1 and w == W_FOLIO_COUNTS:
+            return COUNTS_FROZEN  # _entire_mapcount -1, _pincount 0
         return META_TAG | (rel << 8) | w
     return compound_tail_word(folio, w)
 

@@ -19,6 +19,9 @@ from typing import Any, NoReturn, TypeVar
 
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants import INVARIANTS
+from hvo_verify.model.kernel import OPS
+from hvo_verify.model.policy import Arch1, GupRefs, Hwpoison, HugetlbClear, Mapcount, default_policies
+from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.model.config import (
     MAX_STRUCT_PAGE,
     MIN_STRUCT_PAGE,
@@ -38,7 +41,7 @@ from hvo_verify.model.scheme import (
 )
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
-from hvo_verify.specs.schema import Expectations, Spec, Verdict
+from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, Verdict
 
 __all__ = ["load_spec", "load_specs", "parse_spec"]
 
@@ -61,7 +64,7 @@ class VmemmapAlign(enum.Enum):
 
 # fmt: off
 TOP_KEYS = ("title", "source", "description", "answer", "scheme", "configs", "struct_page_size",
-            "invariants", "timeout", "vmemmap_base_align", "expect")
+            "invariants", "timeout", "vmemmap_base_align", "ops", "expect")
 # fmt: on
 REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")
 
@@ -315,19 +318,84 @@ def _configs(value: object, struct_page_size: int | None) -> tuple[KernelConfig,
     return tuple(found.values())
 
 
-def _invariants(value: object) -> tuple[str, ...]:
+def _invariants(value: object, registry: Mapping[str, object] = INVARIANTS) -> tuple[str, ...]:
     if value == "all" or value == ["all"]:
-        return tuple(INVARIANTS)
+        return tuple(registry)
     found: dict[str, None] = {}
     for i, item in enumerate(_list(value, "invariants", "invariant ids")):
         key = f"invariants[{i}]"
         name = _text(item, key)
         if name == "all":
             raise _Bad(key, "'all' must stand alone (invariants = [\"all\"])")
-        if name not in INVARIANTS:
-            _unknown(key, "invariant", name, [*INVARIANTS, "all"])
+        if name not in registry:
+            other = " (a static invariant: remove the [ops] table to check it)" if name in INVARIANTS else ""
+            other = other or (" (an operation invariant: add an [ops] table)" if name in OP_INVARIANTS else "")
+            if other:
+                raise _Bad(key, f"invariant {_show(name)} cannot be checked here{other}")
+            _unknown(key, "invariant", name, [*registry, "all"])
         found[name] = None
     return tuple(found)
+
+
+# ---------------------------------------------------------------- operations
+
+DEFAULT_DEPTH = 6
+MAX_DEPTH = 12
+
+
+def _alphabet(value: object, key: str, scheme: Scheme) -> tuple[str, ...]:
+    names = [name for name, op in OPS.items() if not op.hugetlb_only or scheme.folio_kind is FolioKind.HUGETLB]
+    if value == "all" or value == ["all"]:
+        return tuple(names)
+    found: dict[str, None] = {}
+    for i, item in enumerate(_list(value, key, "kernel operations")):
+        item_key = f"{key}[{i}]"
+        name = _text(item, item_key)
+        if name not in OPS:
+            _unknown(item_key, "operation", name, [*OPS, "all"])
+        if name not in names:
+            raise _Bad(item_key, f"{name} works on hugetlb folios; this scheme's folios are {scheme.folio_kind.value}")
+        found[name] = None
+    return tuple(found)
+
+
+_POLICY_KEYS: dict[str, Callable[[object, str], object]] = {
+    "hwpoison": _choice(Hwpoison, "hwpoison policy"),
+    "pg_arch_1": _choice(Arch1, "pg_arch_1 policy"),
+    "mapcount": _choice(Mapcount, "mapcount policy"),
+    "gup_refs": _choice(GupRefs, "gup_refs policy"),
+    "hugetlb_clear": _choice(HugetlbClear, "hugetlb_clear ordering"),
+    "restore_reset": _bool,
+    "kmalloc_may_fail": _bool,
+}
+OPS_KEYS = ("run", "depth", "io_max", "io_align", "max_calls", *_POLICY_KEYS)
+
+
+def _max_calls(value: object, alphabet: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    limits = []
+    for name, item in _table(value, "ops.max_calls").items():
+        key = _sub("ops.max_calls", name)
+        if name not in alphabet:
+            _unknown(key, "operation of ops.run", name, alphabet)
+        limits.append((name, _int_in(0, MAX_DEPTH)(item, key)))
+    return tuple(limits)
+
+
+def _ops(value: object, scheme: Scheme) -> OpsSpec:
+    table = _table(value, "ops")
+    _check_keys(table, "ops", OPS_KEYS)
+    alphabet = _alphabet(table.get("run", "all"), "ops.run", scheme)
+    depth = _int_in(1, MAX_DEPTH)(table.get("depth", DEFAULT_DEPTH), "ops.depth")
+    io_align = _int_in(8, 1 << 16)(table.get("io_align", 512), "ops.io_align")
+    if io_align & (io_align - 1):
+        _must("ops.io_align", "a power of two", io_align)
+    io_max = _int_in(io_align, 1 << 20)(table.get("io_max", 0), "ops.io_max") if "io_max" in table else 0
+    if io_max % io_align:
+        raise _Bad("ops.io_max", f"io_max {io_max:#x} is not a multiple of io_align {io_align}")
+    overrides = {name: check(table[name], f"ops.{name}") for name, check in _POLICY_KEYS.items() if name in table}
+    policies = dataclasses.replace(default_policies(scheme), **overrides)  # type: ignore[arg-type]
+    limits = _max_calls(table["max_calls"], alphabet) if "max_calls" in table else ()
+    return OpsSpec(alphabet, depth, policies, io_max, io_align, limits)
 
 
 def _timeout_ms(value: object) -> int:
@@ -359,17 +427,17 @@ def _expect_config(pattern: str, key: str) -> None:
         raise _Bad(key, f"config {_show(pattern)} is written {configs[0].id!r}")
 
 
-def _expectations(value: object) -> Expectations:
+def _expectations(value: object, registry: Mapping[str, object] = INVARIANTS) -> Expectations:
     entries: list[tuple[str, Verdict]] = []
     for name, item in _table(value, "expect").items():
         key = _sub("expect", name)
         invariant, at, pattern = name.partition("@")
         if at:
-            if invariant != "*" and invariant not in INVARIANTS:
-                _unknown(key, "invariant", invariant, [*INVARIANTS, "*"])
+            if invariant != "*" and invariant not in registry:
+                _unknown(key, "invariant", invariant, [*registry, "*"])
             _expect_config(pattern, key)
-        elif name != "default" and name not in INVARIANTS:
-            _unknown(key, "expect key", name, [*INVARIANTS, "default"])
+        elif name != "default" and name not in registry:
+            _unknown(key, "expect key", name, [*registry, "default"])
         entries.append((name, _verdict(item, key)))
     return Expectations(tuple(entries))
 
@@ -393,7 +461,8 @@ def _spec(doc: dict[str, Any], path: str) -> Spec:
         misfit = fit_error(config, scheme)
         if misfit is not None:
             raise _Bad(f"scheme.{misfit[0]}", misfit[1])
-    invariants = _invariants(doc.get("invariants", "all"))
+    ops = _ops(doc["ops"], scheme) if "ops" in doc else None
+    invariants = _invariants(doc.get("invariants", "all"), INVARIANTS if ops is None else OP_INVARIANTS)
     timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
     spec = Spec(
@@ -404,10 +473,11 @@ def _spec(doc: dict[str, Any], path: str) -> Spec:
         scheme=scheme,
         configs=configs,
         invariants=invariants,
-        expect=_expectations(doc["expect"]),
+        expect=_expectations(doc["expect"], INVARIANTS if ops is None else OP_INVARIANTS),
         timeout_ms=timeout_ms,
         vmemmap_base_align=align,
         answer=answer,
+        ops=ops,
     )
     for invariant in invariants:
         for config in configs:

@@ -11,6 +11,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
 
 
@@ -54,6 +55,18 @@ def _rank(key: str, invariant: str, config: str) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class OpsSpec:
+    """The `[ops]` table: which kernel operations to run, how deep, and how they behave."""
+
+    alphabet: tuple[str, ...]
+    depth: int
+    policies: Policies
+    io_max: int  # bytes; 0: PAGE_SIZE of each config
+    io_align: int
+    max_calls: tuple[tuple[str, int], ...] = ()  # at most this many calls of an operation
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     path: str
     title: str
@@ -66,3 +79,4 @@ class Spec:
     timeout_ms: int = 10_000
     vmemmap_base_align: int | None = None  # None: PAGE_SIZE of each config
     answer: str = ""  # plain-text answer `explain` prints (objection specs)
+    ops: OpsSpec | None = None  # operation specs: invariants are checked over reachable states

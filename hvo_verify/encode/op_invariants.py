@@ -1,0 +1,160 @@
+"""The invariants over reachable states as z3 terms, per step of an Unrolling (mirror of
+hvo_verify.op_invariants: same ids, same meaning; witnesses are fresh variables)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import z3
+
+from hvo_verify.encode.folio import BITS, bv
+from hvo_verify.encode.ops import FALSE, POOL, SHARED, TRUE, B, Step, Unrolling, _tag, T_NONE
+from hvo_verify.model import structpage as sp
+from hvo_verify.model.kernel import Pool
+from hvo_verify.model.policy import Hwpoison
+from hvo_verify.model.scheme import FolioKind
+from hvo_verify.model.structpage import WORD
+
+
+def _witness(name: str, t: int) -> z3.BitVecRef:
+    return z3.BitVec(f"{name}_{t}", BITS)
+
+
+def ro_write(u: Unrolling, st: Step) -> B:
+    return z3.And(st.write_fault, z3.Not(st.read_fault))
+
+
+def read_fault(u: Unrolling, st: Step) -> B:
+    return st.read_fault
+
+
+def alias_write(u: Unrolling, st: Step) -> B:
+    out = []
+    for n, (ev, old, k, _w) in enumerate(st.stores):
+        kq = _witness(f"alias_k{n}", st.t)
+        fq, _ = u.frame(st.t, kq)
+        folio_state = z3.ULT(ev.vaddr - u.head, u.scheme.unique_struct_pages * u.size)
+        shared = z3.Or(ev.frame == SHARED, z3.And(kq >= 0, kq < u.V, kq != k, fq == ev.frame))
+        out.append(z3.And(ev.active, old != ev.value, z3.Not(folio_state), shared))
+    return z3.Or(out) if out else FALSE
+
+
+def dma_exact(u: Unrolling, st: Step) -> B:
+    return st.dma_bad
+
+
+def only_hugetlb_optimized(u: Unrolling, st: Step) -> B:
+    if u.scheme.folio_kind is not FolioKind.HUGETLB:
+        return FALSE
+    return z3.And(st.after["optimized"], z3.Not(st.after["hugetlb"]))
+
+
+def _read(u: Unrolling, st: Step, vaddr: z3.BitVecRef, faults: list[B], cond: B = TRUE) -> z3.BitVecRef:
+    value, fault = u.read(st.t, vaddr)
+    faults.append(z3.And(cond, fault))
+    return value
+
+
+def refcount(u: Unrolling, st: Step) -> B:
+    s = st.after
+    faults: list[B] = []
+    live = z3.And(s["pool"] != POOL[Pool.BUDDY], s["pool"] != POOL[Pool.LEAKED])
+    head_ref = z3.Extract(63, 32, _read(u, st, u.head + sp.W_COUNTS * WORD, faults))
+    pins = z3.Extract(63, 32, _read(u, st, u.page(1) + sp.W_FOLIO_COUNTS * WORD, faults))
+    j = _witness("tail", st.t)
+    tail = u.page(j)
+    in_tail = z3.And(z3.UGT(j, 0), z3.ULT(j, u.nr))
+    fake = u.page_is_fake_head(st.t, tail, faults, in_tail)
+    tail_ref = z3.Extract(63, 32, _read(u, st, tail + sp.W_COUNTS * WORD, faults, z3.And(in_tail, z3.Not(fake))))
+    bad = z3.Or(
+        head_ref != z3.Extract(31, 0, s["refs"]),
+        pins != z3.Extract(31, 0, s["pins"]),
+        z3.And(in_tail, z3.Not(fake), tail_ref != 0),
+        z3.Or(faults),
+    )
+    return z3.And(live, bad)
+
+
+def _injected(s: dict[str, object], i: z3.BitVecRef) -> B:
+    slots = s["injected"]
+    assert isinstance(slots, list)
+    return z3.Or([z3.And(v, x == i) for v, x in slots] or [FALSE])
+
+
+def _raw_flag(u: Unrolling, st: Step, i: z3.BitVecRef, faults: list[B], cond: B) -> B:
+    page = u.pfn_to_page(st.t, i, st.after["optimized"])
+    word = _read(u, st, page + sp.W_FLAGS * WORD, faults, cond)
+    return z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, word) == 1
+
+
+def hwpoison_exact(u: Unrolling, st: Step) -> B:
+    s = st.after
+    faults: list[B] = []
+    i = _witness("pfn", st.t)
+    injected = _injected(s, i)
+    pol = u.pol.hwpoison
+    raw = _raw_flag(u, st, i, faults, TRUE)
+    raw_bad = raw != injected
+    if pol is Hwpoison.RAW_FLAG:
+        bad = raw_bad
+    else:
+        hugetlb = s["hugetlb"]
+        hf_word = _read(u, st, u.head + sp.W_FLAGS * WORD, faults, hugetlb)
+        hf = z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, hf_word) == 1
+        if pol is Hwpoison.HEAD_INDEX:
+            idx = _read(u, st, u.page(4) + sp.W_PRIVATE * WORD, faults, z3.And(hugetlb, hf))
+            rec_bad = z3.And(hf, idx == i) != injected
+        elif pol is Hwpoison.HEAD_FLAG:
+            rec_bad = hf != injected
+        else:
+            raw_list = s["raw"]
+            assert isinstance(raw_list, list)
+            listed = z3.Or([z3.And(v, x == i) for v, x in raw_list] or [FALSE])
+            reported = z3.And(hf, z3.Or(s["unreliable"], listed))
+            rec_bad = z3.If(s["unreliable"], z3.And(injected, z3.Not(reported)), reported != injected)
+        bad = z3.If(hugetlb, rec_bad, raw_bad)
+    return z3.And(z3.ULT(i, u.nr), z3.Or(bad, z3.Or(faults)))
+
+
+def hwpoison_freed(u: Unrolling, st: Step) -> B:
+    faults: list[B] = []
+    i = _witness("freed", st.t)
+    injected = _injected(st.after, i)
+    flagged = _raw_flag(u, st, i, faults, injected)
+    return z3.And(st.to_buddy, z3.ULT(i, u.nr), injected, z3.Or(z3.Not(flagged), z3.Or(faults)))
+
+
+def restore_identity(u: Unrolling, st: Step) -> B:
+    k = _witness("rk", st.t)
+    off = _witness("roff", st.t)
+    vaddr = ((k + u.first) << u.shift) | off
+    f, _w = u.frame(st.t, k)
+    got = u.read_frame(f, off)
+    want = u.shadow(vaddr, st.level)
+    in_range = z3.And(z3.ULT(k, u.V), z3.ULT(off, u.ps), off & (WORD - 1) == 0)
+    return z3.And(st.restored, in_range, _tag(f) != T_NONE, got != want)
+
+
+VIOLATIONS: dict[str, Callable[[Unrolling, Step], B]] = {
+    "dma-exact": dma_exact,
+    "alias-write": alias_write,
+    "ro-write": ro_write,
+    "read-fault": read_fault,
+    "hwpoison-exact": hwpoison_exact,
+    "hwpoison-freed": hwpoison_freed,
+    "restore-identity": restore_identity,
+    "refcount": refcount,
+    "only-hugetlb-optimized": only_hugetlb_optimized,
+}
+FAULT_INVARIANTS = frozenset({"ro-write", "read-fault"})
+
+
+def violation_at(u: Unrolling, inv: str, t: int) -> B:
+    """The trace of steps 1..t is possible and step t violates `inv`."""
+    st = u.steps[t - 1]
+    clean = TRUE if inv in FAULT_INVARIANTS else z3.Not(st.fault)
+    with u.at_level(st.level):
+        return z3.And(st.alive, st.enabled, clean, VIOLATIONS[inv](u, st))
+
+
+_ = bv

@@ -1,0 +1,96 @@
+"""How the kernel's operations on an optimized folio behave, per kernel version.
+
+The remap scheme (scheme.py) says what the vmemmap looks like; these policies say what
+memory_failure, the free path, the dcache hooks, rmap and GUP do to it.  Each preset
+gets the policies of the kernel it models; a spec's `[ops]` table may override any of
+them (that is how the reviewers' hypotheticals and the mutants are written).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from hvo_verify.model.scheme import PRESETS, Scheme, Target
+
+
+class Hwpoison(enum.Enum):
+    """Where memory_failure() records a raw error inside a hugetlb folio."""
+
+    # SetPageHWPoison(p) on the raw struct page: what memory_failure() does for an
+    # ordinary page, and what willy feared for HVO tails (<20200915154213.GI5449@...>).
+    RAW_FLAG = "raw-flag"
+    # 2020/2021 series: flag on the head, `page - head` in page_private(head + 4);
+    # hwpoison_subpage_deliver() sets the raw flag after the vmemmap is restored.
+    HEAD_INDEX = "head-index"
+    # v5.14..v6.0 merged: TestSetPageHWPoison(head) only; dissolve_free_huge_page(page)
+    # moves the flag to the `page` it was called with (reference 4.2).
+    HEAD_FLAG = "head-flag"
+    # v6.1+ "mm, hwpoison, hugetlb: support saving mechanism of raw error pages":
+    # flag on the head, raw pages on folio->_hugetlb_hwpoison (raw_hwp_page list).
+    RAW_HWP_LIST = "raw-hwp-list"
+
+
+class Arch1(enum.Enum):
+    """Which struct page flush_dcache_page()/__sync_icache_dcache() touch (PG_arch_1)."""
+
+    PER_SUBPAGE = "per-subpage"  # the page passed in (arm64/riscv before the HVO enable patches)
+    HEAD = "head"  # `if (PageHuge(page)) page = compound_head(page)` (arm64 2022, riscv Oct 2022)
+
+
+class Mapcount(enum.Enum):
+    """Where mapping a subpage is counted."""
+
+    PER_SUBPAGE = "per-subpage"  # atomic_inc(&page->_mapcount): HGM-style PTE mapping of a subpage
+    FOLIO = "folio"  # folio->_large_mapcount / _entire_mapcount (hugetlb is mapped whole; 6.15+ all large folios)
+
+
+class GupRefs(enum.Enum):
+    """Which struct page GUP's references are taken on."""
+
+    FOLIO = "folio"  # try_grab_folio_fast(): page_folio(page) (mm/gup.c)
+    SUBPAGE = "subpage"  # mutant: atomic_add on page->_refcount of the subpage itself
+
+
+class HugetlbClear(enum.Enum):
+    """When the free path stops calling the folio hugetlb (bug B5)."""
+
+    # v5.14..v6.4: remove_hugetlb_folio() cleared the dtor before
+    # update_and_free_hugetlb_folio() restored the vmemmap.
+    BEFORE_RESTORE = "before-restore"
+    # 32c877191e02 "hugetlb: do not clear hugetlb dtor until allocating vmemmap" (v6.5).
+    AFTER_RESTORE = "after-restore"
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    kernel: str  # the version these policies model
+    hwpoison: Hwpoison
+    pg_arch_1: Arch1 = Arch1.HEAD
+    mapcount: Mapcount = Mapcount.FOLIO
+    gup_refs: GupRefs = GupRefs.FOLIO
+    hugetlb_clear: HugetlbClear = HugetlbClear.AFTER_RESTORE
+    # mm/hugetlb_vmemmap.c reset_struct_pages() (v5.18+): restored frames are copies of
+    # the head vmemmap page, whose first NR_RESET_STRUCT_PAGE = 3 slots are reset from
+    # slots 3..5 so they read as tails.
+    restore_reset: bool = True
+    # folio_set_hugetlb_hwpoison(): kmalloc(GFP_ATOMIC) may fail -> raw_hwp_unreliable.
+    kmalloc_may_fail: bool = False
+
+
+def default_policies(scheme: Scheme) -> Policies:
+    """The policies of the kernel version a preset models (custom schemes inherit their base's)."""
+    reuses_head = scheme.target is Target.PAGE and scheme.target_page == 0
+    version = scheme.version
+    base = re.fullmatch(r"custom \(from (.+)\)", version)
+    if base is not None and base.group(1) in PRESETS:
+        version = PRESETS[base.group(1)].version
+    if version.startswith("RFC"):
+        return Policies(version, Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+    if version in ("v5.14", "v5.18"):
+        return Policies(version, Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+    if version == "v6.2":
+        return Policies(version, Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+    # linux-mm 2026, devdax (v6.3) and anything later: list, fixed ordering.
+    return Policies(version, Hwpoison.RAW_HWP_LIST, restore_reset=reuses_head)

@@ -1,0 +1,151 @@
+"""Operation traces: what BMC and exploration find, what `hvo-verify replay` re-runs.
+
+A trace names everything needed to rebuild the machine (config, full scheme, policies,
+folio placement, I/O bounds) and the operations with their arguments.  `replay()` runs
+it on the concrete model and returns every step's outcome and the first violation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hvo_verify.model.config import parse_config_id
+from hvo_verify.model.kernel import OPS, Machine
+from hvo_verify.model.policy import Policies
+from hvo_verify.model.scheme import Scheme
+from hvo_verify.model.structpage import Folio
+
+TRACE_VERSION = 1
+
+
+class TraceError(ValueError):
+    """A trace file that does not describe a runnable trace (one-line message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    op: str
+    args: tuple[tuple[str, int | bool], ...]
+
+    def call(self) -> str:
+        inner = ", ".join(f"{k}={_fmt(v)}" for k, v in self.args)
+        return f"{self.op}({inner})"
+
+
+def _fmt(v: int | bool) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return f"{v:#x}" if v >= 16 else str(v)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    config: str
+    scheme: Scheme
+    policies: Policies
+    head_pfn: int
+    vmemmap_base: int
+    io_max: int
+    io_align: int
+    steps: tuple[TraceStep, ...]
+    invariant: str = ""  # the invariant the trace violates ("" for a plain run)
+
+    def machine(self) -> Machine:
+        config = parse_config_id(self.config)[0]
+        folio = Folio(config, self.scheme, self.head_pfn, self.vmemmap_base)
+        return Machine(folio, self.policies, io_max=self.io_max, io_align=self.io_align)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": TRACE_VERSION,
+            "config": self.config,
+            "scheme": _plain(dataclasses.asdict(self.scheme)),
+            "policies": _plain(dataclasses.asdict(self.policies)),
+            "head_pfn": self.head_pfn,
+            "vmemmap_base": self.vmemmap_base,
+            "io_max": self.io_max,
+            "io_align": self.io_align,
+            "invariant": self.invariant,
+            "steps": [{"op": s.op, "args": dict(s.args)} for s in self.steps],
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in doc:
+            continue
+        raw = doc[f.name]
+        annotation = str(f.type)
+        enum_cls = _enum_named(annotation)
+        try:
+            if enum_cls is not None:
+                kwargs[f.name] = enum_cls(raw)
+            elif annotation.startswith("tuple"):
+                kwargs[f.name] = tuple(raw)
+            else:
+                kwargs[f.name] = raw
+        except ValueError as exc:
+            raise TraceError(f"{where}.{f.name}: {exc}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TraceError(f"{where}: {exc}") from None
+
+
+def _enum_named(annotation: str) -> type[enum.Enum] | None:
+    from hvo_verify.model import policy, scheme
+
+    for module in (policy, scheme):
+        obj = getattr(module, annotation, None)
+        if isinstance(obj, type) and issubclass(obj, enum.Enum):
+            return obj
+    return None
+
+
+def from_json(doc: object) -> Trace:
+    if not isinstance(doc, dict):
+        raise TraceError("a trace is a JSON object")
+    if doc.get("version") != TRACE_VERSION:
+        raise TraceError(f"version: expected {TRACE_VERSION}, got {doc.get('version')!r}")
+    for key in ("config", "scheme", "policies", "head_pfn", "vmemmap_base", "io_max", "io_align", "steps"):
+        if key not in doc:
+            raise TraceError(f"{key}: missing")
+    try:
+        parse_config_id(doc["config"])
+    except Exception as exc:  # noqa: BLE001 - the parser's own one-line message
+        raise TraceError(f"config: {exc}") from None
+    scheme = _rebuild(Scheme, doc["scheme"], "scheme")
+    policies = _rebuild(Policies, doc["policies"], "policies")
+    steps = []
+    if not isinstance(doc["steps"], list):
+        raise TraceError("steps: expected a list")
+    for n, raw in enumerate(doc["steps"]):
+        if not isinstance(raw, dict) or raw.get("op") not in OPS or not isinstance(raw.get("args", {}), dict):
+            raise TraceError(f"steps[{n}]: expected {{op: one of the operations, args: {{...}}}}")
+        want = {a.name for a in OPS[raw["op"]].args}
+        args = raw.get("args", {})
+        if set(args) != want:
+            raise TraceError(f"steps[{n}].args: {raw['op']} takes {sorted(want)}, got {sorted(args)}")
+        steps.append(TraceStep(raw["op"], tuple((a.name, args[a.name]) for a in OPS[raw["op"]].args)))
+    for key in ("head_pfn", "vmemmap_base", "io_max", "io_align"):
+        if not isinstance(doc[key], int):
+            raise TraceError(f"{key}: expected an integer")
+    return Trace(
+        doc["config"], scheme, policies, doc["head_pfn"], doc["vmemmap_base"], doc["io_max"], doc["io_align"],
+        tuple(steps), str(doc.get("invariant", "")),
+    )  # fmt: skip
