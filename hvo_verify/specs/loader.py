@@ -48,6 +48,7 @@ __all__ = ["load_spec", "load_specs", "parse_spec"]
 MAX_VMEMMAP_PAGES = 16384  # x86-64/4K/1G@256; per-config limits: vmemmap.fit_error()
 MAX_TIMEOUT_S = 3600
 DEFAULT_TIMEOUT_S = 10
+DEFAULT_OPS_TIMEOUT_S = 120  # per BMC query; the objection specs need a few seconds unloaded
 _SHOW_CHARS = 60  # longest repr of a user value in a message
 _MAX_MESSAGE = 400  # safety net: messages quoting user text stay readable
 _GLOB_CHARS = frozenset("*?[]")
@@ -463,7 +464,7 @@ def _spec(doc: dict[str, Any], path: str) -> Spec:
             raise _Bad(f"scheme.{misfit[0]}", misfit[1])
     ops = _ops(doc["ops"], scheme) if "ops" in doc else None
     invariants = _invariants(doc.get("invariants", "all"), INVARIANTS if ops is None else OP_INVARIANTS)
-    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S))
+    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if ops is None else DEFAULT_OPS_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
     spec = Spec(
         path=path,

@@ -219,7 +219,7 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
     ("unknown-key", text(extra='invariant = ["accounting"]'),
      "invariant: unknown key 'invariant' (did you mean 'invariants'?)"),
     ("newline-in-key", text(extra='"a\\nb\\u001b" = 1'),
-     "a\\nb\\x1b: unknown key 'a\\nb\\x1b' (expected one of: answer, configs, description, expect, invariants, "
+     "a\\nb\\x1b: unknown key 'a\\nb\\x1b' (expected one of: answer, configs, description, expect, invariants, ops, "
      "scheme, source, struct_page_size, timeout, title, vmemmap_base_align)"),
     ("missing-title", text(title=OMIT), "title: missing required key 'title'"),
     ("missing-expect", text(expect=OMIT), "expect: missing required key 'expect'"),
@@ -349,3 +349,50 @@ def test_error_attributes() -> None:
         parse(text(scheme='{ remap_to = "page:9999" }'))
     assert (info.value.path, info.value.key) == (PATH, "scheme.remap_to")
     assert info.value.line() == str(info.value)
+
+
+# ---------------------------------------------------------------- [ops] table
+
+
+def test_ops_spec_parses_policies_and_defaults() -> None:
+    spec = parse(text(scheme='"v5.14"', extra='[ops]\nrun = ["memory_failure"]\nhwpoison = "raw-flag"\nmax_calls = { memory_failure = 1 }',
+                      expect='default = "violated"'))  # fmt: skip
+    assert spec.ops is not None
+    from hvo_verify.model.policy import Hwpoison, HugetlbClear
+    from hvo_verify.op_invariants import OP_INVARIANTS
+
+    assert spec.ops.alphabet == ("memory_failure",) and spec.ops.depth == 6
+    assert spec.ops.policies.hwpoison is Hwpoison.RAW_FLAG
+    assert spec.ops.policies.hugetlb_clear is HugetlbClear.BEFORE_RESTORE  # v5.14 still had bug B5
+    assert spec.ops.max_calls == (("memory_failure", 1),)
+    assert spec.invariants == tuple(OP_INVARIANTS)
+    assert spec.timeout_ms == 120_000
+
+
+OPS_ERRORS: list[tuple[str, str, str]] = [
+    ("unknown-op", '[ops]\nrun = ["memory_faliure"]',
+     "s.toml: ops.run[0]: unknown operation 'memory_faliure' (did you mean 'memory_failure'?)"),
+    ("unknown-key", '[ops]\ndepht = 3',
+     "s.toml: ops.depht: unknown key 'depht' (did you mean 'depth'?)"),
+    ("depth-range", '[ops]\ndepth = 40', "s.toml: ops.depth: 'ops.depth' must be an integer 1..12 (got 40)"),
+    ("policy-value", '[ops]\nhwpoison = "raw"',
+     "s.toml: ops.hwpoison: unknown hwpoison policy 'raw' (did you mean 'raw-flag'?)"),
+    ("io-max-multiple", '[ops]\nio_max = 1000', "s.toml: ops.io_max: io_max 0x3e8 is not a multiple of io_align 512"),
+    ("max-calls-not-run", '[ops]\nrun = ["submit_bio"]\nmax_calls = { memory_failure = 1 }',
+     "s.toml: ops.max_calls.memory_failure: unknown operation of ops.run 'memory_failure' (expected one of: submit_bio)"),
+    ("static-invariant", 'invariants = ["head-resolution"]\n[ops]\nrun = ["submit_bio"]',
+     "s.toml: invariants[0]: invariant 'head-resolution' cannot be checked here (a static invariant: remove the [ops] table to check it)"),
+    ("op-invariant-static", 'invariants = ["dma-exact"]',
+     "s.toml: invariants[0]: invariant 'dma-exact' cannot be checked here (an operation invariant: add an [ops] table)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("extra, message", [c[1:] for c in OPS_ERRORS], ids=[c[0] for c in OPS_ERRORS])
+def test_ops_errors(extra: str, message: str) -> None:
+    assert error(text(extra=extra)) == message
+
+
+def test_devdax_cannot_run_hugetlb_pool_operations() -> None:
+    message = error(text(scheme='"devdax"', extra='[ops]\nrun = ["dissolve_free_hugetlb_folio"]'))
+    assert message == ("s.toml: ops.run[0]: dissolve_free_hugetlb_folio works on hugetlb folios; "
+                       "this scheme's folios are devdax")  # fmt: skip
