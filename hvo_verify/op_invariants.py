@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.kernel import FaultKind, KState, Machine, Outcome, Pool
-from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.structpage import MASK64, WORD
+from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import SHARED_TAIL, VmemmapFault
 
 
@@ -37,7 +37,7 @@ def check_dma_exact(m: Machine, before: KState, out: Outcome) -> str | None:
 
 
 def check_alias_write(m: Machine, before: KState, out: Outcome) -> str | None:
-    size, base = m.folio.size, m.folio.vmemmap_base
+    size = m.folio.size
     for w in out.writes:
         if w.old == w.new:
             continue
@@ -82,8 +82,10 @@ def check_hwpoison_exact(m: Machine, before: KState, out: Outcome) -> str | None
     if extra and not conservative:
         return f"pfn head_pfn+{extra[0] - m.folio.head_pfn} is reported poisoned, but no error was injected there"
     if extra and conservative and m.policies.hwpoison.value == "head-flag":
-        return (f"only the head's PG_hwpoison records the error: the kernel cannot tell which of the "
-                f"{m.nr} subpages is poisoned (pfn head_pfn+{extra[0] - m.folio.head_pfn} reads as poisoned)")
+        return (
+            f"only the head's PG_hwpoison records the error: the kernel cannot tell which of the "
+            f"{m.nr} subpages is poisoned (pfn head_pfn+{extra[0] - m.folio.head_pfn} reads as poisoned)"
+        )
     return None
 
 
@@ -92,8 +94,10 @@ def check_hwpoison_freed(m: Machine, before: KState, out: Outcome) -> str | None
         return None
     for pfn in sorted(out.state.injected):
         if m.folio.head_pfn <= pfn < m.folio.head_pfn + m.nr and not m.raw_flag(out.state, pfn):
-            return (f"poisoned pfn head_pfn+{pfn - m.folio.head_pfn} reaches the buddy free lists "
-                    "(its struct page has no PG_hwpoison when the folio is freed)")
+            return (
+                f"poisoned pfn head_pfn+{pfn - m.folio.head_pfn} reaches the buddy free lists "
+                "(its struct page has no PG_hwpoison when the folio is freed)"
+            )
     return None
 
 
@@ -109,8 +113,10 @@ def check_restore_identity(m: Machine, before: KState, out: Outcome) -> str | No
             if got != want:
                 rel = (vaddr - base) & MASK64
                 page = vaddr - rel % size
-                return (f"after restore, word {rel % size // WORD} of {m.name(page)} reads {got:#x}; "
-                        f"a never-optimized folio has {want:#x}")
+                return (
+                    f"after restore, word {rel % size // WORD} of {m.name(page)} reads {got:#x}; "
+                    f"a never-optimized folio has {want:#x}"
+                )
     return None
 
 

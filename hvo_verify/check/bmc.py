@@ -3,7 +3,6 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 
 from __future__ import annotations
 
-
 import dataclasses
 from dataclasses import dataclass
 
@@ -140,6 +139,3 @@ def _decode(job: OpsJob, machine: Machine, u: Unrolling, model: z3.ModelRef, t: 
         steps.append(TraceStep(name, tuple(args)))
     return Trace(job.config.id, job.scheme, job.policies, machine.folio.head_pfn, machine.folio.vmemmap_base,
                  job.io_max, job.io_align, tuple(steps), job.invariant)  # fmt: skip
-
-
-

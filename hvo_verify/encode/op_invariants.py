@@ -8,7 +8,7 @@ from collections.abc import Callable
 import z3
 
 from hvo_verify.encode.folio import BITS, bv
-from hvo_verify.encode.ops import FALSE, POOL, SHARED, TRUE, B, Step, Unrolling, _tag, T_NONE
+from hvo_verify.encode.ops import FALSE, POOL, SHARED, T_NONE, TRUE, B, Step, Unrolling, _tag
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.kernel import Pool
 from hvo_verify.model.policy import Hwpoison

@@ -22,21 +22,21 @@ lockstep and merges slot by slot under `op_t == id`.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import z3
 
-from hvo_verify.encode.folio import BITS, SymFolio, bv
+from hvo_verify.encode.folio import BITS, BV, SymFolio, bv
 from hvo_verify.model import structpage as sp
-from hvo_verify.model.kernel import OPS, USER_BASE, Machine, Pool, PROBE_VALUE
-from hvo_verify.model.policy import Arch1, GupRefs, Hwpoison, HugetlbClear, Mapcount
+from hvo_verify.model.kernel import OPS, PROBE_VALUE, Machine, Pool
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount
 from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, MemoryModel, Target
 from hvo_verify.model.structpage import MASK64, WORD
 
-BV = z3.BitVecRef
-B = z3.BoolRef
+B: TypeAlias = z3.BoolRef
 TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
 
 TAG_SHIFT = 62
@@ -52,6 +52,18 @@ def _new(step: int, k: BV | int) -> BV:
 
 SHARED = bv(T_SHARED << TAG_SHIFT)
 NONE = bv(T_NONE << TAG_SHIFT)
+
+
+def _is_frame(frame: BV, target: BV) -> B:
+    return frame == target
+
+
+def _allocated_at(frame: BV, step: int) -> B:
+    return z3.And(_tag(frame) == T_NEW, z3.Extract(61, 40, frame) == step)
+
+
+def _constant(_frame: BV, value: BV) -> BV:
+    return value
 
 
 def _orig(k: BV) -> BV:
@@ -110,8 +122,9 @@ OpGen = Generator[Store, None, Effect]
 class Unrolling:
     """The symbolic steps 1..depth for one machine and operation alphabet."""
 
-    def __init__(self, machine: Machine, alphabet: tuple[str, ...], depth: int,
-                 max_calls: tuple[tuple[str, int], ...] = ()) -> None:
+    def __init__(
+        self, machine: Machine, alphabet: tuple[str, ...], depth: int, max_calls: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.m = machine
         cfg = machine.config
         self.cfg = cfg
@@ -136,7 +149,10 @@ class Unrolling:
         # With sizeof(struct page) dividing PAGE_SIZE, remaps and copies (page-granular,
         # reset shifts by 3 struct pages) keep every byte at its offset modulo the struct
         # page size: a read of word w can only see stores to word w.
-        self.fields_fixed = cfg.page_size % cfg.struct_page_size == 0 and machine.folio.head % cfg.struct_page_size == machine.folio.vmemmap_base % cfg.struct_page_size
+        self.fields_fixed = (
+            cfg.page_size % cfg.struct_page_size == 0
+            and machine.folio.head % cfg.struct_page_size == machine.folio.vmemmap_base % cfg.struct_page_size
+        )
         self.remaps: list[Remap] = [Remap()]  # index 0: the initial state
         self.reuse: list[BV] = [bv(0)]
         self.side: list[B] = []  # argument domains
@@ -380,15 +396,16 @@ class Step:
         u.reuse.append(reuse)
         head_frame = u.frame(t - 1, bv(0))[0]
         u.events.append(Event("copy", z3.And(remap.optimize, remap.head_copied),
-                              is_new=lambda f, t=t: f == _new(t, 0), source=lambda f, hf=head_frame: hf))  # fmt: skip
+                              is_new=functools.partial(_is_frame, target=_new(t, 0)),
+                              source=functools.partial(_constant, value=head_frame)))  # fmt: skip
         remapped_k = bv(next((k for k in range(u.V) if k not in u.scheme.private), 0))
         reuse_k = bv(target)
         src_k = reuse_k if u.scheme.target is Target.UNMAPPED else remapped_k
         src_frame = u.frame(t - 1, src_k)[0]
         reset = 3 * u.size if u.pol.restore_reset else 0
         u.events.append(Event("copy", remap.restore, reset=reset,
-                              is_new=lambda f, t=t: z3.And(_tag(f) == T_NEW, z3.Extract(61, 40, f) == t),
-                              source=lambda f, sf=src_frame: sf))  # fmt: skip
+                              is_new=functools.partial(_allocated_at, step=t),
+                              source=functools.partial(_constant, value=src_frame)))  # fmt: skip
         self.level0 = len(u.events)
         # Each operation runs to completion; its stores are events guarded by op_t == id
         # (the reads of one operation see its own earlier stores, never another's).
@@ -411,7 +428,9 @@ class Step:
                 self.stores.append((ev, old, k, w))
         self.level = len(u.events)
         self.write_fault = z3.Or(write_faults) if write_faults else FALSE
-        self.read_fault = z3.Or([z3.And(self.is_op[n], z3.Or(e.faults)) for n, e in results.items() if e.faults] or [FALSE])
+        self.read_fault = z3.Or(
+            [z3.And(self.is_op[n], z3.Or(e.faults)) for n, e in results.items() if e.faults] or [FALSE]
+        )
         self.fault = z3.Or(self.write_fault, self.read_fault)
         self.enabled = z3.Or([z3.And(self.is_op[n], self.precondition(n)) for n in self.is_op] or [FALSE])
         self.dma_bad = z3.Or([z3.And(self.is_op[n], e.dma_bad) for n, e in results.items()] or [FALSE])
@@ -509,7 +528,7 @@ def _flag_store(st: Step, page: BV, bit: int, on: bool, cond: B, faults: list[B]
 
 
 def op_optimize(st: Step) -> OpGen:
-    s, a = st.before, st.args
+    s = st.before
     ok = st.u.remaps[st.t].optimize
     return (yield from _none({"optimized": z3.Or(s["optimized"], ok)}))
 
@@ -563,9 +582,7 @@ def op_folio_put(st: Step) -> OpGen:
     w1 = st.read(p1, faults, TRUE, sp.W_FOLIO_COUNTS)
     yield Store(TRUE, p1, _add_half(w1, -1, False), sp.W_FOLIO_COUNTS)
     pool = yield from _put_refs(st, u.head, bv(1), TRUE, faults, s["pool"])
-    return Effect(
-        {"mapped": FALSE, "maps": [(FALSE, bv(0))] * u.depth, "refs": s["refs"] - 1, "pool": pool}, faults
-    )
+    return Effect({"mapped": FALSE, "maps": [(FALSE, bv(0))] * u.depth, "refs": s["refs"] - 1, "pool": pool}, faults)
 
 
 def _unmap_subpage(st: Step, i: BV, cond: B, faults: list[B]) -> Generator[Store, None, None]:

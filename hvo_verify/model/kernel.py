@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import KernelConfig
-from hvo_verify.model.policy import Arch1, GupRefs, Hwpoison, HugetlbClear, Mapcount, Policies
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, Policies
 from hvo_verify.model.scheme import FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import MASK64, WORD, Folio, original_word, shared_tail_word
 from hvo_verify.model.vmemmap import SHARED_TAIL, Frame, FrameId, Pte, VmemmapFault
@@ -157,7 +157,12 @@ OPS: dict[str, Op] = {
         Op("hugetlb_vmemmap_restore_folio", (Arg("alloc_ok", "bool"),), "restore the vmemmap (demote, shrink)", True),
         Op("alloc_hugetlb_folio", (), "allocate from the pool and map at the user address", True),
         Op("folio_put", (), "the user unmaps and drops its reference", True),
-        Op("dissolve_free_hugetlb_folio", (Arg("i", "subpage"),), "take a free folio off the pool (remove_hugetlb_folio)", True),
+        Op(
+            "dissolve_free_hugetlb_folio",
+            (Arg("i", "subpage"),),
+            "take a free folio off the pool (remove_hugetlb_folio)",
+            True,
+        ),
         Op("update_and_free_hugetlb_folio", (Arg("alloc_ok", "bool"),), "restore, move hwpoison, free to buddy", True),
         Op("memory_failure", (Arg("i", "subpage"), Arg("kmalloc_ok", "bool")), "a memory error on pfn head_pfn+i"),
         Op("get_user_pages_fast", (Arg("offset", "offset"), Arg("length", "length")), "FOLL_GET on the user buffer"),
@@ -205,7 +210,9 @@ class Machine:
     # -- initial state -------------------------------------------------------------------
     def initial(self, *, optimized: bool = False) -> KState:
         """A folio just prepared and added to the pool (refcount frozen at 0, bd225530a4c7)."""
-        state = KState({}, {}, 0, frozenset(), frozenset(), False, self.scheme.folio_kind is FolioKind.HUGETLB, Pool.FREE)
+        state = KState(
+            {}, {}, 0, frozenset(), frozenset(), False, self.scheme.folio_kind is FolioKind.HUGETLB, Pool.FREE
+        )
         if optimized:
             state = self._optimize(state, True)[0]
         return state
@@ -517,7 +524,9 @@ class Machine:
             # folio_clear_hugetlb_hwpoison(): clear the head, SetPageHWPoison() each raw page
             state = self._store(state, writes, self._flag(state, head, sp.PG_HWPOISON, False, rmw=True))
             for pfn in state.raw_hwp:
-                state = self._store(state, writes, self._flag(state, self.folio.page(pfn), sp.PG_HWPOISON, True, rmw=True))
+                state = self._store(
+                    state, writes, self._flag(state, self.folio.page(pfn), sp.PG_HWPOISON, True, rmw=True)
+                )
             lines.append(f"folio_clear_hugetlb_hwpoison(): PG_hwpoison moved to {len(state.raw_hwp)} raw page(s)")
             state = replace(state, raw_hwp=())
         lines.append("pages freed to buddy (take_page_off_buddy() keeps PageHWPoison pages off)")
@@ -542,7 +551,9 @@ class Machine:
                 return state
             state = self._store(state, writes, self._flag(state, head, sp.PG_HWPOISON, True, rmw=True))
             if pol is Hwpoison.HEAD_INDEX:  # hwpoison_subpage_set(): page_private(head + 4) = page - head
-                state = self._store(state, writes, self.write(state, head + 4 * self.folio.size + sp.W_PRIVATE * WORD, i))
+                state = self._store(
+                    state, writes, self.write(state, head + 4 * self.folio.size + sp.W_PRIVATE * WORD, i)
+                )
                 lines.append(f"memory_failure(head_pfn+{i}): SetPageHWPoison(head); head[4].private = {i}")
             else:
                 lines.append(f"memory_failure(head_pfn+{i}): TestSetPageHWPoison(head)")
@@ -564,7 +575,9 @@ class Machine:
         first = offset >> shift
         return first, ((offset + length - 1) >> shift) - first + 1
 
-    def _gup(self, state: KState, args: Mapping[str, int | bool], lines: list[str], writes: list[Write], pin: bool) -> KState:
+    def _gup(
+        self, state: KState, args: Mapping[str, int | bool], lines: list[str], writes: list[Write], pin: bool
+    ) -> KState:
         """mm/gup.c gup_fast_pmd_leaf(): page = pmd_page(orig) + idx; try_grab_folio_fast()."""
         offset, length = int(args["offset"]), int(args["length"])
         idx, nr = self.io_range(offset, length)
@@ -578,7 +591,9 @@ class Machine:
             folio = page
         state = self._store(state, writes, self._add32(state, folio + sp.W_COUNTS * WORD, nr, True))
         if pin:  # large folio: folio_ref_add() and atomic_add(refs, &folio->_pincount)
-            state = self._store(state, writes, self._add32(state, folio + self.folio.size + sp.W_FOLIO_COUNTS * WORD, nr, True))
+            state = self._store(
+                state, writes, self._add32(state, folio + self.folio.size + sp.W_FOLIO_COUNTS * WORD, nr, True)
+            )
         what = "pin_user_pages_fast" if pin else "get_user_pages_fast"
         lines.append(f"{what}(addr={USER_BASE:#x}+{offset:#x}, len={length:#x}) -> "
                      f"{self.name(pages[0])}{'' if nr == 1 else f'..{self.name(pages[-1])}'}; "
@@ -613,7 +628,9 @@ class Machine:
         dma = list(state.dma)
         for page, off, seg, user_off in bvecs:
             phys = self.page_to_phys(page) + off  # sg_phys(sg); dma-direct, identity IOMMU
-            lines.append(f"bio_vec {{{self.name(page)}, {off:#x}, {seg:#x}}} -> sg_phys = {phys:#x}; DMA writes {seg:#x} bytes")
+            lines.append(
+                f"bio_vec {{{self.name(page)}, {off:#x}, {seg:#x}}} -> sg_phys = {phys:#x}; DMA writes {seg:#x} bytes"
+            )
             dma.append((phys, seg, user_off))
         return replace(state, io=replace(io, submitted=True), dma=tuple(dma))
 
@@ -629,7 +646,9 @@ class Machine:
                 groups.append([folio, 1])
         for folio, n in groups:
             if pin:  # gup_put_folio(folio, n, FOLL_PIN): _pincount -= n; folio_mark_dirty_lock()
-                state = self._store(state, writes, self._add32(state, folio + self.folio.size + sp.W_FOLIO_COUNTS * WORD, -n, True))
+                state = self._store(
+                    state, writes, self._add32(state, folio + self.folio.size + sp.W_FOLIO_COUNTS * WORD, -n, True)
+                )
                 state = self._store(state, writes, self._flag(state, folio, sp.PG_DIRTY, True))
             state = self._put_refs(state, folio, n, writes, lines)
         total = len(io.pages)

@@ -87,10 +87,16 @@ def default_policies(scheme: Scheme) -> Policies:
     if base is not None and base.group(1) in PRESETS:
         version = PRESETS[base.group(1)].version
     if version.startswith("RFC"):
-        return Policies(version, Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+        return Policies(
+            version, Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
+        )
     if version in ("v5.14", "v5.18"):
-        return Policies(version, Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+        return Policies(
+            version, Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
+        )
     if version == "v6.2":
-        return Policies(version, Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head)
+        return Policies(
+            version, Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
+        )
     # linux-mm 2026, devdax (v6.3) and anything later: list, fixed ordering.
     return Policies(version, Hwpoison.RAW_HWP_LIST, restore_reset=reuses_head)

@@ -19,23 +19,23 @@ from hvo_verify.model.structpage import (
     W_FOLIO_INFO,
     WORD,
 )
-from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.model.vmemmap import VmemmapView
 
 
-def flags(mem: VmemmapState, page: int) -> int:
+def flags(mem: VmemmapView, page: int) -> int:
     return mem.read_word(page + W_FLAGS * WORD)
 
 
-def compound_head_word(mem: VmemmapState, page: int) -> int:
+def compound_head_word(mem: VmemmapView, page: int) -> int:
     return mem.read_word(page + W_COMPOUND_HEAD * WORD)
 
 
-def test_page_head(mem: VmemmapState, page: int) -> bool:
+def test_page_head(mem: VmemmapView, page: int) -> bool:
     """test_bit(PG_head, &page->flags)."""
     return bool(flags(mem, page) >> PG_HEAD & 1)
 
 
-def page_fixed_fake_head(mem: VmemmapState, page: int) -> int:
+def page_fixed_fake_head(mem: VmemmapView, page: int) -> int:
     """include/linux/page-flags.h page_fixed_fake_head() (v5.18..v6.19)."""
     if page % mem.config.page_size == 0 and test_page_head(mem, page):
         head = compound_head_word(mem, page + mem.folio.size)
@@ -44,7 +44,7 @@ def page_fixed_fake_head(mem: VmemmapState, page: int) -> int:
     return page
 
 
-def compound_head(mem: VmemmapState, page: int) -> int:
+def compound_head(mem: VmemmapView, page: int) -> int:
     """_compound_head() for the scheme's encoding."""
     info = compound_head_word(mem, page)
     encoding = mem.folio.scheme.encoding
@@ -60,27 +60,27 @@ def compound_head(mem: VmemmapState, page: int) -> int:
     return page
 
 
-def page_is_fake_head(mem: VmemmapState, page: int) -> bool:
+def page_is_fake_head(mem: VmemmapView, page: int) -> bool:
     if mem.folio.scheme.encoding is not Encoding.POINTER_FAKE_HEAD_FIX:
         return False
     return page_fixed_fake_head(mem, page) != page
 
 
-def page_head(mem: VmemmapState, page: int) -> bool:
+def page_head(mem: VmemmapView, page: int) -> bool:
     """PageHead(): PG_head && !page_is_fake_head() (v5.18); PG_head alone otherwise."""
     return test_page_head(mem, page) and not page_is_fake_head(mem, page)
 
 
-def page_tail(mem: VmemmapState, page: int) -> bool:
+def page_tail(mem: VmemmapView, page: int) -> bool:
     """PageTail(): compound_head bit 0, or a fake head (v5.18)."""
     return bool(compound_head_word(mem, page) & 1) or page_is_fake_head(mem, page)
 
 
-def page_compound(mem: VmemmapState, page: int) -> bool:
+def page_compound(mem: VmemmapView, page: int) -> bool:
     return test_page_head(mem, page) or bool(compound_head_word(mem, page) & 1)
 
 
-def page_huge(mem: VmemmapState, page: int) -> bool:
+def page_huge(mem: VmemmapView, page: int) -> bool:
     """PageHuge() (v5.14 mm/hugetlb.c): compound and page[1].compound_dtor == HUGETLB_PAGE_DTOR."""
     if not page_compound(mem, page):
         return False
@@ -89,7 +89,7 @@ def page_huge(mem: VmemmapState, page: int) -> bool:
     return info >> 8 & 0xFF == HUGETLB_PAGE_DTOR
 
 
-def kpageflags(mem: VmemmapState, page: int) -> int:
+def kpageflags(mem: VmemmapView, page: int) -> int:
     """fs/proc/page.c stable_page_flags(): the compound bits /proc/kpageflags exports."""
     bits = 0
     if page_head(mem, page):
@@ -101,7 +101,7 @@ def kpageflags(mem: VmemmapState, page: int) -> int:
     return bits
 
 
-def pfn_to_page(mem: VmemmapState, pfn: int) -> int:
+def pfn_to_page(mem: VmemmapView, pfn: int) -> int:
     """The struct page pointer the kernel uses for pfn (what GUP returns for that subpage)."""
     folio = mem.folio
     page = folio.page(pfn)
@@ -115,12 +115,12 @@ def pfn_to_page(mem: VmemmapState, pfn: int) -> int:
     return page
 
 
-def page_to_pfn(mem: VmemmapState, page: int) -> int:
+def page_to_pfn(mem: VmemmapView, page: int) -> int:
     """include/asm-generic/memory_model.h __page_to_pfn(): (page - vmemmap)."""
     folio = mem.folio
     return ((page - folio.vmemmap_base) & MASK64) // folio.size
 
 
-def page_to_phys(mem: VmemmapState, page: int) -> int:
+def page_to_phys(mem: VmemmapView, page: int) -> int:
     """PFN_PHYS(page_to_pfn(page))."""
     return page_to_pfn(mem, page) << mem.config.page_shift

@@ -85,7 +85,7 @@ def _plain(value: Any) -> Any:
 
 
 def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in doc:
             continue

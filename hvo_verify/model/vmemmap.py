@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.scheme import HeadCopy, Scheme, Target
@@ -48,6 +49,21 @@ class VmemmapFault(Exception):
 
 class NotApplicable(Exception):
     """The kernel would not optimize this folio under this config (the reason is the message)."""
+
+
+class VmemmapView(Protocol):
+    """What the readers (model/readers.py) need: a VmemmapState, or a kernel-model state
+    seen through model/kernel.py View."""
+
+    @property
+    def folio(self) -> Folio: ...
+    @property
+    def config(self) -> KernelConfig: ...
+    @property
+    def optimized(self) -> bool: ...
+    def read_word(self, vaddr: int) -> int: ...
+    def pte(self, vpage: int) -> Pte | None: ...
+    def frame(self, frame_id: FrameId) -> Frame: ...
 
 
 @dataclass(frozen=True, slots=True)

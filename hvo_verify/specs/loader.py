@@ -19,9 +19,6 @@ from typing import Any, NoReturn, TypeVar
 
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants import INVARIANTS
-from hvo_verify.model.kernel import OPS
-from hvo_verify.model.policy import Arch1, GupRefs, Hwpoison, HugetlbClear, Mapcount, default_policies
-from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.model.config import (
     MAX_STRUCT_PAGE,
     MIN_STRUCT_PAGE,
@@ -29,7 +26,9 @@ from hvo_verify.model.config import (
     check_struct_page_size,
     parse_config_id,
 )
+from hvo_verify.model.kernel import OPS
 from hvo_verify.model.names import suggest
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
 from hvo_verify.model.scheme import (
     PRESETS,
     Encoding,
@@ -41,6 +40,7 @@ from hvo_verify.model.scheme import (
 )
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
+from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, Verdict
 
 __all__ = ["load_spec", "load_specs", "parse_spec"]

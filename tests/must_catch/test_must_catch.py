@@ -67,7 +67,9 @@ def test_every_operation_invariant_is_caught_by_a_replayed_trace(results: dict[s
             _assert_replayed(res)
             caught.add(res.invariant)
     assert caught == set(OP_INVARIANTS), f"never violated: {set(OP_INVARIANTS) - caught}"
-    assert all(r.as_expected for r in objections), [(r.spec, r.invariant, r.verdict) for r in objections if not r.as_expected]
+    assert all(r.as_expected for r in objections), [
+        (r.spec, r.invariant, r.verdict) for r in objections if not r.as_expected
+    ]
 
 
 def test_whole_regression_suite_matches_expectations() -> None:

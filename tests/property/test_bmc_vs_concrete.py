@@ -21,15 +21,21 @@ from hvo_verify.encode.op_invariants import violation_at
 from hvo_verify.encode.ops import Unrolling
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.kernel import OPS, Machine
-from hvo_verify.model.policy import Arch1, GupRefs, Hwpoison, HugetlbClear, Mapcount, default_policies
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
 from hvo_verify.op_invariants import OP_INVARIANTS, check_step
 
 CONFIGS = ["x86-64/4K/2M", "arm64/64K/512M", "arm64/16K/32M"]
 SCHEMES = ["rfc-2020", "v5.14", "v5.18", "v6.2", "mask-2026"]
-PREFERRED = {"hugetlb_vmemmap_optimize_folio", "submit_bio", "unpin_user_pages_dirty_lock", "put_page",
-             "update_and_free_hugetlb_folio", "hugetlb_vmemmap_restore_folio"}
+PREFERRED = {
+    "hugetlb_vmemmap_optimize_folio",
+    "submit_bio",
+    "unpin_user_pages_dirty_lock",
+    "put_page",
+    "update_and_free_hugetlb_folio",
+    "hugetlb_vmemmap_restore_folio",
+}
 
 
 @st.composite
@@ -64,8 +70,10 @@ def _args(draw: st.DrawFn, m: Machine, op: str) -> dict[str, int | bool]:
             args[arg.name] = draw(st.one_of(pick, st.integers(0, m.nr - 1)))
         elif arg.kind == "offset":  # a buffer inside the folio, often at a page boundary
             top = m.nr * m.config.page_size - m.io_max
-            args[arg.name] = draw(st.sampled_from([0, 0x5000, m.config.page_size - 512, top])
-                                  | st.integers(0, top // m.io_align).map(lambda n: n * m.io_align))
+            args[arg.name] = draw(
+                st.sampled_from([0, 0x5000, m.config.page_size - 512, top])
+                | st.integers(0, top // m.io_align).map(lambda n: n * m.io_align)
+            )
         elif isinstance(values, range):
             args[arg.name] = draw(st.sampled_from(values))
         else:

@@ -11,7 +11,7 @@ from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.kernel import USER_BASE, FaultKind, KState, Machine, Pool
-from hvo_verify.model.policy import Hwpoison, HugetlbClear, default_policies
+from hvo_verify.model.policy import HugetlbClear, Hwpoison, default_policies
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
 from hvo_verify.op_invariants import OP_INVARIANTS, check_step
@@ -96,7 +96,9 @@ def test_head_index_remembers_one_error_and_loses_the_second() -> None:
               ("update_and_free_hugetlb_folio", {"alloc_ok": True}))  # fmt: skip
     assert one[2] is None and one[0].pool is Pool.BUDDY
     assert m.raw_flag(one[0], m.folio.head_pfn + 5) and not m.raw_flag(one[0], m.folio.head_pfn)
-    two = run(m, OPT, ("memory_failure", {"i": 5, "kmalloc_ok": True}), ("memory_failure", {"i": 9, "kmalloc_ok": True}))
+    two = run(
+        m, OPT, ("memory_failure", {"i": 5, "kmalloc_ok": True}), ("memory_failure", {"i": 9, "kmalloc_ok": True})
+    )
     assert two[2] is not None and two[2][0] == "hwpoison-exact" and "head_pfn+9" in two[2][1]
     assert any("already hwpoisoned" in line for line in two[1])
 
@@ -108,7 +110,9 @@ def test_raw_hwp_list_moves_every_flag_after_restore() -> None:
                                   ("dissolve_free_hugetlb_folio", {"i": 5}),
                                   ("update_and_free_hugetlb_folio", {"alloc_ok": True}))  # fmt: skip
     assert violation is None and state.pool is Pool.BUDDY and not state.optimized
-    poisoned = {pfn - m.folio.head_pfn for pfn in range(m.folio.head_pfn, m.folio.head_pfn + m.nr) if m.raw_flag(state, pfn)}
+    poisoned = {
+        pfn - m.folio.head_pfn for pfn in range(m.folio.head_pfn, m.folio.head_pfn + m.nr) if m.raw_flag(state, pfn)
+    }
     assert poisoned == {5, 300}
 
 

@@ -358,7 +358,7 @@ def test_ops_spec_parses_policies_and_defaults() -> None:
     spec = parse(text(scheme='"v5.14"', extra='[ops]\nrun = ["memory_failure"]\nhwpoison = "raw-flag"\nmax_calls = { memory_failure = 1 }',
                       expect='default = "violated"'))  # fmt: skip
     assert spec.ops is not None
-    from hvo_verify.model.policy import Hwpoison, HugetlbClear
+    from hvo_verify.model.policy import HugetlbClear, Hwpoison
     from hvo_verify.op_invariants import OP_INVARIANTS
 
     assert spec.ops.alphabet == ("memory_failure",) and spec.ops.depth == 6
