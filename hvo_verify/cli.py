@@ -5,13 +5,19 @@ Exit codes (check):
   1  some verdict differs from its expectation
   2  usage or spec error, or an internal error (a counterexample that did not replay)
   3  something is unknown (solver unknown or timeout) and nothing differs outright
+
+replay: 0 no invariant violated, 1 a violation is shown, 2 a bad trace file.
+explore: 0 violations found exactly where the spec expects them, 1 otherwise, 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import os
+import pathlib
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -20,16 +26,20 @@ from typing import NoReturn, TextIO
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
 from hvo_verify.errors import EncodingMismatch, SpecError
+from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
 from hvo_verify.model.names import UnknownName, unknown
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
+from hvo_verify.model.trace import TraceError
 from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
-from hvo_verify.report import json_out, text
+from hvo_verify.op_invariants import OP_INVARIANTS, replay
+from hvo_verify.report import json_out, text, trace_text
 from hvo_verify.specs.loader import load_spec, load_specs
 from hvo_verify.specs.schema import Verdict
+from hvo_verify.traces import load_trace, traces_to_save
 
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -61,6 +71,9 @@ def exit_code(results: Sequence[CheckResult]) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
+    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
+        raise UsageError(f"--save-traces: {save_dir} is not a directory")
     specs = load_specs(args.paths or ["specs"])
     if args.timeout is not None:
         if not 0 < args.timeout <= 3600:
@@ -71,6 +84,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json_out.results_document(results))
     else:
         out.write(text.verdict_table(results))
+    if save_dir is not None:
+        try:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            for name, doc in traces_to_save(results):
+                (save_dir / name).write_text(doc, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
     return exit_code(results)
 
 
@@ -95,9 +115,52 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     chosen = tuple(c for c in spec.configs if c.id in configs)
     narrowed = dataclasses.replace(spec, configs=chosen)
     results = check_specs([narrowed], workers=1)
+    if spec.ops is not None:  # operation spec: the shortest violating traces, replayed
+        replays = [replay(r.trace, (r.invariant,)) if r.trace is not None else None for r in results]
+        out.write(trace_text.explain_ops(narrowed, list(zip(results, replays, strict=True))))
+        return exit_code(results)
     states = [_state(cid, spec.scheme) for cid in configs]
     out.write(text.explain(narrowed, states, results))
     return exit_code(results)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    path = args.trace
+    try:
+        trace = load_trace(pathlib.Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        err.write(f"{path}: cannot read: {exc.strerror or exc}\n")
+        return EXIT_ERROR
+    except UnicodeDecodeError:
+        err.write(f"{path}: not JSON: not UTF-8 text\n")
+        return EXIT_ERROR
+    except TraceError as exc:
+        err.write(f"{path}: {exc}\n")
+        return EXIT_ERROR
+    invariants = tuple(OP_INVARIANTS) if args.all or not trace.invariant else (trace.invariant,)
+    replayed = replay(trace, invariants)
+    out.write(trace_text.render_trace(trace, replayed, invariants))
+    return EXIT_DIFFER if replayed and replayed[-1].violation is not None else EXIT_OK
+
+
+def cmd_explore(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    spec = load_spec(args.spec)
+    if spec.ops is None:
+        raise SpecError(spec.path, "ops", "explore runs operation specs: this spec has no [ops] table")
+    if not 1 <= args.examples <= 1_000_000:
+        raise UsageError("--examples: must be at least 1 and at most 1000000")
+    configs = None
+    if args.config:
+        ids = [c.id for c in spec.configs]
+        if args.config not in ids:
+            raise UsageError(f"--config: {unknown('config of this spec', args.config, ids)}")
+        configs = [args.config]
+    sink = io.StringIO()  # Hypothesis reports nothing through its reporter; anything else goes here
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        found = explore_spec(spec, examples=args.examples, seed=args.seed, configs=configs)
+    replays = [replay(e.trace, (e.invariant,)) if e.trace is not None else None for e in found]
+    out.write(trace_text.explore_report(spec, list(zip(found, replays, strict=True)), args.examples, args.seed))
+    return EXIT_OK if all(e.as_expected for e in found) else EXIT_DIFFER
 
 
 _SIZE = re.compile(r"^([0-9]+)([KMGT]?)(i?B)?$", re.IGNORECASE)
@@ -154,11 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
+    p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("explain", help="vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec")
     p.add_argument("--config", help="which of the spec's configs (default: the first)")
     p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("replay", help="re-run a saved operation trace on the concrete model, in kernel terms")
+    p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
+    p.add_argument("--all", action="store_true", help="check every operation invariant, not just the trace's")
+    p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("explore", help="search an operation spec with Hypothesis; shrunk traces, in kernel terms")
+    p.add_argument("spec")
+    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
+                   help=f"random sequences per (config, invariant) (default: {DEFAULT_EXAMPLES})")  # fmt: skip
+    p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized, the same every run)")
+    p.add_argument("--config", help="only this config of the spec")
+    p.set_defaults(func=cmd_explore)
     p = sub.add_parser("savings", help="vmemmap pages freed per folio and for a pool")
     p.add_argument("--scheme", required=True, help="a scheme preset")
     p.add_argument("--config", required=True, help="a config id or 'all'")

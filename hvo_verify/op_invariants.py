@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
-from hvo_verify.model.kernel import FaultKind, KState, Machine, Outcome, Pool
+from hvo_verify.model.kernel import USER_BASE, FaultKind, KState, Machine, Outcome, Pool
+from hvo_verify.model.policy import Hwpoison
+from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.structpage import MASK64, WORD
 from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import SHARED_TAIL, VmemmapFault
@@ -31,7 +33,7 @@ def check_dma_exact(m: Machine, before: KState, out: Outcome) -> str | None:
     for phys, length, user_off in out.state.dma[len(before.dma) :]:
         want = head_phys + user_off
         if phys != want:
-            return (f"DMA of {length:#x} bytes for user address {0x7F0000000000 + user_off:#x} "
+            return (f"DMA of {length:#x} bytes for user address {USER_BASE + user_off:#x} "
                     f"went to phys {phys:#x}, the buffer is at phys {want:#x}")  # fmt: skip
     return None
 
@@ -81,7 +83,7 @@ def check_hwpoison_exact(m: Machine, before: KState, out: Outcome) -> str | None
     extra = sorted(reported - state.injected)
     if extra and not conservative:
         return f"pfn head_pfn+{extra[0] - m.folio.head_pfn} is reported poisoned, but no error was injected there"
-    if extra and conservative and m.policies.hwpoison.value == "head-flag":
+    if extra and conservative and m.policies.hwpoison is Hwpoison.HEAD_FLAG:
         return (
             f"only the head's PG_hwpoison records the error: the kernel cannot tell which of the "
             f"{m.nr} subpages is poisoned (pfn head_pfn+{extra[0] - m.folio.head_pfn} reads as poisoned)"
@@ -147,7 +149,7 @@ def check_refcount(m: Machine, before: KState, out: Outcome) -> str | None:
 
 
 def check_only_hugetlb_optimized(m: Machine, before: KState, out: Outcome) -> str | None:
-    if out.state.optimized and not out.state.hugetlb and m.scheme.folio_kind.value == "hugetlb":
+    if out.state.optimized and not out.state.hugetlb and m.scheme.folio_kind is FolioKind.HUGETLB:
         return "the folio's vmemmap is optimized but the folio is not hugetlb any more (bug B5 window)"
     return None
 

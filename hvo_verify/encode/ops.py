@@ -153,8 +153,19 @@ class Unrolling:
             cfg.page_size % cfg.struct_page_size == 0
             and machine.folio.head % cfg.struct_page_size == machine.folio.vmemmap_base % cfg.struct_page_size
         )
-        self.remaps: list[Remap] = [Remap()]  # index 0: the initial state
-        self.reuse: list[BV] = [bv(0)]
+        # index 0: the initial state; a Device-DAX folio starts deduplicated (Machine.initial)
+        self.devdax = machine.scheme.folio_kind is not FolioKind.HUGETLB
+        dedup = self.devdax and machine.scheme.optimizes
+        self.remaps: list[Remap] = [Remap(optimize=z3.BoolVal(dedup))]
+        target = machine.scheme.target
+        first_reuse = (
+            _orig(bv(machine.scheme.target_page))
+            if target is Target.PAGE
+            else SHARED
+            if target is Target.SHARED_TAIL
+            else NONE
+        )
+        self.reuse: list[BV] = [first_reuse]
         self.side: list[B] = []  # argument domains
         self.io_pages = (machine.io_max + self.ps - 1) // self.ps + 1
         self.steps: list[Step] = []
@@ -173,7 +184,7 @@ class Unrolling:
     def frame(self, t: int, k: BV) -> tuple[BV, B]:
         """(frame, writable) of vmemmap page k after step t's remap."""
         f, w = _orig(k), TRUE
-        for s in range(1, t + 1):
+        for s in range(0, t + 1):
             r = self.remaps[s]
             rem = self.remapped(k)
             alias_w = z3.BoolVal(self.scheme.writable_aliases and self.scheme.target is not Target.UNMAPPED)
@@ -328,8 +339,9 @@ class Unrolling:
     def _initial_state(self) -> dict[str, Any]:
         hugetlb = self.scheme.folio_kind is FolioKind.HUGETLB
         return {
-            "pool": bv(POOL[Pool.FREE]), "optimized": FALSE, "hugetlb": z3.BoolVal(hugetlb),
-            "unreliable": FALSE, "mapped": FALSE, "dissolve_i": bv(0), "dissolve_set": FALSE,
+            "pool": bv(POOL[Pool.FREE if hugetlb else Pool.IN_USE]),
+            "optimized": z3.BoolVal(not hugetlb and self.scheme.optimizes), "hugetlb": z3.BoolVal(hugetlb),
+            "unreliable": FALSE, "mapped": z3.BoolVal(not hugetlb), "dissolve_i": bv(0), "dissolve_set": FALSE,
             "io": FALSE, "io_off": bv(0), "io_len": bv(0), "io_pin": FALSE, "io_submitted": FALSE,
             "io_page0": bv(0), "refs": bv(0), "pins": bv(0),
             "raw": [(FALSE, bv(0))] * self.depth, "maps": [(FALSE, bv(0))] * self.depth,
@@ -888,7 +900,13 @@ def _abs_succ(m: Machine, s: _Abs, op: str) -> list[_Abs]:
 
 def possible_ops(m: Machine, alphabet: tuple[str, ...], depth: int) -> list[tuple[str, ...]]:
     """For each step 1..depth, the operations of `alphabet` some reachable state enables."""
-    states = {_Abs(Pool.FREE, False, m.scheme.folio_kind is FolioKind.HUGETLB, False, 0, False)}
+    hugetlb = m.scheme.folio_kind is FolioKind.HUGETLB
+    first = (
+        _Abs(Pool.FREE, False, True, False, 0, False)
+        if hugetlb
+        else _Abs(Pool.IN_USE, m.scheme.optimizes, False, True, 0, False)
+    )
+    states = {first}
     out: list[tuple[str, ...]] = []
     for _ in range(depth):
         enabled: set[str] = set()

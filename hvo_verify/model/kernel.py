@@ -209,12 +209,16 @@ class Machine:
 
     # -- initial state -------------------------------------------------------------------
     def initial(self, *, optimized: bool = False) -> KState:
-        """A folio just prepared and added to the pool (refcount frozen at 0, bd225530a4c7)."""
-        state = KState(
-            {}, {}, 0, frozenset(), frozenset(), False, self.scheme.folio_kind is FolioKind.HUGETLB, Pool.FREE
-        )
-        if optimized:
+        """A HugeTLB folio just prepared and added to the pool (refcount frozen at 0,
+        bd225530a4c7), not yet optimized.  A Device-DAX folio is deduplicated when its
+        vmemmap is populated (mm/sparse-vmemmap.c vmemmap_populate_compound_pages()) and
+        is mapped by the DAX user from the start."""
+        hugetlb = self.scheme.folio_kind is FolioKind.HUGETLB
+        state = KState({}, {}, 0, frozenset(), frozenset(), False, hugetlb, Pool.FREE if hugetlb else Pool.IN_USE)
+        if optimized or (not hugetlb and self.scheme.optimizes):
             state = self._optimize(state, True)[0]
+        if not hugetlb:
+            state = replace(state, mapped=True)
         return state
 
     # -- memory ----------------------------------------------------------------------------
@@ -327,7 +331,7 @@ class Machine:
                 ptes[first + k] = Pte(SHARED_TAIL, scheme.writable_aliases)
             else:
                 ptes[first + k] = None
-        lines.append(f"vmemmap pages {self.remapped_pages()[0]}..{self.config.vmemmap_pages - 1} remapped "
+        lines.append(f"vmemmap pages {_ranges(self.remapped_pages())} remapped "
                      f"({'RW' if scheme.writable_aliases else 'RO'}); their frames freed")  # fmt: skip
         state = replace(state, ptes=ptes, contents=contents, freed=frozenset(freed), optimized=True)
         return state, lines
@@ -777,6 +781,17 @@ class Machine:
         return frozenset(reported), False
 
 
+def _ranges(pages: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1..3, 5"."""
+    out: list[str] = []
+    for p in pages:
+        if out and out[-1].split("..")[-1] == str(p - 1):
+            out[-1] = f"{out[-1].split('..')[0]}..{p}"
+        else:
+            out.append(str(p))
+    return ", ".join(out)
+
+
 def _written_offsets(content: Content) -> set[int]:
     out = set(content.writes)
     origin = content.origin
@@ -792,7 +807,8 @@ def _written_offsets(content: Content) -> set[int]:
 
 @dataclass(frozen=True)
 class View:
-    """A KState seen through the interface hvo_verify.model.readers expects."""
+    """A KState seen through the interfaces hvo_verify.model.readers (VmemmapView) and
+    hvo_verify.model.diagram (VmemmapPages) expect."""
 
     machine: Machine
     state: KState
@@ -808,6 +824,18 @@ class View:
     @property
     def optimized(self) -> bool:
         return self.state.optimized
+
+    @property
+    def first_vpage(self) -> int:
+        return self.machine.first_vpage
+
+    @property
+    def freed(self) -> frozenset[FrameId]:
+        return self.state.freed
+
+    @property
+    def allocated(self) -> frozenset[FrameId]:
+        return self.state.allocated
 
     def read_word(self, vaddr: int) -> int:
         return self.machine.read(self.state, vaddr)

@@ -99,7 +99,7 @@ def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
                 kwargs[f.name] = tuple(raw)
             else:
                 kwargs[f.name] = raw
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise TraceError(f"{where}.{f.name}: {exc}") from None
     try:
         return cls(**kwargs)
@@ -129,6 +129,9 @@ def from_json(doc: object) -> Trace:
         parse_config_id(doc["config"])
     except Exception as exc:  # noqa: BLE001 - the parser's own one-line message
         raise TraceError(f"config: {exc}") from None
+    for key in ("scheme", "policies"):
+        if not isinstance(doc[key], dict):
+            raise TraceError(f"{key}: expected an object")
     scheme = _rebuild(Scheme, doc["scheme"], "scheme")
     policies = _rebuild(Policies, doc["policies"], "policies")
     steps = []

@@ -4,12 +4,12 @@ where a reviewer may paste it into a mailing-list reply)."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.model.accounting import Savings
-from hvo_verify.model.diagram import page_runs
-from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.model.diagram import VmemmapPages, page_runs
+from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.specs.schema import Spec, Verdict
 
 WIDTH = 80
@@ -26,6 +26,10 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
         lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
         if res.verdict is Verdict.VIOLATED and res.counterexample:
             lines.append(f"      {res.counterexample.message}")
+        elif res.verdict is Verdict.VIOLATED and res.trace is not None:
+            lines.append(f"      {res.reason}")
+            calls = " -> ".join(step.call() for step in res.trace.steps)
+            lines += _wrap(f"      trace: {calls}")
         elif res.verdict is Verdict.UNKNOWN:
             lines.append(f"      {res.reason}")
     lines.append(summary_line(results))
@@ -53,12 +57,13 @@ def _wrap(line: str) -> list[str]:
     return textwrap.wrap(line, WIDTH, subsequent_indent=" " * (indent + 4), break_long_words=False) or [""]
 
 
-def diagram(mem: VmemmapState) -> str:
+def diagram(mem: VmemmapPages, label: Callable[[Pte | None], str] | None = None, width: int = WIDTH) -> str:
     """willy's notation: one 8-letter group per vmemmap page, runs of identical pages
-    written once with a count; then which frame backs each run."""
+    written once with a count; then which frame backs each run.  `label` names frames
+    (see page_runs); `width` is the row width (less than 80 when the caller indents)."""
     cfg = mem.config
     per_letter = max(1, cfg.page_size // cfg.struct_page_size // 8)
-    runs = page_runs(mem)
+    runs = page_runs(mem, label)
     cells = [run.contents if run.first == run.last else f"{run.contents} x{run.last - run.first + 1}" for run in runs]
     if len(cells) > 12:
         cells = [*cells[:12], f"... {len(cells) - 12} more"]
@@ -66,7 +71,7 @@ def diagram(mem: VmemmapState) -> str:
     row = ""
     for cell in cells:
         candidate = cell if not row else f"{row} | {cell}"
-        if row and len(candidate) + 2 > WIDTH:
+        if row and len(candidate) + 2 > width:
             lines.append(f"  {row} |")
             row = cell
         else:

@@ -1,0 +1,247 @@
+"""Random exploration of an operation spec with Hypothesis, on the concrete kernel model.
+
+BMC (hvo_verify.check.bmc) proves or refutes an operation invariant up to a depth;
+exploration is its independent, solver-free cross-check: a Hypothesis
+`RuleBasedStateMachine` with one rule per operation of the spec's `[ops] run` list
+(arguments from `Machine.arg_values`, filtered by `Machine.args_ok`; precondition
+`Machine.enabled`) checks one invariant after every step, and Hypothesis shrinks the
+first violating sequence it finds.  The shrunk sequence becomes a `Trace`, replayed with
+`op_invariants.replay()` before it is returned.
+
+Nothing here prints: Hypothesis's own reports go to a null reporter and its
+exceptions are caught; results are frozen and rendered by hvo_verify.report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from hvo_verify.errors import EncodingMismatch
+from hvo_verify.model.config import KernelConfig
+from hvo_verify.model.kernel import OPS, KState, Machine
+from hvo_verify.model.structpage import Folio
+from hvo_verify.model.trace import Trace, TraceStep
+from hvo_verify.model.vmemmap import not_applicable_reason
+from hvo_verify.op_invariants import check_step, replay
+from hvo_verify.specs.schema import Spec, Verdict
+
+DEFAULT_EXAMPLES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Exploration:
+    """What exploring one (config, invariant) of an operation spec found."""
+
+    spec: str
+    config: str
+    invariant: str
+    expected: Verdict | None
+    runs: int  # sequences Hypothesis ran (generation, shrinking and the final re-run)
+    distinct: int  # different operation sequences among them
+    trace: Trace | None = None  # the shrunk violating sequence, replayed on the concrete model
+    message: str = ""  # what the concrete model says went wrong
+    not_applicable: str = ""  # why the kernel would not optimize here (nothing explored)
+
+    @property
+    def found(self) -> bool:
+        return self.trace is not None
+
+    @property
+    def as_expected(self) -> bool:
+        """Exploration can only find violations: it agrees with the spec when it found
+        one exactly where the spec expects `violated` (a `proved` with none found agrees)."""
+        return (self.expected is Verdict.VIOLATED) == self.found
+
+
+def machine_for(config: KernelConfig, spec: Spec) -> Machine:
+    """The placement of hvo_verify.check.bmc.machine_for: head pfn = nr_pages, the
+    documented VMEMMAP_START; I/O bounds from the spec (io_max 0: PAGE_SIZE)."""
+    assert spec.ops is not None
+    folio = Folio(config, spec.scheme, config.nr_pages, config.default_vmemmap_base)
+    return Machine(folio, spec.ops.policies, io_max=spec.ops.io_max or config.page_size, io_align=spec.ops.io_align)
+
+
+def explore_spec(
+    spec: Spec, *, examples: int = DEFAULT_EXAMPLES, seed: int | None = None, configs: Sequence[str] | None = None
+) -> list[Exploration]:
+    """Every (config, invariant) of an operation spec, in spec order (only `configs` if given)."""
+    if spec.ops is None:
+        raise ValueError(f"{spec.path}: not an operation spec (no [ops] table)")
+    out: list[Exploration] = []
+    for config in spec.configs:
+        if configs is not None and config.id not in configs:
+            continue
+        reason = not_applicable_reason(config, spec.scheme) or ""
+        machine = None if reason else machine_for(config, spec)
+        for inv in spec.invariants:
+            expected = spec.expect.expected(inv, config.id)
+            if machine is None:
+                out.append(Exploration(spec.path, config.id, inv, expected, 0, 0, not_applicable=reason))
+                continue
+            runs, distinct, steps = explore(machine, spec.ops.alphabet, spec.ops.depth, inv, examples=examples,
+                                            seed=seed, max_calls=spec.ops.max_calls)  # fmt: skip
+            if steps is None:
+                out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct))
+                continue
+            f = machine.folio
+            trace = Trace(config.id, spec.scheme, spec.ops.policies, f.head_pfn, f.vmemmap_base, machine.io_max,
+                          machine.io_align, steps, inv)  # fmt: skip
+            last = replay(trace, (inv,))[-1]
+            if last.violation is None:
+                raise EncodingMismatch(
+                    f"{config.id} {spec.scheme.name} {inv}: explored sequence "
+                    f"{'; '.join(s.call() for s in steps)} does not replay on the concrete model"
+                )
+            out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct, trace, last.violation[1]))
+    return out
+
+
+class _Found(Exception):
+    """Raised inside a rule when the invariant is violated (Hypothesis shrinks on it)."""
+
+
+@dataclass
+class _Log:
+    """The steps of every run; Hypothesis re-runs the shrunk failing example last."""
+
+    runs: int = 0
+    last: list[TraceStep] = field(default_factory=list)
+    seen: set[tuple[TraceStep, ...]] = field(default_factory=set)
+
+
+def explore(
+    machine: Machine,
+    alphabet: Sequence[str],
+    depth: int,
+    invariant: str,
+    *,
+    examples: int = DEFAULT_EXAMPLES,
+    seed: int | None = None,
+    max_calls: Sequence[tuple[str, int]] = (),
+) -> tuple[int, int, tuple[TraceStep, ...] | None]:
+    """(runs, distinct sequences run, the shrunk violating steps or None): sequences of
+    at most `depth` operations of `alphabet`, each op at most its `max_calls` times.
+    Deterministic: derandomized, or seeded with `seed`."""
+    log = _Log()
+    cls = _state_machine(machine, tuple(alphabet), invariant, log, dict(max_calls))
+    factory: Any = cls if seed is None else _seeded(cls, seed)
+    config = settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        stateful_step_count=depth,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+        # no explain phase: the last run must be the shrunk example
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    )
+    try:
+        with with_reporter(_silent), _scratch_storage():
+            run_state_machine_as_test(factory, settings=config)
+    except _Found:
+        return log.runs, len(log.seen), tuple(log.last)
+    except Exception as exc:  # noqa: BLE001 - a model bug or a Hypothesis error: ours, one line
+        first = (str(exc).splitlines() or [""])[0]
+        steps = "; ".join(s.call() for s in log.last)
+        raise EncodingMismatch(
+            f"{machine.config.id} {machine.scheme.name} {invariant}: exploration failed with "
+            f"{type(exc).__name__}: {first} (last run: {steps or 'no steps'})"
+        ) from exc
+    return log.runs, len(log.seen), None
+
+
+@contextlib.contextmanager
+def _scratch_storage() -> Iterator[None]:
+    """Hypothesis caches what it learns from local source files under `.hypothesis/` in
+    the working directory even with `database=None`; an exploration leaves no files."""
+    previous = storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="hvo-verify-hypothesis-") as scratch:
+        set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            set_hypothesis_home_dir(previous)
+
+
+def _silent(_text: object) -> None:
+    """Hypothesis reporter that drops everything (output belongs to report/ and cli)."""
+
+
+def _seeded(cls: type[RuleBasedStateMachine], value: int) -> Any:
+    return seed(value)(cls)
+
+
+def _state_machine(
+    m: Machine, alphabet: tuple[str, ...], invariant: str, log: _Log, limits: Mapping[str, int]
+) -> type[RuleBasedStateMachine]:
+    def __init__(self: Any) -> None:
+        RuleBasedStateMachine.__init__(self)
+        self.kstate = m.initial()
+        self.stopped = False  # after an oops nothing runs any more
+        self.calls = dict.fromkeys(alphabet, 0)
+        log.runs += 1
+        log.last = []
+
+    def teardown(self: Any) -> None:
+        log.seen.add(tuple(log.last))
+
+    def stuck(self: Any) -> bool:
+        return self.stopped or not any(_can_run(self, m, op, limits) for op in alphabet)
+
+    def idle(self: Any) -> None:
+        """Nothing can run (after an oops, or no operation is enabled): Hypothesis needs
+        an enabled rule, and shrinking drops these."""
+
+    namespace: dict[str, object] = {
+        "__init__": __init__,
+        "teardown": teardown,
+        "idle": precondition(stuck)(rule()(idle)),
+    }
+    for op in alphabet:
+        namespace[op] = _op_rule(m, op, invariant, log, limits)
+    return type("KernelOperations", (RuleBasedStateMachine,), namespace)
+
+
+def _can_run(machine: Any, m: Machine, op: str, limits: Mapping[str, int]) -> bool:
+    if machine.stopped or (op in limits and machine.calls[op] >= limits[op]):
+        return False
+    return m.enabled(machine.kstate, op)
+
+
+def _op_rule(m: Machine, op: str, invariant: str, log: _Log, limits: Mapping[str, int]) -> Callable[..., None]:
+    def step(self: Any, args: Mapping[str, int | bool]) -> None:
+        before: KState = self.kstate
+        self.calls[op] += 1
+        log.last.append(TraceStep(op, tuple((a.name, args[a.name]) for a in OPS[op].args)))
+        outcome = m.apply(before, op, args)
+        violation = check_step(m, before, outcome, (invariant,))
+        if violation is not None:
+            raise _Found(*violation)
+        if outcome.fault is not None:
+            self.stopped = True
+        else:
+            self.kstate = outcome.state
+
+    def enabled(self: Any) -> bool:
+        return _can_run(self, m, op, limits)
+
+    step.__name__ = step.__qualname__ = op
+    return precondition(enabled)(rule(args=_args(m, op))(step))
+
+
+def _args(m: Machine, op: str) -> st.SearchStrategy[dict[str, int | bool]]:
+    fields: dict[str, st.SearchStrategy[int | bool]] = {a.name: st.sampled_from(m.arg_values(a)) for a in OPS[op].args}
+    return st.fixed_dictionaries(fields).filter(lambda args: m.args_ok(op, args))

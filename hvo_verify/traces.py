@@ -1,0 +1,133 @@
+"""Trace files: what `check --save-traces` writes and `replay` reads.
+
+`load_trace()` turns the text of a trace file into a `Trace` whose every step can run
+on the concrete model, or raises `TraceError` with a one-line message: besides
+`model.trace.from_json()`'s checks, each argument must lie in its operation's domain
+(`Machine.arg_values`, `Machine.args_ok`) and the invariant must be an operation
+invariant.  Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.model.kernel import OPS
+from hvo_verify.model.names import suggest
+from hvo_verify.model.trace import Trace, TraceError, from_json
+from hvo_verify.model.vmemmap import fit_error
+from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.specs.schema import Verdict
+
+MASK64 = (1 << 64) - 1
+
+
+def load_trace(text: str) -> Trace:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"not JSON: {exc}") from None
+    try:
+        trace = from_json(doc)
+    except TraceError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # from_json does not check every type
+        raise TraceError(f"malformed trace: {_one_line(exc)}") from None
+    check_trace(trace)
+    return trace
+
+
+def check_trace(trace: Trace) -> None:
+    """Raise TraceError unless every step of `trace` can be run by replay()."""
+    if trace.invariant and trace.invariant not in OP_INVARIANTS:
+        raise TraceError(
+            f"invariant: unknown operation invariant {trace.invariant!r}{suggest(trace.invariant, OP_INVARIANTS)}"
+        )
+    _check_fields(trace.scheme, "scheme")
+    _check_fields(trace.policies, "policies")
+    if not 0 <= trace.vmemmap_base <= MASK64:
+        raise TraceError(f"vmemmap_base: {trace.vmemmap_base:#x} is not a 64-bit address")
+    if trace.io_align <= 0 or trace.io_align & (trace.io_align - 1):
+        raise TraceError(f"io_align: expected a power of two, got {trace.io_align}")
+    if trace.io_max < 0 or trace.io_max % trace.io_align:
+        raise TraceError(f"io_max: expected a multiple of io_align ({trace.io_align}), got {trace.io_max}")
+    try:
+        m = trace.machine()
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise TraceError(f"malformed trace: {_one_line(exc)}") from None
+    nr = m.config.nr_pages
+    misfit = fit_error(m.config, trace.scheme)
+    if misfit is not None:
+        raise TraceError(f"scheme.{misfit[0]}: {misfit[1]}")
+    if not 0 <= trace.head_pfn < m.folio.max_pfn or trace.head_pfn % nr:
+        raise TraceError(f"head_pfn: {trace.head_pfn:#x} is not a pfn aligned to the folio's {nr} pages")
+    for n, step in enumerate(trace.steps):
+        args = dict(step.args)
+        for arg in OPS[step.op].args:
+            value = args[arg.name]
+            where = f"steps[{n}].args.{arg.name}"
+            if arg.kind == "bool":
+                if not isinstance(value, bool):
+                    raise TraceError(f"{where}: expected true or false, got {value!r}")
+                continue
+            domain = m.arg_values(arg)
+            if isinstance(value, bool) or not isinstance(value, int) or value not in domain:
+                raise TraceError(f"{where}: expected {_domain(domain)}, got {value!r}")
+        if not m.args_ok(step.op, args):
+            raise TraceError(f"steps[{n}].args: the buffer ends beyond the folio ({nr * m.config.page_size:#x} bytes)")
+
+
+_TYPES: dict[str, tuple[type, str]] = {
+    "str": (str, "a string"),
+    "int": (int, "an integer >= 0"),
+    "bool": (bool, "true or false"),
+}
+
+
+def _check_fields(obj: object, where: str) -> None:
+    """The plain fields of a Scheme or Policies have their annotated types (from_json
+    builds the enums and leaves the rest as the JSON had it)."""
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value, annotation = getattr(obj, f.name), str(f.type)
+        if annotation == "tuple[int, ...]":
+            ok = isinstance(value, tuple) and all(_natural(v) for v in value)
+            what = "a list of integers >= 0"
+        elif annotation in _TYPES:
+            kind, what = _TYPES[annotation]
+            ok = _natural(value) if kind is int else isinstance(value, kind)
+        else:
+            continue
+        if not ok:
+            raise TraceError(f"{where}.{f.name}: expected {what}, got {value!r}")
+
+
+def _natural(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _domain(domain: range | tuple[bool, ...]) -> str:
+    if isinstance(domain, range) and len(domain):
+        step = "" if domain.step == 1 else f" in steps of {domain.step}"
+        return f"an integer in [{domain.start}, {domain[-1]}]{step}"
+    return "a value in an empty domain"
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def trace_file_name(result: CheckResult) -> str:
+    """`<spec-stem>.<config id, / -> _>.<invariant>.json`."""
+    stem = pathlib.PurePath(result.spec).stem
+    return f"{stem}.{result.config.replace('/', '_')}.{result.invariant}.json"
+
+
+def traces_to_save(results: list[CheckResult]) -> list[tuple[str, str]]:
+    """(file name, JSON text) of every violated operation result's trace."""
+    return [
+        (trace_file_name(r), json.dumps(r.trace.to_json(), indent=2) + "\n")
+        for r in results
+        if r.verdict is Verdict.VIOLATED and r.trace is not None
+    ]
