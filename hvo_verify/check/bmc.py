@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import z3
 
@@ -114,7 +115,10 @@ def run_ops(job: OpsJob) -> CheckResult:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
                            reason="solver: timeout while shortening the trace", solver_seconds=seconds,
                            queries=queries)  # fmt: skip
-    trace = _decode(job, machine, u, solver.model(), t)
+    model, extra_seconds, extra_queries = _canonical(job, u, query, violations[t - 1], solver.model(), t)
+    seconds += extra_seconds
+    queries += extra_queries
+    trace = _decode(job, machine, u, model, t)
     replayed = replay(trace, (job.invariant,))
     last = replayed[-1]
     if len(replayed) != t or last.violation is None:
@@ -126,6 +130,41 @@ def run_ops(job: OpsJob) -> CheckResult:
         )
     return CheckResult("", cfg.id, job.invariant, Verdict.VIOLATED, None, texts, trace=trace,
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
+
+
+MAX_CANONICAL_QUERIES = 40
+
+
+def _canonical(
+    job: OpsJob, u: Unrolling, query: Any, goal: z3.BoolRef, model: z3.ModelRef, t: int
+) -> tuple[z3.ModelRef, float, int]:
+    """Keep the operations, and make each step's subpage (then word) argument the smallest
+    that still violates, step by step (binary search; at most MAX_CANONICAL_QUERIES
+    queries, an inconclusive query keeps the value found so far).  The same spec then
+    gives the same trace in any process, and the index says where the problem starts."""
+    fixed: list[z3.BoolRef] = []
+    seconds, queries = 0.0, 0
+    for st in u.steps[:t]:
+        fixed.append(st.op == model.eval(st.op, model_completion=True))
+    for st in u.steps[:t]:
+        name = job.alphabet[model.eval(st.op, model_completion=True).as_long()]
+        for arg in OPS[name].args:
+            if arg.kind not in ("subpage", "word", "offset"):
+                continue
+            var = st.args[arg.name]
+            low, high = 0, model.eval(var, model_completion=True).as_long()
+            while low < high and queries < MAX_CANONICAL_QUERIES:
+                mid = (low + high) // 2
+                status, _why, took, solver = query(z3.And(goal, *fixed, z3.ULE(var, mid)))
+                seconds += took
+                queries += 1
+                if status is Status.SAT:
+                    model = solver.model()
+                    high = model.eval(var, model_completion=True).as_long()
+                else:
+                    low = mid + 1
+            fixed.append(var == model.eval(var, model_completion=True))
+    return model, seconds, queries
 
 
 def _decode(job: OpsJob, machine: Machine, u: Unrolling, model: z3.ModelRef, t: int) -> Trace:
