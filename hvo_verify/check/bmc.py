@@ -138,8 +138,9 @@ MAX_CANONICAL_QUERIES = 40
 def _canonical(
     job: OpsJob, u: Unrolling, query: Any, goal: z3.BoolRef, model: z3.ModelRef, t: int
 ) -> tuple[z3.ModelRef, float, int]:
-    """Keep the operations, and make each step's subpage (then word) argument the smallest
-    that still violates, step by step (binary search; at most MAX_CANONICAL_QUERIES
+    """Keep the operations, and make each step's arguments canonical, step by step:
+    allocations succeed where they can, and the subpage, word and offset are the smallest
+    that still violate (binary search; at most MAX_CANONICAL_QUERIES
     queries, an inconclusive query keeps the value found so far).  The same spec then
     gives the same trace in any process, and the index says where the problem starts."""
     fixed: list[z3.BoolRef] = []
@@ -149,9 +150,18 @@ def _canonical(
     for st in u.steps[:t]:
         name = job.alphabet[model.eval(st.op, model_completion=True).as_long()]
         for arg in OPS[name].args:
+            var = st.args[arg.name]
+            if arg.kind == "bool":  # prefer the allocation that succeeds
+                if queries < MAX_CANONICAL_QUERIES and not z3.is_true(model.eval(var, model_completion=True)):
+                    status, _why, took, solver = query(z3.And(goal, *fixed, var))
+                    seconds += took
+                    queries += 1
+                    if status is Status.SAT:
+                        model = solver.model()
+                fixed.append(var == model.eval(var, model_completion=True))
+                continue
             if arg.kind not in ("subpage", "word", "offset"):
                 continue
-            var = st.args[arg.name]
             low, high = 0, model.eval(var, model_completion=True).as_long()
             while low < high and queries < MAX_CANONICAL_QUERIES:
                 mid = (low + high) // 2
