@@ -134,15 +134,19 @@ def check_refcount(m: Machine, before: KState, out: Outcome) -> str | None:
         if pins != state.pins & 0xFFFFFFFF:
             return f"folio _pincount is {pins}, but {state.pins} page(s) are pinned"
         base, size = m.folio.vmemmap_base, m.folio.size
-        for vaddr in sorted(m.touched_vaddrs(state)):
-            rel = (vaddr - base) & MASK64
-            if rel % size != sp.W_COUNTS * WORD:
+        shift, mask = m.config.page_shift, m.config.page_size - 1
+        words: dict[tuple[object, int], int] = {}  # aliases read the same frame word: read it once
+        for vaddr in sorted(m.touched_vaddrs(state, sp.W_COUNTS)):
+            i = ((vaddr - base) & MASK64) // size - m.folio.head_pfn
+            if not 0 < i < m.nr:
                 continue
-            i = rel // size - m.folio.head_pfn
-            if not 0 < i < m.nr or r.page_is_fake_head(m.view(state), m.page(i)):
+            pte = m.pte(state, vaddr >> shift)
+            key = (None if pte is None else pte.frame, vaddr & mask)
+            if key not in words:
+                words[key] = m.read(state, vaddr)
+            if words[key] >> 32 == 0 or r.page_is_fake_head(m.view(state), m.page(i)):
                 continue  # fake heads mirror the head; page_ref_add_unless() skips them (B8)
-            if m.read(state, vaddr) >> 32 != 0:
-                return f"tail head+{i} has refcount {m.read(state, vaddr) >> 32} (tails must stay 0)"
+            return f"tail head+{i} has refcount {words[key] >> 32} (tails must stay 0)"
     except VmemmapFault as exc:
         return f"the folio's counters cannot be read: {exc}"
     return None

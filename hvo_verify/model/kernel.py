@@ -733,19 +733,26 @@ class Machine:
             if pte is not None and pte.frame == frame:
                 yield ((first + k) << shift) | offset
 
-    def touched_vaddrs(self, state: KState) -> set[int]:
-        """Addresses in the folio's vmemmap whose word differs from populated, possibly."""
+    def touched_vaddrs(self, state: KState, word: int) -> set[int]:
+        """Addresses of word `word` of struct pages in the folio's vmemmap whose value may
+        differ from the populated vmemmap (stored to, or on a frame that is not the page's
+        own populated frame)."""
         out: set[int] = set()
+        shift, size, base = self.config.page_shift, self.folio.size, self.folio.vmemmap_base
         for k in range(self.config.vmemmap_pages):
             vpage = self.first_vpage + k
             pte = self.pte(state, vpage)
             if pte is None:
                 continue
+            start = vpage << shift
             content = self.content(state, pte.frame)
-            for off in _written_offsets(content):
-                out.add((vpage << self.config.page_shift) | off)
             if content.origin[0] != "populated" or content.origin[1] != vpage:
-                out.update(range(vpage << self.config.page_shift, (vpage + 1) << self.config.page_shift, WORD))
+                first = start + (word * WORD - (start - base)) % size
+                out.update(range(first, start + self.config.page_size, size))
+                continue
+            for off in _written_offsets(content):
+                if ((start | off) - base) % size == word * WORD:
+                    out.add(start | off)
         return out
 
     def raw_flag(self, state: KState, pfn: int) -> bool:
@@ -773,9 +780,9 @@ class Machine:
         else:  # a flag can only be set where a word differs from the populated vmemmap
             candidates = set(state.injected) | {head_pfn}
             base, size = self.folio.vmemmap_base, self.folio.size
-            for vaddr in self.touched_vaddrs(state):
+            for vaddr in self.touched_vaddrs(state, sp.W_FLAGS):
                 rel = (vaddr - base) & MASK64
-                if rel % size == sp.W_FLAGS * WORD and rel // size in in_folio:
+                if rel // size in in_folio:
                     candidates.add(rel // size)
         reported = {pfn for pfn in candidates if self.raw_flag(state, pfn)}
         return frozenset(reported), False
