@@ -184,7 +184,7 @@ class Unrolling:
     def frame(self, t: int, k: BV) -> tuple[BV, B]:
         """(frame, writable) of vmemmap page k after step t's remap."""
         f, w = _orig(k), TRUE
-        for s in range(0, t + 1):
+        for s in range(0 if self.devdax else 1, t + 1):
             r = self.remaps[s]
             rem = self.remapped(k)
             alias_w = z3.BoolVal(self.scheme.writable_aliases and self.scheme.target is not Target.UNMAPPED)
