@@ -138,14 +138,25 @@ MAX_CANONICAL_QUERIES = 40
 def _canonical(
     job: OpsJob, u: Unrolling, query: Any, goal: z3.BoolRef, model: z3.ModelRef, t: int
 ) -> tuple[z3.ModelRef, float, int]:
-    """Keep the operations, and make each step's arguments canonical, step by step:
-    allocations succeed where they can, and the subpage, word and offset are the smallest
-    that still violate (binary search; at most MAX_CANONICAL_QUERIES
-    queries, an inconclusive query keeps the value found so far).  The same spec then
-    gives the same trace in any process, and the index says where the problem starts."""
+    """Make the trace canonical, step by step: the first operation of `run` that still
+    violates, then its arguments: allocations succeed where they can, and the subpage,
+    word, offset and length are the smallest that still violate (binary search; at most
+    MAX_CANONICAL_QUERIES queries, an inconclusive query keeps the value found so far).
+    The same spec then gives the same trace in any process, and the index says where the
+    problem starts."""
     fixed: list[z3.BoolRef] = []
     seconds, queries = 0.0, 0
-    for st in u.steps[:t]:
+    for st in u.steps[:t]:  # the first operation in `run` order that still violates
+        current = model.eval(st.op, model_completion=True).as_long()
+        for n in range(current):
+            if queries >= MAX_CANONICAL_QUERIES or job.alphabet[n] not in u.possible[st.t - 1]:
+                continue
+            status, _why, took, solver = query(z3.And(goal, *fixed, st.op == n))
+            seconds += took
+            queries += 1
+            if status is Status.SAT:
+                model = solver.model()
+                break
         fixed.append(st.op == model.eval(st.op, model_completion=True))
     for st in u.steps[:t]:
         name = job.alphabet[model.eval(st.op, model_completion=True).as_long()]
@@ -160,7 +171,7 @@ def _canonical(
                         model = solver.model()
                 fixed.append(var == model.eval(var, model_completion=True))
                 continue
-            if arg.kind not in ("subpage", "word", "offset"):
+            if arg.kind not in ("subpage", "word", "offset", "length"):
                 continue
             low, high = 0, model.eval(var, model_completion=True).as_long()
             while low < high and queries < MAX_CANONICAL_QUERIES:

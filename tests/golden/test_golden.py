@@ -33,7 +33,12 @@ CASES: dict[str, list[str]] = {
     "savings-rfc-2020-1G-300G": SAVINGS,
     "savings-rfc-2020-1G-300G.json": [*SAVINGS, "--format", "json"],
     "list": ["list"],
-    "check-objection-willy-misreading": ["check", "specs/objections/willy-misreading-compound-head.toml", "--jobs", "1"],
+    "check-objection-willy-misreading": [
+        "check",
+        "specs/objections/willy-misreading-compound-head.toml",
+        "--jobs",
+        "1",
+    ],
     "explain-objection-hwpoison-raw-flag-v5.14": ["explain", "specs/objections/hwpoison-raw-flag-v5.14.toml"],
     "explain-objection-b5-dissolve-window": ["explain", "specs/objections/b5-dissolve-window.toml"],
 }
