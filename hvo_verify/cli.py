@@ -30,6 +30,7 @@ from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
+from hvo_verify.model.kernel import OPS
 from hvo_verify.model.names import UnknownName, unknown
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
@@ -196,6 +197,13 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("invariants:\n")
     for inv in INVARIANTS.values():
         out.write(f"  {inv.id:<18} {inv.summary}\n")
+    out.write("operations ([ops] run = [...]):\n")
+    for op in OPS.values():
+        args = ", ".join(a.name for a in op.args)
+        out.write(f"  {op.name}({args})\n      {op.summary}\n")
+    out.write("operation invariants (specs with an [ops] table):\n")
+    for op_inv in OP_INVARIANTS.values():
+        out.write(f"  {op_inv.id:<22} {op_inv.summary}\n")
     return EXIT_OK
 
 
