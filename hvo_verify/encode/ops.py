@@ -144,8 +144,13 @@ class Unrolling:
         # The static encoder supplies populated and shared-tail words in closed form.
         self.sym = SymFolio(cfg, machine.scheme)
         self.placement = [self.sym.base == self.base, self.sym.head_pfn == machine.folio.head_pfn]
+        # The populated words in closed form, built once and instantiated by substitution.
+        self._index, self._word = z3.BitVec("_struct_index", BITS), z3.BitVec("_struct_word", BITS)
+        self._struct_word = self.sym.struct_word(self._index, self._word)[0]
+        self._shared_word = self.sym.shared_tail_word(self._word)[0]
         self.events: list[Event] = []
         self.level_cap: int | None = None
+        self._frames: dict[tuple[int, int], tuple[BV, tuple[BV, B]]] = {}  # frame(t, k) by id of k
         # With sizeof(struct page) dividing PAGE_SIZE, remaps and copies (page-granular,
         # reset shifts by 3 struct pages) keep every byte at its offset modulo the struct
         # page size: a read of word w can only see stores to word w.
@@ -183,6 +188,12 @@ class Unrolling:
 
     def frame(self, t: int, k: BV) -> tuple[BV, B]:
         """(frame, writable) of vmemmap page k after step t's remap."""
+        key = (t, k.get_id())
+        if key not in self._frames:  # keep k alive: a freed term's id can be reused
+            self._frames[key] = (k, self._frame(t, k))
+        return self._frames[key][1]
+
+    def _frame(self, t: int, k: BV) -> tuple[BV, B]:
         f, w = _orig(k), TRUE
         for s in range(0 if self.devdax else 1, t + 1):
             r = self.remaps[s]
@@ -199,9 +210,9 @@ class Unrolling:
         k = z3.If(z3.UGE(frame & K_MASK, 1 << 39), frame | ~bv(K_MASK), frame)  # sign-extend the 40-bit index
         rel = (k + self.first) * self.ps + offset - self.head  # vaddr - head
         index, byte = self._divmod(rel)
-        populated = self.sym.struct_word(index, z3.LShR(byte, 3))[0]
+        populated = z3.substitute(self._struct_word, (self._index, index), (self._word, z3.LShR(byte, 3)))
         slot = z3.URem(offset, self.size) if self.size & (self.size - 1) else offset & (self.size - 1)
-        shared = self.sym.shared_tail_word(z3.LShR(slot, 3))[0]
+        shared = z3.substitute(self._shared_word, (self._word, z3.LShR(slot, 3)))
         return z3.If(_tag(frame) == T_SHARED, shared, populated)
 
     def _divmod(self, rel: BV) -> tuple[BV, BV]:

@@ -1,0 +1,29 @@
+"""The same operation spec gives byte-identical results and traces, run after run, each
+run in a fresh process (canonical traces: first operation in `run` order, smallest
+arguments; fixed solver seeds)."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SPECS = [
+    "specs/objections/b5-dissolve-window.toml",
+    "specs/objections/hwpoison-head-index-two-errors.toml",
+    "specs/must-catch/ops-gup-returns-representative.toml",
+]
+
+
+def test_three_runs_are_byte_identical() -> None:
+    outputs = []
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-m", "hvo_verify", "check", *SPECS, "--format", "json", "--jobs", "2"],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert '"trace": {' in outputs[0]
