@@ -199,8 +199,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"  {inv.id:<18} {inv.summary}\n")
     out.write("operations ([ops] run = [...]):\n")
     for op in OPS.values():
-        args = ", ".join(a.name for a in op.args)
-        out.write(f"  {op.name}({args})\n      {op.summary}\n")
+        names = ", ".join(a.name for a in op.args)
+        out.write(f"  {op.name}({names})\n      {op.summary}\n")
     out.write("operation invariants (specs with an [ops] table):\n")
     for op_inv in OP_INVARIANTS.values():
         out.write(f"  {op_inv.id:<22} {op_inv.summary}\n")
