@@ -150,6 +150,8 @@ class Op:
     hugetlb_only: bool = False
 
 
+Args = Mapping[str, int | bool]
+
 OPS: dict[str, Op] = {
     o.name: o
     for o in (
@@ -448,18 +450,24 @@ class Machine:
             return "head" if i == 0 else f"head+{i}"
         return f"{page:#x}"
 
-    def _op_hugetlb_vmemmap_optimize_folio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_hugetlb_vmemmap_optimize_folio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         state, out = self._optimize(state, bool(args["alloc_ok"]))
         lines.extend(out)
         return state
 
-    def _op_hugetlb_vmemmap_restore_folio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_hugetlb_vmemmap_restore_folio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         state, out, ok = self._restore(state, bool(args["alloc_ok"]))
         lines.extend(out)
         flags["restored"] = ok
         return state
 
-    def _op_alloc_hugetlb_folio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_alloc_hugetlb_folio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         # mm/hugetlb.c dequeue_hugetlb_folio_node_exact(): `if (folio_test_hwpoison(folio)) continue;`
         if self.test_flag(state, self.page(0), sp.PG_HWPOISON):
             lines.append("dequeue_hugetlb_folio_node_exact(): folio is hwpoisoned, skipped")
@@ -479,7 +487,9 @@ class Machine:
             state = replace(state, pool=Pool.FREE)
         return state
 
-    def _op_folio_put(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_folio_put(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         for i in state.subpage_maps:
             state = self._unmap_subpage(state, i, writes)
         state = self._store(state, writes, self._add32(state, self.page(1) + sp.W_FOLIO_COUNTS * WORD, -1, False))
@@ -487,7 +497,9 @@ class Machine:
         state = replace(state, mapped=False, subpage_maps=(), refs=state.refs - 1)
         return self._put_refs(state, self.page(0), 1, writes, lines)
 
-    def _op_dissolve_free_hugetlb_folio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_dissolve_free_hugetlb_folio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         i = int(args["i"])
         lines.append(f"dissolve_free_hugetlb_folio(pfn_to_page(head_pfn+{i})): remove_hugetlb_folio()")
         hugetlb = state.hugetlb
@@ -496,7 +508,9 @@ class Machine:
             lines.append("remove_hugetlb_folio(): hugetlb dtor cleared before the vmemmap is restored")
         return replace(state, pool=Pool.REMOVED, hugetlb=hugetlb, dissolve_pfn=self.folio.head_pfn + i)
 
-    def _op_update_and_free_hugetlb_folio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_update_and_free_hugetlb_folio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         """mm/hugetlb.c __update_and_free_hugetlb_folio() (reference 4.4) and, before 6.1,
         dissolve_free_huge_page()'s hwpoison hand-over."""
         pol = self.policies
@@ -537,7 +551,9 @@ class Machine:
         flags["to_buddy"] = True
         return replace(state, pool=Pool.BUDDY)
 
-    def _op_memory_failure(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_memory_failure(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         i = int(args["i"])
         pfn = self.folio.head_pfn + i
         page = r.pfn_to_page(self.view(state), pfn)
@@ -605,16 +621,22 @@ class Machine:
         io = Io(USER_BASE + offset, length, pages, pin)
         return replace(state, io=io, refs=state.refs + nr, pins=state.pins + (nr if pin else 0))
 
-    def _op_get_user_pages_fast(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_get_user_pages_fast(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         return self._gup(state, args, lines, writes, False)
 
-    def _op_pin_user_pages_fast(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_pin_user_pages_fast(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         return self._gup(state, args, lines, writes, True)
 
     def page_to_phys(self, page: int) -> int:
         return ((page - self.folio.vmemmap_base) & MASK64) // self.folio.size << self.config.page_shift
 
-    def _op_submit_bio(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_submit_bio(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         io = state.io
         assert io is not None
         ps = self.config.page_size
@@ -660,10 +682,14 @@ class Machine:
         lines.insert(0, f"{what}: " + ", ".join(f"{self.name(f)} -{n}" for f, n in groups))
         return replace(state, io=None, refs=state.refs - total, pins=state.pins - (total if pin else 0))
 
-    def _op_unpin_user_pages_dirty_lock(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_unpin_user_pages_dirty_lock(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         return self._release(state, lines, writes, True)
 
-    def _op_put_page(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_put_page(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         return self._release(state, lines, writes, False)
 
     def _arch1_target(self, state: KState, i: int) -> int:
@@ -672,12 +698,16 @@ class Machine:
             page = self.page_folio(state, page)
         return page
 
-    def _op_sync_icache_dcache(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_sync_icache_dcache(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         page = self._arch1_target(state, int(args["i"]))
         lines.append(f"__sync_icache_dcache(head+{args['i']}): set PG_arch_1 on {self.name(page)}")
         return self._store(state, writes, self._flag(state, page, sp.PG_ARCH_1, True))
 
-    def _op_flush_dcache_page(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_flush_dcache_page(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         page = self._arch1_target(state, int(args["i"]))
         lines.append(f"flush_dcache_page(head+{args['i']}): clear PG_arch_1 on {self.name(page)}")
         return self._store(state, writes, self._flag(state, page, sp.PG_ARCH_1, False))
@@ -687,7 +717,9 @@ class Machine:
             return self._store(state, writes, self._add32(state, self.page(i) + sp.W_COUNTS * WORD, -1, False))
         return self._store(state, writes, self._add32(state, self.page(1) + sp.W_FOLIO_COUNTS * WORD, -1, False))
 
-    def _op_page_add_file_rmap(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_page_add_file_rmap(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         i = int(args["i"])
         if self.policies.mapcount is Mapcount.PER_SUBPAGE:
             state = self._store(state, writes, self._add32(state, self.page(i) + sp.W_COUNTS * WORD, 1, False))
@@ -697,7 +729,9 @@ class Machine:
             lines.append(f"page_add_file_rmap(head+{i}): folio mapcount (page[1]) += 1")
         return replace(state, subpage_maps=(*state.subpage_maps, i))
 
-    def _op_write_struct_page(self, state, args, lines, writes, flags):  # type: ignore[no-untyped-def]
+    def _op_write_struct_page(
+        self, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
         i, w = int(args["i"]), int(args["word"])
         lines.append(f"WRITE_ONCE(word {w} of head+{i}, {PROBE_VALUE:#x})")
         return self._store(state, writes, self.write(state, self.page(i) + w * WORD, PROBE_VALUE))
