@@ -68,9 +68,18 @@ def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("fork")
+        static = [n for n, (_spec, job) in enumerate(jobs) if not isinstance(job, OpsJob)]
+        ops = [n for n, (_spec, job) in enumerate(jobs) if isinstance(job, OpsJob)]
+        results: dict[int, CheckResult] = {}
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            # Consecutive jobs of one spec and config share an unrolling (check/bmc.py).
-            raw = list(pool.map(run_any, [job for _spec, job in jobs], chunksize=2))
+            # Static jobs take milliseconds: batch them.  BMC jobs take seconds: one at a
+            # time balances the workers, and a worker's consecutive jobs of one spec and
+            # config still share an unrolling (check/bmc.py).
+            for indices, chunk in ((static, 4), (ops, 1)):
+                done = pool.map(run_any, [jobs[n][1] for n in indices], chunksize=chunk)
+                for n, result in zip(indices, done, strict=True):
+                    results[n] = result
+        raw = [results[n] for n in range(len(jobs))]
     else:
         raw = [run_any(job) for _spec, job in jobs]
     return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
