@@ -105,6 +105,11 @@ class Remap:
     head_copied: B = FALSE  # ... and copied the head vmemmap page
     restore: B = FALSE  # restore succeeded at this step
 
+    @property
+    def static(self) -> bool:
+        """Certainly no remap at this step (no remapping operation can run)."""
+        return z3.is_false(z3.simplify(z3.Or(self.optimize, self.restore)))
+
 
 @dataclass
 class Effect:
@@ -197,6 +202,8 @@ class Unrolling:
         f, w = _orig(k), TRUE
         for s in range(0 if self.devdax else 1, t + 1):
             r = self.remaps[s]
+            if r.static:  # no operation that remaps can run at step s
+                continue
             rem = self.remapped(k)
             alias_w = z3.BoolVal(self.scheme.writable_aliases and self.scheme.target is not Target.UNMAPPED)
             f = z3.If(z3.And(r.optimize, rem), self.reuse[s],
@@ -418,17 +425,19 @@ class Step:
             reuse = NONE
         u.reuse.append(reuse)
         head_frame = u.frame(t - 1, bv(0))[0]
-        u.events.append(Event("copy", z3.And(remap.optimize, remap.head_copied),
-                              is_new=functools.partial(_is_frame, target=_new(t, 0)),
-                              source=functools.partial(_constant, value=head_frame)))  # fmt: skip
+        if not remap.static:
+            u.events.append(Event("copy", z3.And(remap.optimize, remap.head_copied),
+                                  is_new=functools.partial(_is_frame, target=_new(t, 0)),
+                                  source=functools.partial(_constant, value=head_frame)))  # fmt: skip
         remapped_k = bv(next((k for k in range(u.V) if k not in u.scheme.private), 0))
         reuse_k = bv(target)
         src_k = reuse_k if u.scheme.target is Target.UNMAPPED else remapped_k
         src_frame = u.frame(t - 1, src_k)[0]
         reset = 3 * u.size if u.pol.restore_reset else 0
-        u.events.append(Event("copy", remap.restore, reset=reset,
-                              is_new=functools.partial(_allocated_at, step=t),
-                              source=functools.partial(_constant, value=src_frame)))  # fmt: skip
+        if not remap.static:
+            u.events.append(Event("copy", remap.restore, reset=reset,
+                                  is_new=functools.partial(_allocated_at, step=t),
+                                  source=functools.partial(_constant, value=src_frame)))  # fmt: skip
         self.level0 = len(u.events)
         # Each operation runs to completion; its stores are events guarded by op_t == id
         # (the reads of one operation see its own earlier stores, never another's).
