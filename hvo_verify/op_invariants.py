@@ -188,9 +188,15 @@ OP_INVARIANTS: dict[str, OpInvariant] = {
 }  # fmt: skip
 
 
+FAULT_INVARIANTS = frozenset({"ro-write", "read-fault"})
+
+
 def check_step(m: Machine, before: KState, out: Outcome, invariants: tuple[str, ...]) -> tuple[str, str] | None:
-    """The first violated invariant after one step: (id, message)."""
+    """The first violated invariant after one step: (id, message).  A step that oopsed
+    leaves no state to judge: only the fault invariants apply to it (as in the BMC)."""
     for inv_id in invariants:
+        if out.fault is not None and inv_id not in FAULT_INVARIANTS:
+            continue
         message = OP_INVARIANTS[inv_id].check(m, before, out)
         if message is not None:
             return inv_id, message

@@ -14,6 +14,7 @@ from hvo_verify.model.kernel import Pool
 from hvo_verify.model.policy import Hwpoison
 from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.structpage import WORD
+from hvo_verify.op_invariants import FAULT_INVARIANTS
 
 
 def _witness(name: str, t: int) -> z3.BitVecRef:
@@ -146,7 +147,6 @@ VIOLATIONS: dict[str, Callable[[Unrolling, Step], B]] = {
     "refcount": refcount,
     "only-hugetlb-optimized": only_hugetlb_optimized,
 }
-FAULT_INVARIANTS = frozenset({"ro-write", "read-fault"})
 
 
 def violation_at(u: Unrolling, inv: str, t: int) -> B:
