@@ -106,7 +106,7 @@ def runs(draw: st.DrawFn) -> tuple[Machine, tuple[str, ...], list[tuple[str, dic
     return m, alphabet, steps
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(runs())
 def test_bmc_pinned_to_a_concrete_trace_agrees_on_every_invariant(
     run: tuple[Machine, tuple[str, ...], list[tuple[str, dict[str, int | bool]]]],
