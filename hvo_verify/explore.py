@@ -29,7 +29,6 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.kernel import OPS, KState, Machine
-from hvo_verify.model.structpage import Folio
 from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.op_invariants import check_step, replay
@@ -67,8 +66,7 @@ def machine_for(config: KernelConfig, spec: Spec) -> Machine:
     """The placement of hvo_verify.check.bmc.machine_for: head pfn = nr_pages, the
     documented VMEMMAP_START; I/O bounds from the spec (io_max 0: PAGE_SIZE)."""
     assert spec.ops is not None
-    folio = Folio(config, spec.scheme, config.nr_pages, config.default_vmemmap_base)
-    return Machine(folio, spec.ops.policies, io_max=spec.ops.io_max or config.page_size, io_align=spec.ops.io_align)
+    return Machine.canonical(config, spec.scheme, spec.ops.policies, spec.ops.io_max, spec.ops.io_align)
 
 
 def explore_spec(

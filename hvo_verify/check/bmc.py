@@ -18,7 +18,6 @@ from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.kernel import OPS, Machine
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
-from hvo_verify.model.structpage import Folio
 from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.op_invariants import replay
@@ -41,9 +40,7 @@ class OpsJob:
 
 def machine_for(job: OpsJob) -> Machine:
     """The canonical placement: head pfn = nr_pages, the documented VMEMMAP_START."""
-    cfg = job.config
-    folio = Folio(cfg, job.scheme, cfg.nr_pages, cfg.default_vmemmap_base)
-    return Machine(folio, job.policies, io_max=job.io_max, io_align=job.io_align)
+    return Machine.canonical(job.config, job.scheme, job.policies, job.io_max, job.io_align)
 
 
 def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:

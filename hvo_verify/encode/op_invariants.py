@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import z3
 
-from hvo_verify.encode.folio import BITS, bv
+from hvo_verify.encode.folio import BITS
 from hvo_verify.encode.ops import FALSE, POOL, SHARED, T_NONE, TRUE, B, Step, Unrolling, _tag
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.kernel import Pool
@@ -31,7 +31,7 @@ def read_fault(u: Unrolling, st: Step) -> B:
 
 def alias_write(u: Unrolling, st: Step) -> B:
     out = []
-    for n, (ev, old, k, _w) in enumerate(st.stores):
+    for n, (ev, old, k) in enumerate(st.stores):
         kq = _witness(f"alias_k{n}", st.t)
         fq, _ = u.frame(st.t, kq)
         folio_state = z3.ULT(ev.vaddr - u.head, u.scheme.unique_struct_pages * u.size)
@@ -155,6 +155,3 @@ def violation_at(u: Unrolling, inv: str, t: int) -> B:
     clean = TRUE if inv in FAULT_INVARIANTS else z3.Not(st.fault)
     with u.at_level(st.level):
         return z3.And(st.alive, st.enabled, clean, VIOLATIONS[inv](u, st))
-
-
-_ = bv

@@ -105,7 +105,7 @@ class Remap:
     head_copied: B = FALSE  # ... and copied the head vmemmap page
     restore: B = FALSE  # restore succeeded at this step
 
-    @property
+    @functools.cached_property
     def static(self) -> bool:
         """Certainly no remap at this step (no remapping operation can run)."""
         return z3.is_false(z3.simplify(z3.Or(self.optimize, self.restore)))
@@ -438,11 +438,10 @@ class Step:
             u.events.append(Event("copy", remap.restore, reset=reset,
                                   is_new=functools.partial(_allocated_at, step=t),
                                   source=functools.partial(_constant, value=src_frame)))  # fmt: skip
-        self.level0 = len(u.events)
         # Each operation runs to completion; its stores are events guarded by op_t == id
         # (the reads of one operation see its own earlier stores, never another's).
         results: dict[str, Effect] = {}
-        self.stores: list[tuple[Event, BV, BV, B]] = []  # (event, old value, k, writable)
+        self.stores: list[tuple[Event, BV, BV]] = []  # (event, old value, vmemmap page k)
         write_faults: list[B] = []
         for name, gen in gens.items():
             while True:
@@ -457,7 +456,7 @@ class Step:
                 write_faults.append(z3.And(active, z3.Or(_tag(f) == T_NONE, z3.Not(w), z3.Not(u.in_vmemmap(st.vaddr)))))
                 ev = Event("store", active, f, off, st.value, st.vaddr, field=st.field)
                 u.events.append(ev)
-                self.stores.append((ev, old, k, w))
+                self.stores.append((ev, old, k))
         self.level = len(u.events)
         self.write_fault = z3.Or(write_faults) if write_faults else FALSE
         self.read_fault = z3.Or(
@@ -467,7 +466,7 @@ class Step:
         self.enabled = z3.Or([z3.And(self.is_op[n], self.precondition(n)) for n in self.is_op] or [FALSE])
         self.dma_bad = z3.Or([z3.And(self.is_op[n], e.dma_bad) for n, e in results.items()] or [FALSE])
         self.to_buddy = z3.Or([z3.And(self.is_op[n], e.to_buddy) for n, e in results.items()] or [FALSE])
-        self.restored = z3.Or(self.u.remaps[t].restore)
+        self.restored = self.u.remaps[t].restore
         after: dict[str, Any] = {}
         for key, old_value in self.before.items():
             value = old_value
@@ -562,18 +561,19 @@ def _flag_store(st: Step, page: BV, bit: int, on: bool, cond: B, faults: list[B]
 def op_optimize(st: Step) -> OpGen:
     s = st.before
     ok = st.u.remaps[st.t].optimize
-    return (yield from _none({"optimized": z3.Or(s["optimized"], ok)}))
+    return (yield from _no_stores(Effect({"optimized": z3.Or(s["optimized"], ok)})))
 
 
 def op_restore(st: Step) -> OpGen:
     s, a = st.before, st.args
-    return (yield from _none({"optimized": z3.And(s["optimized"], z3.Not(a["alloc_ok"]))}))
+    return (yield from _no_stores(Effect({"optimized": z3.And(s["optimized"], z3.Not(a["alloc_ok"]))})))
 
 
-def _none(updates: dict[str, Any]) -> OpGen:
+def _no_stores(effect: Effect) -> OpGen:
+    """An operation that only changes scalar state (a generator that yields nothing)."""
     if False:
         yield  # pragma: no cover
-    return Effect(updates)
+    return effect
 
 
 def op_alloc(st: Step) -> OpGen:
@@ -628,8 +628,8 @@ def _unmap_subpage(st: Step, i: BV, cond: B, faults: list[B]) -> Generator[Store
 def op_dissolve(st: Step) -> OpGen:
     s, a = st.before, st.args
     hugetlb = FALSE if st.u.pol.hugetlb_clear is HugetlbClear.BEFORE_RESTORE else s["hugetlb"]
-    return (yield from _none({"pool": bv(POOL[Pool.REMOVED]), "hugetlb": hugetlb, "dissolve_i": a["i"],
-                              "dissolve_set": TRUE}))  # fmt: skip
+    return (yield from _no_stores(Effect({"pool": bv(POOL[Pool.REMOVED]), "hugetlb": hugetlb, "dissolve_i": a["i"],
+                                          "dissolve_set": TRUE})))  # fmt: skip
 
 
 def op_update_and_free(st: Step) -> OpGen:
@@ -753,13 +753,7 @@ def op_submit_bio(st: Step) -> OpGen:
         poff = z3.If(z3.BoolVal(j == 0), off & (u.ps - 1), bv(0))
         user_off = (idx + j) * u.ps + poff
         bad.append(z3.And(z3.ULT(bv(j), nr), u.page_to_phys(page) + poff != head_phys + user_off))
-    return (yield from _effect_only(Effect({"io_submitted": TRUE}, dma_bad=z3.Or(bad))))
-
-
-def _effect_only(e: Effect) -> OpGen:
-    if False:
-        yield  # pragma: no cover
-    return e
+    return (yield from _no_stores(Effect({"io_submitted": TRUE}, dma_bad=z3.Or(bad))))
 
 
 def _release(st: Step, pin: bool) -> OpGen:

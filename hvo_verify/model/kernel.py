@@ -16,7 +16,7 @@ counterexample is replayed here before it is printed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from hvo_verify.model import readers as r
@@ -31,7 +31,6 @@ from hvo_verify.model.vmemmap import SHARED_TAIL, Frame, FrameId, Pte, VmemmapFa
 USER_BASE = 0x7F0000000000
 # A value no kernel field holds: what write_struct_page() stores.
 PROBE_VALUE = 0x5A5A000000000000
-HI32 = 0xFFFFFFFF00000000
 
 
 class Pool(enum.Enum):
@@ -208,6 +207,13 @@ class Machine:
     def page(self, i: int) -> int:
         """The struct page pointer head + i."""
         return (self.folio.head + i * self.folio.size) & MASK64
+
+    @classmethod
+    def canonical(cls, config: KernelConfig, scheme: Scheme, policies: Policies, io_max: int, io_align: int) -> Machine:
+        """The placement operation checks use: head pfn = nr_pages, the documented
+        VMEMMAP_START (the static checks cover every placement); io_max 0 = PAGE_SIZE."""
+        folio = Folio(config, scheme, config.nr_pages, config.default_vmemmap_base)
+        return cls(folio, policies, io_max=io_max or config.page_size, io_align=io_align)
 
     # -- initial state -------------------------------------------------------------------
     def initial(self, *, optimized: bool = False) -> KState:
@@ -895,6 +901,3 @@ class View:
             assert isinstance(vpage, int)
             return Frame(vpage)
         return Frame(None)
-
-
-OpFn = Callable[[KState, Mapping[str, int | bool]], Outcome]
