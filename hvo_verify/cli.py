@@ -38,7 +38,7 @@ from hvo_verify.model.trace import TraceError
 from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.report import json_out, text, trace_text
-from hvo_verify.specs.loader import load_spec, load_specs
+from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
 from hvo_verify.specs.schema import Verdict
 from hvo_verify.traces import load_trace, traces_to_save
 
@@ -75,7 +75,10 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise UsageError(f"--save-traces: {save_dir} is not a directory")
-    specs = load_specs(args.paths or ["specs"])
+    specs, errors = load_spec_files(args.paths or ["specs"])
+    if errors:  # one line per bad file; nothing is checked
+        err.write("".join(f"{exc.line()}\n" for exc in errors))
+        return EXIT_ERROR
     if args.timeout is not None:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
@@ -207,6 +210,114 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from hvo_verify.conform import SCENARIOS, run_conformance, save_records
+    from hvo_verify.conform.guest import GuestUnavailable, available
+    from hvo_verify.report.conform_text import conform_document, conform_text
+
+    scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios else list(SCENARIOS)
+    for name in scenarios:
+        if name not in SCENARIOS:
+            raise unknown("conformance scenario", name, SCENARIOS)
+    if not 10 <= args.timeout <= 3600:
+        raise UsageError("--timeout: must be between 10 and 3600 seconds per boot")
+    if not 1 <= args.n2m <= 1000:
+        raise UsageError("--n2m: must be between 1 and 1000 folios")
+    reason = available()
+    if reason is not None:
+        err.write(f"hvo-verify conform: {reason}\n")
+        return EXIT_ERROR
+    modes = ("on", "off") if args.hvo == "both" else (args.hvo,)
+    try:
+        report = run_conformance(modes, scenarios, args.timeout, args.n2m)
+    except GuestUnavailable as exc:
+        err.write(f"hvo-verify conform: {exc}\n")
+        return EXIT_ERROR
+    out.write(conform_document(report) if args.format == "json" else conform_text(report))
+    if args.save_records:
+        try:
+            save_records(pathlib.Path(args.save_records), report.records)
+        except OSError as exc:
+            raise UsageError(f"--save-records: {exc.strerror or exc}: {exc.filename or args.save_records}") from None
+    if report.error is not None:
+        return EXIT_ERROR
+    return EXIT_OK if report.ok else EXIT_DIFFER
+
+
+SELFCHECK_SECTIONS = ("mutation", "differential", "fuzz", "vacuity", "unknown", "determinism", "explore-bmc")
+
+
+def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Issue 5: the checker checking itself; exit 0 only when every section is ok."""
+    import time
+
+    from hvo_verify.report.json_out import selfcheck_document
+    from hvo_verify.report.selfcheck_text import selfcheck_text
+    from hvo_verify.selfcheck import Section
+
+    names = [n for n in (args.only or ",".join(SELFCHECK_SECTIONS)).split(",") if n]
+    for name in names:
+        if name not in SELFCHECK_SECTIONS:
+            raise unknown("selfcheck section", name, SELFCHECK_SECTIONS)
+    for option in ("fuzz_cases", "diff_cases"):
+        if not 1 <= getattr(args, option) <= 10_000_000:
+            raise UsageError(f"--{option.replace('_', '-')}: must be at least 1 and at most 10000000")
+    root = pathlib.Path(args.specs)
+    if not root.is_dir():
+        raise UsageError(f"--specs: {root} is not a directory")
+    suite: list[CheckResult] = []
+
+    def results() -> list[CheckResult]:  # the regression suite, checked once for the sections that read it
+        if not suite:
+            suite.extend(check_specs(load_specs([str(root)]), workers=args.jobs))
+        return suite
+
+    def section(name: str) -> Section:
+        if name == "mutation":
+            from hvo_verify.selfcheck.mutants import run_mutation
+
+            return run_mutation([str(root)], jobs=args.jobs, full=args.full)
+        if name == "differential":
+            from hvo_verify.selfcheck.differential import run_differential
+
+            return run_differential(cases=args.diff_cases, seed=args.seed)
+        if name == "fuzz":
+            from hvo_verify.selfcheck.fuzz import run_fuzz
+
+            return run_fuzz(cases=args.fuzz_cases, seed=args.seed)
+        if name == "vacuity":
+            from hvo_verify.selfcheck.vacuity import run_vacuity
+
+            return run_vacuity([str(root)], jobs=args.jobs, results=results())
+        if name == "unknown":
+            from hvo_verify.selfcheck.unknown import SPECS as UNKNOWN_SPECS
+            from hvo_verify.selfcheck.unknown import run_unknown
+
+            return run_unknown([str(root / p) for p in UNKNOWN_SPECS], jobs=args.jobs)
+        if name == "determinism":
+            from hvo_verify.selfcheck.determinism import SPECS as DETERMINISM_SPECS
+            from hvo_verify.selfcheck.determinism import run_determinism
+
+            return run_determinism([str(root / p) for p in DETERMINISM_SPECS], jobs=args.jobs)
+        from hvo_verify.selfcheck.explore_bmc import run_explore_bmc
+
+        return run_explore_bmc([str(root)], jobs=args.jobs, results=results())
+
+    done: list[tuple[Section, float]] = []
+    sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
+    for name in names:
+        start = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                result = section(name)
+        except Exception as exc:  # noqa: BLE001 - a crashed section is a failed section, in one line
+            first = (str(exc).splitlines() or [""])[0]
+            result = Section(name, False, (), (f"crashed: {type(exc).__name__}: {first}",))
+        done.append((result, time.perf_counter() - start))
+    out.write(selfcheck_document(done) if args.format == "json" else selfcheck_text(done, verbose=args.verbose))
+    return EXIT_OK if all(s.ok for s, _t in done) else EXIT_DIFFER
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="hvo-verify",
@@ -248,6 +359,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", help="pool size, e.g. 300G")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_savings)
+    p = sub.add_parser(
+        "conform", help="boot the installed kernel under QEMU with HVO on and off; compare with the model"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--hvo", choices=("both", "on", "off"), default="both", help="which boots (default: both)")
+    p.add_argument("--scenarios", help="comma-separated subset of savings,kpageflags,hwpoison,dma,sysctl")
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds per boot before QEMU is killed (default: 90)")
+    p.add_argument("--n2m", type=int, default=100, help="2 MiB folios in the savings scenario (default: 100)")
+    p.add_argument("--save-records", metavar="FILE", help="write the guests' records (gzipped JSON) to FILE")
+    p.set_defaults(func=cmd_conform)
+    p = sub.add_parser("selfcheck", help="the checker checking itself: mutants, differential, fuzz, vacuity, ...")
+    p.add_argument("--only", metavar="SECTION[,...]", help=f"only these of: {', '.join(SELFCHECK_SECTIONS)}")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
+    p.add_argument("--fuzz-cases", type=int, default=2000, help="malformed inputs (default: 2000)")
+    p.add_argument("--diff-cases", type=int, default=10000, help="z3 vs brute-force cases (default: 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fuzz and differential cases (default: 0)")
+    p.add_argument("--full", action="store_true", help="mutation testing without early stop")
+    p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
+    p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
+    p.set_defaults(func=cmd_selfcheck)
     p = sub.add_parser("list", help="presets, configs and invariants")
     p.set_defaults(func=cmd_list)
     return parser

@@ -4,13 +4,15 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import z3
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.solver import Status, new_solver, solve
+from hvo_verify.check.solver import Status, contradiction, new_solver, solve
+from hvo_verify.encode.folio import SymFolio
 from hvo_verify.encode.op_invariants import violation_at
 from hvo_verify.encode.ops import Unrolling
 from hvo_verify.errors import EncodingMismatch
@@ -36,6 +38,30 @@ class OpsJob:
     io_max: int = 0x4000
     io_align: int = 512
     max_calls: tuple[tuple[str, int], ...] = ()
+    extra_assumptions: tuple[str, ...] = ()  # self-check only: names from EXTRA_ASSUMPTIONS
+
+
+# Self-check only (hvo_verify.selfcheck.vacuity): assumptions a job can be given by name,
+# to show that a proof under contradictory assumptions is reported `vacuous`.  Each
+# builds a term over the folio's placement variables (static checks: every placement;
+# operation checks: the canonical one).
+EXTRA_ASSUMPTIONS: dict[str, tuple[str, Callable[[SymFolio], z3.BoolRef]]] = {
+    "odd-head-pfn": ("head pfn is odd (self-check: contradicts natural alignment)", lambda f: f.head_pfn & 1 == 1),
+    "user-vmemmap": (
+        "vmemmap base below 2^63, in the user half (self-check: contradicts the kernel-half assumption)",
+        lambda f: z3.ULT(f.base, 1 << 63),
+    ),
+}
+
+
+def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:
+    """The verdict of a query whose negation was unsat, from the satisfiability of its
+    assumptions alone: proved only when they are satisfiable."""
+    if status is Status.SAT:
+        return Verdict.PROVED, ""
+    if status is Status.UNSAT:
+        return Verdict.VACUOUS, "the assumptions are contradictory, nothing was checked: " + "; ".join(core)
+    return Verdict.UNKNOWN, f"solver: {why} (while checking that the assumptions are satisfiable)"
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -63,19 +89,22 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
     return tuple(texts)
 
 
-_LAST: list[tuple[OpsJob, Machine, Unrolling]] = []
+# The last unrolling, and the satisfiability of its assumptions by (extra assumptions,
+# number of auxiliary definitions: that list only grows, so equal lengths are equal lists).
+_Satisfiable = dict[tuple[tuple[str, ...], int], tuple[Status, tuple[str, ...]]]
+_LAST: list[tuple[OpsJob, Machine, Unrolling, _Satisfiable]] = []
 
 
-def _unrolling(job: OpsJob) -> tuple[Machine, Unrolling]:
+def _unrolling(job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
     """The unrolling is the same for every invariant of a spec and config: build it once
     per process (invariant witnesses are fresh variables named after their invariant)."""
-    key = dataclasses.replace(job, invariant="", timeout_ms=0)
+    key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
     if _LAST and _LAST[0][0] == key:
-        return _LAST[0][1], _LAST[0][2]
+        return _LAST[0][1], _LAST[0][2], _LAST[0][3]
     machine = machine_for(job)
     u = Unrolling(machine, job.alphabet, job.depth, job.max_calls)
-    _LAST[:] = [(key, machine, u)]
-    return machine, u
+    _LAST[:] = [(key, machine, u, {})]
+    return machine, u, _LAST[0][3]
 
 
 def run_ops(job: OpsJob) -> CheckResult:
@@ -83,10 +112,11 @@ def run_ops(job: OpsJob) -> CheckResult:
     reason = not_applicable_reason(cfg, job.scheme)
     if reason:
         return CheckResult("", cfg.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=reason)
-    machine, u = _unrolling(job)
+    machine, u, satisfiable = _unrolling(job)
     violations = [violation_at(u, job.invariant, t) for t in range(1, job.depth + 1)]
-    base = [*u.placement, *u.side, *u.sym.side]
-    texts = assumptions(job, machine)
+    extras = [(EXTRA_ASSUMPTIONS[name][0], EXTRA_ASSUMPTIONS[name][1](u.sym)) for name in job.extra_assumptions]
+    base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]
+    texts = assumptions(job, machine) + tuple(text for text, _expr in extras)
 
     def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
         # A fresh solver per query: push/pop would switch z3 to its incremental mode,
@@ -97,7 +127,11 @@ def run_ops(job: OpsJob) -> CheckResult:
 
     status, why, seconds, solver = query(z3.Or(violations))
     if status is Status.UNSAT:
-        return CheckResult("", cfg.id, job.invariant, Verdict.PROVED, None, texts, solver_seconds=seconds, queries=1)
+        # Earned only if the assumptions and the unrolling admit some run (else nothing was checked).
+        vacuity, why, core, took = _assumptions_sat(job, texts, u, extras, satisfiable)
+        verdict, reason = vacuity_verdict(vacuity, why, core)
+        return CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
+                           solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2)  # fmt: skip
     if status is Status.UNKNOWN:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
                            reason=f"solver: {why}", solver_seconds=seconds, queries=1)  # fmt: skip
@@ -127,6 +161,45 @@ def run_ops(job: OpsJob) -> CheckResult:
         )
     return CheckResult("", cfg.id, job.invariant, Verdict.VIOLATED, None, texts, trace=trace,
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
+
+
+def _assumptions_sat(
+    job: OpsJob,
+    texts: tuple[str, ...],
+    u: Unrolling,
+    extras: Sequence[tuple[str, z3.BoolRef]],
+    cache: _Satisfiable,
+) -> tuple[Status, str, tuple[str, ...], float | None]:
+    """Everything the proof asserted except the violation (the placement, the operation
+    and argument domains of every step, max_calls, auxiliary definitions), and that some
+    operation of `run` is enabled in the initial state: (status, unknown reason, unsat
+    core, seconds or None when cached).  Cached per unrolling: the invariants of one spec
+    and config share it (and, with a power-of-2 struct page, add no definitions)."""
+    key = (tuple(t for t, _e in extras), len(u.sym.side))
+    if key in cache:
+        status, core = cache[key]
+        return status, "", core, None
+    limits = len(job.max_calls)
+    domains = u.side[: len(u.side) - limits]
+    empty = [t for t, ops in enumerate(u.possible, start=1) if not ops]
+    domain_text = f"the operation and argument domains of steps 1..{job.depth}"
+    if empty:
+        domain_text += f" (no operation of {{{', '.join(job.alphabet)}}} can run at step {empty[0]})"
+    groups: list[tuple[str, Sequence[z3.BoolRef]]] = [
+        (texts[0], u.placement),
+        (domain_text, domains),
+        *(
+            (f"at most {n} call(s) of {op}", [c])
+            for (op, n), c in zip(job.max_calls, u.side[len(domains) :], strict=True)
+        ),
+        ("definitions of auxiliary variables", u.sym.side),
+        (f"some operation of {{{', '.join(job.alphabet)}}} is enabled in the initial state", [u.steps[0].enabled]),
+        *((text, [expr]) for text, expr in extras),
+    ]
+    status, why, core, took = contradiction(groups, job.timeout_ms)
+    if status is not Status.UNKNOWN:
+        cache[key] = (status, core)
+    return status, why, core, took
 
 
 MAX_CANONICAL_QUERIES = 40

@@ -129,11 +129,17 @@ class SymFolio:
         if self.size & (self.size - 1) == 0:
             log = self.size.bit_length() - 1
             return rel >> log, rel & (self.size - 1)
-        # Non-power-of-2: auxiliary quotient/remainder, unique because |q| < 2^55.
+        # Non-power-of-2: auxiliary quotient/remainder with an exact signed floor division
+        # in 72 bits (the product cannot overflow, so q exists and is unique for every rel;
+        # bounding q instead made pointers decoded far outside the vmemmap unsatisfiable,
+        # which hid violations: found by the differential self-check).
         self._aux += 1
         q = z3.BitVec(f"q{self._aux}", BITS)
         rem = z3.BitVec(f"r{self._aux}", BITS)
-        self.side += [rel == q * self.size + rem, z3.ULT(rem, self.size), q >= -(1 << 55), q < (1 << 55)]
+        self.side += [
+            z3.SignExt(8, rel) == z3.SignExt(8, q) * self.size + z3.ZeroExt(8, rem),
+            z3.ULT(rem, self.size),
+        ]
         return q, rem
 
     def vpage(self, rel: BV) -> BV:
@@ -181,7 +187,12 @@ class SymFolio:
         writable = z3.BoolVal(s.writable_aliases)
         if s.target is Target.PAGE:
             reuse_new = z3.And(self.head_copied, z3.BoolVal(s.target_page == 0))
-            alias = Pte(z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)), bv(s.target_page), writable, TRUE, s.target_page - k)
+            # A page remapped onto its own frame, writable, keeps its populated PTE
+            # (vmemmap_remap_pte() writes the same entry back): not a changed PTE.
+            changed = z3.Or(reuse_new, k != s.target_page, z3.BoolVal(not s.writable_aliases))
+            alias = Pte(
+                z3.If(reuse_new, bv(K_NEW), bv(K_ORIG)), bv(s.target_page), writable, changed, s.target_page - k
+            )
         elif s.target is Target.SHARED_TAIL:
             alias = Pte(bv(K_SHARED), bv(0), writable, TRUE, bv(0))
         else:

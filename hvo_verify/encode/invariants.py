@@ -86,13 +86,16 @@ def layout_soundness(f: SymFolio) -> Query:
     p2 = f.pte(k2)
 
     def aliased(k: BV, pte: Pte) -> z3.BoolRef:
-        return z3.And(k2 != k, p2.kind == pte.kind, p2.source == pte.source, p2.writable, p2.kind != K_NONE)
+        # k2 ranges over the folio's vmemmap pages (invariants.writable_aliases_of()); with
+        # V = 0 there are none, and the struct-page part must still be checked.
+        in_folio = z3.ULT(k2, f.nr_vmemmap)
+        return z3.And(in_folio, k2 != k, p2.kind == pte.kind, p2.source == pte.source, p2.writable, p2.kind != K_NONE)
 
     unique = z3.And(inside, j < f.scheme.unique_struct_pages)
     exposed = z3.Or(
         z3.Not(pa.writable), z3.Not(pb.writable), pa.kind == K_NONE, pb.kind == K_NONE, aliased(va, pa), aliased(vb, pb)
     )
-    domain = (j >= -per_page - 1, j < f.nr + per_page + 1, z3.ULT(k2, f.nr_vmemmap))
+    domain = (j >= -per_page - 1, j < f.nr + per_page + 1, z3.ULT(k2, max(f.nr_vmemmap, 1)))
     return Query(
         (IndexVar("j", j, low=-per_page - 1, signed=True), IndexVar("k2", k2)),
         domain,

@@ -65,12 +65,15 @@ def refcount(u: Unrolling, st: Step) -> B:
     j = _witness("tail", st.t)
     tail = u.page(j)
     in_tail = z3.And(z3.UGT(j, 0), z3.ULT(j, u.nr))
-    fake = u.page_is_fake_head(st.t, tail, faults, in_tail)
-    tail_ref = z3.Extract(63, 32, _read(u, st, tail + sp.W_COUNTS * WORD, faults, z3.And(in_tail, z3.Not(fake))))
+    # A tail whose vmemmap page is unmapped cannot hold a reference (a store there would
+    # have oopsed): op_invariants.check_refcount() only reads tails that were stored to.
+    tail_faults: list[B] = []
+    fake = u.page_is_fake_head(st.t, tail, tail_faults, in_tail)
+    tail_ref = z3.Extract(63, 32, _read(u, st, tail + sp.W_COUNTS * WORD, tail_faults, z3.And(in_tail, z3.Not(fake))))
     bad = z3.Or(
         head_ref != z3.Extract(31, 0, s["refs"]),
         pins != z3.Extract(31, 0, s["pins"]),
-        z3.And(in_tail, z3.Not(fake), tail_ref != 0),
+        z3.And(in_tail, z3.Not(z3.Or(tail_faults)), z3.Not(fake), tail_ref != 0),
         z3.Or(faults),
     )
     return z3.And(live, bad)
@@ -83,9 +86,14 @@ def _injected(s: dict[str, object], i: z3.BitVecRef) -> B:
 
 
 def _raw_flag(u: Unrolling, st: Step, i: z3.BitVecRef, faults: list[B], cond: B) -> B:
+    """PageHWPoison(pfn_to_page(head_pfn + i)).  An unmapped struct page reads as not
+    poisoned (no store could have set it); its fault is a violation only where `cond`
+    says the page must be readable (an injected pfn): Machine.reported_hwpoison() reads
+    only the injected pfns and the words that were stored to."""
     page = u.pfn_to_page(st.t, i, st.after["optimized"])
-    word = _read(u, st, page + sp.W_FLAGS * WORD, faults, cond)
-    return z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, word) == 1
+    word, fault = u.read(st.t, page + sp.W_FLAGS * WORD)
+    faults.append(z3.And(cond, fault))
+    return z3.And(z3.Not(fault), z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, word) == 1)
 
 
 def hwpoison_exact(u: Unrolling, st: Step) -> B:
@@ -94,7 +102,8 @@ def hwpoison_exact(u: Unrolling, st: Step) -> B:
     i = _witness("pfn", st.t)
     injected = _injected(s, i)
     pol = u.pol.hwpoison
-    raw = _raw_flag(u, st, i, faults, TRUE)
+    hugetlb_record = s["hugetlb"] if pol is not Hwpoison.RAW_FLAG else FALSE
+    raw = _raw_flag(u, st, i, faults, z3.And(injected, z3.Not(hugetlb_record)))
     raw_bad = raw != injected
     if pol is Hwpoison.RAW_FLAG:
         bad = raw_bad

@@ -94,7 +94,7 @@ def default_policies(scheme: Scheme) -> Policies:
         return Policies(
             version, Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
         )
-    if version == "v6.2":
+    if version in ("v6.1", "v6.2"):
         return Policies(
             version, Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
         )

@@ -136,6 +136,19 @@ PRESETS: dict[str, Scheme] = {
             summary="keep page 0; pages 1..V-1 -> frame(0) read-only; fake heads fixed up",
         ),
         Scheme(
+            name="v6.1",
+            version="v6.1",
+            source="mm/hugetlb_vmemmap.c v6.1 hugetlb_vmemmap_optimize() (HUGETLB_VMEMMAP_RESERVE_SIZE = "
+            "PAGE_SIZE); 0effdf461c57 power-of-2 guard (v5.19)",
+            private=(0,),
+            target=Target.PAGE,
+            target_page=0,
+            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
+            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()).
+            unique_struct_pages=3,
+            summary="as v5.18, with the power-of-2 guard and the raw_hwp list (Debian 12)",
+        ),
+        Scheme(
             name="v6.2",
             version="v6.2",
             source="11aad2631bf7 mm/hugetlb_vmemmap: remap head page to newly allocated page "

@@ -32,6 +32,8 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
             lines += _wrap(f"      trace: {calls}")
         elif res.verdict is Verdict.UNKNOWN:
             lines.append(f"      {res.reason}")
+        elif res.verdict is Verdict.VACUOUS:
+            lines += _wrap(f"      {res.reason}")
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
 
@@ -40,7 +42,8 @@ def summary_line(results: Sequence[CheckResult]) -> str:
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
     differ = sum(1 for r in results if not r.as_expected)
     specs = len({r.spec for r in results})
-    parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict)
+    # `vacuous` only when some proof was: the line keeps its shape otherwise.
+    parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v is not Verdict.VACUOUS or counts[v])
     return f"{len(results)} checks in {specs} specs: {parts}; {differ} differ from expectation"
 
 

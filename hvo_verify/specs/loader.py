@@ -13,6 +13,7 @@ import enum
 import pathlib
 import re
 import reprlib
+import threading
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -43,7 +44,7 @@ from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, Verdict
 
-__all__ = ["load_spec", "load_specs", "parse_spec"]
+__all__ = ["load_spec", "load_spec_files", "load_specs", "parse_spec"]
 
 MAX_VMEMMAP_PAGES = 16384  # x86-64/4K/1G@256; per-config limits: vmemmap.fit_error()
 MAX_TIMEOUT_S = 3600
@@ -498,12 +499,36 @@ def _decode(text_or_bytes: str | bytes) -> dict[str, Any]:
             raise _Bad("file", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}") from None
     else:
         text = text_or_bytes
-    try:
-        return tomllib.loads(text)
-    except ValueError as exc:  # TOMLDecodeError, or int() refusing a 5000-digit literal
-        raise _Bad("toml", str(exc)) from None
-    except RecursionError:
-        raise _Bad("toml", "values nested too deeply") from None
+    return _toml(text)
+
+
+def _toml(text: str) -> dict[str, Any]:
+    """tomllib.loads() in a fresh thread: how deep a nesting it accepts before
+    RecursionError must not depend on how deep the caller's stack is (the same file
+    gave `title: ...` from one caller and `toml: values nested too deeply` from another)."""
+    answer: list[dict[str, Any] | BaseException] = []
+
+    def parse() -> None:
+        try:
+            answer.append(tomllib.loads(text))
+        except ValueError as exc:  # TOMLDecodeError, or int() refusing a 5000-digit literal
+            answer.append(_Bad("toml", str(exc)))
+        except RecursionError:
+            answer.append(_Bad("toml", "values nested too deeply"))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+            answer.append(exc)
+
+    worker = threading.Thread(target=parse, name="hvo-verify-toml", daemon=True)
+    worker.start()
+    worker.join()
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
+
+
+def _path(path: str) -> str:
+    """A file name as errors show it: one printable line, however it is spelled."""
+    return _one_line(path, limit=1 << 20)
 
 
 def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:
@@ -511,7 +536,7 @@ def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:
     try:
         return _spec(_decode(text_or_bytes), path)
     except _Bad as bad:
-        raise SpecError(path, _one_line(bad.key), _one_line(bad.message)) from None
+        raise SpecError(_path(path), _one_line(bad.key), _one_line(bad.message)) from None
 
 
 def load_spec(path: str | pathlib.Path) -> Spec:
@@ -521,23 +546,43 @@ def load_spec(path: str | pathlib.Path) -> Spec:
         data = pathlib.Path(path).read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: embedded NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError(name, "file", _one_line(f"cannot read: {reason}")) from None
+        raise SpecError(_path(name), "file", _one_line(f"cannot read: {reason}")) from None
     return parse_spec(data, name)
 
 
 def load_specs(paths: Sequence[str]) -> list[Spec]:
-    """Load files, and every *.toml below each folder (recursively, sorted)."""
+    """Load files, and every *.toml below each folder (recursively, sorted); raises the
+    first file's SpecError."""
+    specs, errors = load_spec_files(paths)
+    if errors:
+        raise errors[0]
+    return specs
+
+
+def load_spec_files(paths: Sequence[str]) -> tuple[list[Spec], list[SpecError]]:
+    """As load_specs(), but reads every file: the specs that load, and one SpecError
+    per file (or folder) that does not, in argument order."""
     specs: list[Spec] = []
+    errors: list[SpecError] = []
+
+    def one(path: str | pathlib.Path) -> None:
+        try:
+            specs.append(load_spec(path))
+        except SpecError as exc:
+            errors.append(exc)
+
     for arg in paths:
         folder = pathlib.Path(arg)
         if not folder.is_dir():
-            specs.append(load_spec(arg))
+            one(arg)
             continue
         try:
             files = sorted(p for p in folder.rglob("*.toml") if p.is_file())
         except OSError as exc:
-            raise SpecError(arg, "file", _one_line(f"cannot read: {exc.strerror or exc}")) from None
+            errors.append(SpecError(_path(arg), "file", _one_line(f"cannot read: {exc.strerror or exc}")))
+            continue
         if not files:
-            raise SpecError(arg, "path", "no *.toml spec files here")
-        specs.extend(load_spec(file) for file in files)
-    return specs
+            errors.append(SpecError(_path(arg), "path", "no *.toml spec files here"))
+        for file in files:
+            one(file)
+    return specs, errors

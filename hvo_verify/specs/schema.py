@@ -22,6 +22,7 @@ class Verdict(enum.Enum):
     VIOLATED = "violated"  # a concrete counterexample, replayed on the concrete model
     UNKNOWN = "unknown"  # solver unknown or timeout: never read as proved
     NOT_APPLICABLE = "not-applicable"  # the kernel would not optimize here, or the invariant does not apply
+    VACUOUS = "vacuous"  # the negation is unsat, but so are the assumptions alone: nothing was checked
 
 
 @dataclass(frozen=True, slots=True)

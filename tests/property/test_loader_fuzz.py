@@ -4,7 +4,6 @@ SpecError whose str() is one line starting with the path.  Nothing else escapes.
 from __future__ import annotations
 
 import json
-import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from hvo_verify.errors import SpecError
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.config import CONFIG_IDS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
+from hvo_verify.selfcheck.fuzz import toml_string, toml_value
 from hvo_verify.specs.loader import TOP_KEYS, parse_spec
 from hvo_verify.specs.schema import Spec, Verdict
 
@@ -81,30 +81,6 @@ VALUES = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(TEXT, WORDS), inner, max_size=3)),
     max_leaves=8,
 )
-
-
-def toml_string(text: str) -> str:
-    """A TOML basic string (json.dumps would write astral characters as surrogate pairs)."""
-    body = "".join(c if " " <= c <= "~" and c not in '"\\' else f"\\U{ord(c):08x}" for c in text)
-    return f'"{body}"'
-
-
-def toml_value(value: object) -> str:
-    """A TOML literal for `value` (always well-formed TOML)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(map(toml_value, value)) + "]"
-    assert isinstance(value, dict)
-    return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
 
 
 def nested(depth: int) -> str:

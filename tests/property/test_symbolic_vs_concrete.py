@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hvo_verify.check.runner import Job, run
-from hvo_verify.invariants import INVARIANTS, Index, index_range
-from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig, parse_config_id
-from hvo_verify.model.scheme import Encoding, HeadCopy, MemoryModel, Scheme, Target, preset
+from hvo_verify.invariants import INVARIANTS, Index
+from hvo_verify.model.config import KernelConfig, parse_config_id
+from hvo_verify.model.scheme import Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import optimize
+from hvo_verify.selfcheck.differential import RandomChooser, first_violation, placements, schemes
 from hvo_verify.specs.schema import Verdict
 
 SMALL_CONFIGS = ["x86-64/4K/2M", "arm64/16K/32M", "arm64/4K/2M"]
@@ -27,50 +28,15 @@ ODD_CONFIGS = ["x86-64/4K/2M@56", "x86-64/4K/2M@80"]
 CHEAP_ON_ODD = ["head-resolution", "layout-soundness", "no-dangling-frame", "accounting", "address-identity"]
 
 
-@st.composite
-def schemes(draw: st.DrawFn) -> Scheme:
-    private = tuple(sorted(draw(st.sets(st.integers(0, 7), max_size=8))))  # every config here has V = 8
-    target = draw(st.sampled_from(list(Target)))
-    head_copy = draw(st.sampled_from(list(HeadCopy))) if 0 in private else HeadCopy.NONE
-    return Scheme(
-        name="random",
-        version="custom",
-        source="property test",
-        private=private,
-        target=target,
-        target_page=draw(st.integers(0, 7)),
-        writable_aliases=draw(st.booleans()),
-        encoding=draw(st.sampled_from(list(Encoding))),
-        unique_struct_pages=draw(st.integers(1, 70)),
-        head_copy=head_copy,
-        power_of_2_guard=draw(st.booleans()),
-        memory_model=draw(st.sampled_from(list(MemoryModel))),
-        vmemmap_align_max_folio=draw(st.booleans()),
-    )
-
-
 def concrete_folios(config: KernelConfig, align: int, seed: int) -> list[tuple[int, int]]:
-    """(head pfn, vmemmap base) pairs satisfying the solver's assumptions."""
-    rng = random.Random(seed)
-    max_pfn = 1 << (MAX_PHYSMEM_BITS - config.page_shift)
-    span = max_pfn * config.struct_page_size
-    low, high = 1 << 63, (1 << 64) - span
-    out = []
-    for _ in range(3):
-        pfn = rng.randrange(0, max_pfn // config.nr_pages - 1) * config.nr_pages
-        base = rng.randrange(low // align, high // align + 1) * align
-        out.append((pfn, base))
-    out.append((config.nr_pages, low))
-    return out
+    """(head pfn, vmemmap base) pairs satisfying the solver's assumptions (the
+    differential self-check's generator)."""
+    return placements(config, align, RandomChooser(random.Random(seed)), count=4)
 
 
 def brute_force(config: KernelConfig, scheme: Scheme, inv_id: str, pfn: int, base: int, alloc_ok: bool) -> int | None:
-    inv = INVARIANTS[inv_id]
-    mem = optimize(Folio(config, scheme, pfn, base), alloc_ok=alloc_ok)
-    for index in index_range(inv, mem):
-        if inv.check(mem, index) is not None:
-            return index
-    return None
+    found = first_violation(INVARIANTS[inv_id], optimize(Folio(config, scheme, pfn, base), alloc_ok=alloc_ok))
+    return None if found is None else found[0]
 
 
 def agree(config_id: str, scheme: Scheme, inv_id: str, align: int, seed: int) -> None:

@@ -3,7 +3,10 @@
 - z3 is imported only in hvo_verify/encode/ and hvo_verify/check/;
 - only hvo_verify/cli.py and hvo_verify/report/ print or write to sys.stdout/sys.stderr;
 - hvo_verify/model/ (the concrete model) imports nothing from encode, check, report,
-  cli, nor hypothesis.
+  cli, nor hypothesis;
+- hvo_verify/selfcheck/ (which checks the checker) sits above check/ and below report/:
+  only report/, cli.py and selfcheck/ itself import it (and, like every module outside
+  encode/ and check/, it does not import z3, nor print).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ MODULES = sorted(p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob
 Z3_ALLOWED = ("hvo_verify/encode/", "hvo_verify/check/")
 OUTPUT_ALLOWED = ("hvo_verify/cli.py", "hvo_verify/report/")
 MODEL_FORBIDDEN = ("hvo_verify.encode", "hvo_verify.check", "hvo_verify.report", "hvo_verify.cli", "hypothesis")
+SELFCHECK_IMPORT_ALLOWED = ("hvo_verify/selfcheck/", "hvo_verify/report/", "hvo_verify/cli.py")
 
 
 def _package_of(path: str) -> str:
@@ -65,6 +69,8 @@ def violations(source: str, path: str) -> list[str]:
     for line, module in imported_modules(tree, path):
         if _matches(module, "z3") and not path.startswith(Z3_ALLOWED):
             found.append(f"{path}:{line}: imports z3 (only encode/ and check/ may)")
+        if _matches(module, "hvo_verify.selfcheck") and not path.startswith(SELFCHECK_IMPORT_ALLOWED):
+            found.append(f"{path}:{line}: imports {module} (only report/ and cli.py may)")
         if path.startswith("hvo_verify/model/"):
             for forbidden in MODEL_FORBIDDEN:
                 if _matches(module, forbidden):
@@ -114,6 +120,15 @@ def test_layering(path: str) -> None:
         ("hvo_verify/model/x.py", "from ..check import runner\n", ["model imports hvo_verify.check"]),
         ("hvo_verify/model/x.py", "from hypothesis import strategies\n", ["model imports hypothesis"]),
         ("hvo_verify/model/x.py", "import hvo_verify.report.text\n", ["model imports hvo_verify.report.text"]),
+        ("hvo_verify/selfcheck/x.py", "import z3\n", ["imports z3"]),
+        ("hvo_verify/selfcheck/x.py", "print('x')\n", ["print() call"]),
+        ("hvo_verify/selfcheck/x.py", "import sys\nsys.stderr.write('x')\n", ["uses sys.stderr"]),
+        ("hvo_verify/check/x.py", "from hvo_verify.selfcheck import Section\n", ["only report/ and cli.py may"]),
+        (
+            "hvo_verify/model/x.py",
+            "from hvo_verify.selfcheck.vacuity import run_vacuity\n",
+            ["imports hvo_verify.selfcheck"],
+        ),
     ],
 )
 def test_checker_catches(path: str, source: str, expected: list[str]) -> None:
@@ -132,6 +147,8 @@ def test_checker_catches(path: str, source: str, expected: list[str]) -> None:
         ("hvo_verify/model/x.py", "from hvo_verify.model.config import CONFIGS\nfrom . import scheme\n"),
         ("hvo_verify/model/x.py", "import hvo_verify.encoder_notes\nx = 'print(1)'\n"),
         ("hvo_verify/specs/x.py", "out.write('no print here')\nself.print = 1\n"),
+        ("hvo_verify/selfcheck/x.py", "from hvo_verify.check.runner import check_specs\nfrom . import Section\n"),
+        ("hvo_verify/report/x.py", "from hvo_verify.selfcheck import Section\n"),
     ],
 )
 def test_checker_allows(path: str, source: str) -> None:

@@ -1,0 +1,115 @@
+"""`hvo-verify conform`: boot the installed kernel under QEMU with HVO on and off, run the
+scenarios in the guest, and set what the kernel shows beside what the model predicts.
+
+`guest.py` builds and boots the guest, `kernelmap.py` maps the kernel to a preset,
+`predict.py` runs the model, `compare.py` makes the rows.  Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hvo_verify.conform import guest
+from hvo_verify.conform.compare import Row, compare_boots
+from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts
+
+SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl")
+
+
+@dataclass(frozen=True, slots=True)
+class BootSummary:
+    hvo: str  # "on" / "off"
+    seconds: float
+    accel: str
+    exit_reason: str
+    records: int
+    console_tail: str = ""  # the last lines of the console when the guest did not finish
+
+
+@dataclass(frozen=True, slots=True)
+class ConformReport:
+    facts: KernelFacts | None
+    boots: tuple[BootSummary, ...]
+    rows: tuple[Row, ...]
+    seconds: float
+    error: str | None = None  # set when nothing could be compared (no kernel version, ...)
+    records: Mapping[str, Sequence[Mapping[str, Any]]] = field(
+        default_factory=dict
+    )  # per HVO mode, as the guest printed
+
+    @property
+    def disagreements(self) -> int:
+        return sum(1 for r in self.rows if r.agree is False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.disagreements == 0 and bool(self.rows)
+
+
+def report_from_records(
+    boots: Mapping[str, Sequence[Mapping[str, Any]]], summaries: tuple[BootSummary, ...] = (), seconds: float = 0.0
+) -> ConformReport:
+    """Compare recorded guest output with the model (used by `conform` and by the tests
+    that replay a recorded run without QEMU)."""
+    boot = next((r for records in boots.values() for r in records if r.get("kind") == "boot"), None)
+    if boot is None:
+        return ConformReport(None, summaries, (), seconds, "no guest reported its kernel version")
+    facts = kernel_facts(str(boot.get("release", "")), str(boot.get("version", "")))
+    if facts is None:
+        return ConformReport(None, summaries, (), seconds, f"cannot read a version from {boot.get('release')!r}")
+    return ConformReport(facts, summaries, compare_boots(facts, boots), seconds)
+
+
+def boot_all(
+    modes: Sequence[str] = ("on", "off"),
+    scenarios: Sequence[str] = SCENARIOS,
+    timeout_s: float = 90.0,
+    n2m: int = 100,
+) -> dict[str, guest.BootResult]:
+    """Boot once per HVO mode ("on", "off") and run the scenarios.  Raises
+    guest.GuestUnavailable when QEMU, the kernel, busybox or gcc are missing."""
+    cmdline = f"hvoguest.scenarios={','.join(scenarios)} hvoguest.n2m={n2m}"
+    return {hvo: guest.boot(hvo == "on", cmdline, timeout_s) for hvo in modes}
+
+
+def report_for_boots(results: Mapping[str, guest.BootResult], seconds: float) -> ConformReport:
+    summaries = tuple(
+        BootSummary(
+            hvo,
+            r.seconds,
+            r.accel,
+            r.exit_reason,
+            len(r.records),
+            "" if r.of_kind("done") else r.console_tail,
+        )
+        for hvo, r in results.items()
+    )
+    boots = {hvo: r.records for hvo, r in results.items()}
+    return replace(report_from_records(boots, summaries, seconds), records=boots)
+
+
+def run_conformance(
+    modes: Sequence[str] = ("on", "off"),
+    scenarios: Sequence[str] = SCENARIOS,
+    timeout_s: float = 90.0,
+    n2m: int = 100,
+) -> ConformReport:
+    start = time.monotonic()
+    results = boot_all(modes, scenarios, timeout_s, n2m)
+    return report_for_boots(results, time.monotonic() - start)
+
+
+def save_records(path: Path, records: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+    """The guests' records, gzipped JSON `{"on": [...], "off": [...]}` (a recorded run)."""
+    path.write_bytes(gzip.compress(json.dumps(records, sort_keys=True).encode(), mtime=0))
+
+
+def load_records(path: Path) -> dict[str, list[dict[str, Any]]]:
+    value: dict[str, list[dict[str, Any]]] = json.loads(gzip.decompress(path.read_bytes()))
+    return value

@@ -1,0 +1,329 @@
+"""The guest's records beside the model's predictions: one `Row` per observable.
+
+A row's `agree` is True or False, or None when the kernel could not show it (say a
+1 GiB page the guest could not allocate); the note says why.  Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hvo_verify.conform import predict as p
+from hvo_verify.conform.kernelmap import KernelFacts
+from hvo_verify.model import structpage as sp
+
+Record = Mapping[str, Any]
+
+# Free memory is MemFree plus the pages on the per-cpu free lists (the guest's PcpFree,
+# from /proc/zoneinfo): NR_FREE_PAGES does not count pcp pages, and frees land there
+# first (mm/page_alloc.c free_unref_page()).  Between two readings of an idle guest it
+# still moves by a few pages (the helper's own page tables, slab, the printk buffer).
+MEMFREE_SLACK_KB = 64
+
+KPF_HWPOISON = 19
+# fs/proc/page.c stable_page_flags() v6.1: bits copied from `k = page->flags` of the pfn
+# itself (kpf_copy_bit): LOCKED, ERROR, REFERENCED, UPTODATE, DIRTY, LRU, ACTIVE, SLAB,
+# WRITEBACK, RECLAIM, SWAPBACKED, UNEVICTABLE, HWPOISON, RESERVED, MLOCKED,
+# MAPPEDTODISK, PRIVATE, PRIVATE_2, OWNER_PRIVATE, ARCH (include/uapi/linux/kernel-page-flags.h).
+KPF_RAW_BITS = sum(1 << b for b in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 18, 19, 32, 33, 34, 35, 36, 37, 38))
+SIZE_NAME = {2048: "2M", 1048576: "1G"}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    scenario: str
+    predicts: str
+    shows: str
+    agree: bool | None
+    note: str = ""
+
+
+def expand(rle: Sequence[Sequence[int]], nr: int) -> list[int]:
+    """[[first index, count, flags], ...] -> one flags value per subpage."""
+    out = [0] * nr
+    for first, count, flags in rle:
+        for i in range(first, min(first + count, nr)):
+            out[i] = flags
+    return out
+
+
+def _pfns(indices: set[int] | frozenset[int]) -> str:
+    """Subpage indices: "none", "5", "1,64,65", or "64,128,...,448 (every 64th, 7)"."""
+    if not indices:
+        return "none"
+    items = sorted(indices)
+    if len(items) > 3:
+        step = items[1] - items[0]
+        if all(b - a == step for a, b in zip(items, items[1:], strict=False)):
+            return f"{items[0]},{items[1]},...,{items[-1]} (every {step}th, {len(items)})"
+        return ",".join(str(i) for i in items[:6]) + f",... ({len(items)})"
+    return ",".join(str(i) for i in items)
+
+
+def _compound(bits: int) -> str:
+    names = [n for b, n in ((sp.KPF_COMPOUND_HEAD, "HEAD"), (sp.KPF_COMPOUND_TAIL, "TAIL"), (sp.KPF_HUGE, "HUGE"))
+             if bits >> b & 1]  # fmt: skip
+    return "|".join(names) or "-"
+
+
+def _compound_summary(values: Sequence[int]) -> str:
+    """ "0: HEAD|HUGE; 1..511: TAIL|HUGE" (runs of equal compound bits)."""
+    runs: list[list[int]] = []
+    for i, v in enumerate(values):
+        if runs and runs[-1][2] == v:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i, v])
+    parts = [f"{a}{'' if a == b else f'..{b}'}: {_compound(v)}" for a, b, v in runs]
+    return "; ".join(parts[:4]) + ("; ..." if len(parts) > 4 else "")
+
+
+def _within(value: int, expected: p.Range) -> bool:
+    return expected.low - MEMFREE_SLACK_KB <= value <= expected.high + MEMFREE_SLACK_KB
+
+
+def _kb(value: int) -> str:
+    return f"{value:+d} kB"
+
+
+def _delta(after: Record, before: Record, key: str) -> int:
+    return int(after[key]) - int(before[key])
+
+
+def _free_delta(after: Record, before: Record) -> int:
+    """Change of MemFree + PcpFree."""
+    return _delta(after, before, "MemFree") + int(after.get("PcpFree", 0)) - int(before.get("PcpFree", 0))
+
+
+# -- per scenario --------------------------------------------------------------------------------
+
+
+def boot_rows(facts: KernelFacts, hvo: str, boot: Record) -> list[Row]:
+    """hugetlb_free_vmemmap=on|off sets vm.hugetlb_optimize_vmemmap's initial value
+    (mm/hugetlb_vmemmap.c v6.1 hugetlb_vmemmap_early_param())."""
+    want = 1 if hvo == "on" else 0
+    shown = boot.get("hvo_sysctl")
+    if not facts.has_sysctl:
+        return []
+    return [Row(f"boot HVO {hvo}: vm.hugetlb_optimize_vmemmap", str(want), str(shown), shown == want)]
+
+
+def savings_rows(facts: KernelFacts, hvo: str, boot: Record, rec: Record, boot_vmemmap: bool) -> list[Row]:
+    kb = int(rec["hugepage_kb"])
+    size = SIZE_NAME.get(kb, f"{kb}kB")
+    n = int(rec["n"])
+    got = int(rec.get("nr_hugepages", 0))
+    name = f"savings {size} x{n} HVO {hvo}"
+    pred = p.predict_savings(facts, kb, got, hvo == "on", fresh=boot_vmemmap, boot_vmemmap=boot_vmemmap)
+    rows: list[Row] = []
+    wanted = (
+        f"HugeTLB: {pred.freeable_kb} KiB vmemmap can be freed for a {'2.00 MiB' if kb == 2048 else '1.00 GiB'} page"
+    )
+    lines = [line for line in boot.get("dmesg_vmemmap", ()) if "vmemmap can be freed" in line]
+    match = [line for line in lines if line.rstrip().endswith(wanted.split(": ", 1)[1])]
+    shown = match[0].split("HugeTLB: ", 1)[-1] if match else "; ".join(lines) or "no line"
+    rows.append(Row(f"{name}: dmesg", f"{pred.freeable_kb} KiB vmemmap can be freed", _short(shown, 40),
+                    bool(match)))  # fmt: skip
+    if got == 0:
+        rows.append(Row(f"{name}: allocation", f"{n} folio(s)", "0 allocated", None, "the guest could not allocate"))
+        return rows
+    before, after, freed = rec["before"], rec["after"], rec.get("freed")
+    total = _delta(after, before, "MemTotal")
+    rows.append(Row(f"{name}: MemTotal after alloc", f"{pred.memtotal_alloc_kb} kB", _kb(total),
+                    total in pred.memtotal_alloc_kb, "" if got == n else f"{got} of {n} allocated"))  # fmt: skip
+    memfree = _free_delta(after, before)
+    rows.append(Row(f"{name}: MemFree after alloc", f"{pred.memfree_alloc_kb} kB", _kb(memfree),
+                    _within(memfree, pred.memfree_alloc_kb), f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+    if freed is not None:
+        total = _delta(freed, after, "MemTotal")
+        rows.append(Row(f"{name}: MemTotal after free", _kb(pred.memtotal_free_kb), _kb(total),
+                        total == pred.memtotal_free_kb))  # fmt: skip
+        free = _free_delta(freed, after)
+        expected = p.Range(pred.memfree_free_kb, pred.memfree_free_kb)
+        rows.append(Row(f"{name}: MemFree after free", f"{expected} kB", _kb(free), _within(free, expected),
+                        f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+    return rows
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def savings_between_boots(facts: KernelFacts, on: Record, off: Record) -> list[Row]:
+    """MemTotal with the same pool, HVO on minus HVO off: the freed vmemmap (the issue's
+    100 x 7 x 4 KiB)."""
+    kb = int(on["hugepage_kb"])
+    got = int(on.get("nr_hugepages", 0))
+    if got == 0 or got != int(off.get("nr_hugepages", 0)):
+        return []
+    pred = p.predict_savings(facts, kb, got, True, fresh=True).memtotal_alloc_kb
+    shown = int(on["after"]["MemTotal"]) - int(off["after"]["MemTotal"])
+    size = SIZE_NAME.get(kb, f"{kb}kB")
+    return [Row(f"savings {size} x{got}: MemTotal HVO on - off", f"{pred} kB", _kb(shown), shown in pred)]
+
+
+def kpageflags_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
+    kb, nr, head_pfn = int(rec["hugepage_kb"]), int(rec["nr"]), int(rec["head_pfn"])
+    size = SIZE_NAME.get(kb, f"{kb}kB")
+    pred = p.predict_kpageflags(facts, kb, head_pfn, hvo == "on")
+    flags = expand(rec["rle"], nr)
+    compound = [f & p.KPF_COMPOUND for f in flags]
+    name = f"kpageflags {size} HVO {hvo}"
+    rows = [Row(f"{name}: HEAD/TAIL/HUGE", _compound_summary(pred.compound), _compound_summary(compound),
+                tuple(compound) == pred.compound)]  # fmt: skip
+    head_raw = flags[0] & KPF_RAW_BITS
+    shown_alias = {i for i in range(1, nr) if head_raw and flags[i] & KPF_RAW_BITS == head_raw}
+    predicted = f"head's flags at {_pfns(pred.flags_alias_head)}"
+    if not head_raw:
+        rows.append(Row(f"{name}: fake heads", predicted, "the head shows no page->flags bit", None,
+                        "not observable"))  # fmt: skip
+    else:
+        rows.append(Row(f"{name}: fake heads", predicted, f"head's flags at {_pfns(shown_alias)}",
+                        shown_alias == set(pred.flags_alias_head)))  # fmt: skip
+    poisoned = {i for i, f in enumerate(flags) if f >> KPF_HWPOISON & 1}
+    rows.append(Row(f"{name}: HWPOISON", "none", _pfns(poisoned), not poisoned))
+    return rows
+
+
+def _hwpoison_summary(poisoned: set[int] | frozenset[int], compound: Sequence[int], pool: int | None,
+                      corrupted: int | None) -> str:  # fmt: skip
+    parts = [f"HWPOISON {_pfns(poisoned)}", "compound" if any(compound) else "not compound"]
+    if pool is not None:
+        parts.append(f"pool {pool:+d}")
+    if corrupted is not None:
+        parts.append(f"HardwareCorrupted {corrupted:+d} kB")
+    return "; ".join(parts)
+
+
+def hwpoison_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
+    """One row per memory error: the kernel's state at each stage (right after the
+    error, after munmap, after the pool is shrunk) against the model's prediction."""
+    target, k, head_pfn = str(rec["target"]), int(rec["subpage"]), int(rec["head_pfn"])
+    nr = 512
+    name = f"hwpoison {target} head+{k} HVO {hvo}"
+    rc = rec.get("madvise_rc", rec.get("inject_rc", 0))
+    if rc is not None and int(rc) < 0:
+        return [Row(f"{name}: injection", "accepted", f"rc {rc} errno {rec.get('errno')}", False)]
+    pred = p.predict_hwpoison(facts, 2048, head_pfn, k, target, hvo == "on")
+    base = rec.get("pool_before")
+    want_compound = pred.compound if pred.compound is not None else tuple([0] * nr)
+    shown: list[tuple[str, str]] = []
+    agree = True
+    for stage in rec.get("stages", ()):
+        flags = expand(stage["rle"], nr)
+        poisoned = {i for i, f in enumerate(flags) if f >> KPF_HWPOISON & 1}
+        compound = tuple(f & p.KPF_COMPOUND for f in flags)
+        pool = stage.get("pool")
+        pool_delta = corrupted = None
+        if pool is not None and base is not None:
+            pool_delta = int(pool["total"]) - int(base["total"])
+            corrupted = int(pool["HardwareCorrupted"]) - int(base["HardwareCorrupted"])
+            agree &= pool_delta == pred.pool_delta and corrupted == pred.corrupted_kb
+        agree &= poisoned == set(pred.poisoned) and compound == tuple(want_compound)
+        shown.append((str(stage["stage"]), _hwpoison_summary(poisoned, compound, pool_delta, corrupted)))
+    predicts = _hwpoison_summary(
+        pred.poisoned, want_compound, pred.pool_delta if base else None, pred.corrupted_kb if base else None
+    )
+    if not shown:
+        return [Row(name, predicts, "no stage recorded", False)]
+    if len({text for _, text in shown}) == 1:
+        shows = shown[0][1]
+        stages = ", ".join(stage for stage, _ in shown)
+    else:
+        shows = " / ".join(f"{stage}: {text}" for stage, text in shown)
+        stages = "stages differ"
+    return [Row(f"{name} ({stages})", predicts, shows, agree)]
+
+
+def dma_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
+    rows: list[Row] = []
+    for case in rec.get("cases", ()):
+        o, n, head_pfn = int(case["buf_offset"]), int(case["length"]), int(case["head_pfn"])
+        pred = p.predict_dma(facts, head_pfn, o, n, hvo == "on")
+        predicted = ", ".join(f"[{a:#x}, {a + b:#x})" for a, b in pred.written) or "nothing"
+        rc, landed, outside = int(case["rc"]), int(case["landed"]), int(case["outside_changed"])
+        shows = (
+            f"[{o:#x}, {o + landed:#x})"
+            if landed == n and outside == 0 and rc == n
+            else (
+                f"rc {rc}, {landed}/{n} bytes landed, {outside} outside changed, first bad {int(case['first_bad']):#x}"
+            )
+        )
+        exact = pred.written == ((o, n),)
+        agree = exact == (landed == n and outside == 0 and rc == n)
+        rows.append(Row(f"O_DIRECT read {n:#x} at folio+{o:#x} HVO {hvo}", predicted, shows, agree,
+                        "device writes only the user's bytes" if exact else "model predicts a misdirected DMA"))  # fmt: skip
+    return rows
+
+
+def sysctl_rows(facts: KernelFacts, hvo: str, rec: Record, boot_vmemmap: bool) -> list[Row]:
+    steps = list(rec.get("steps", ()))
+    plan = [(int(s["sysctl"]), str(s["action"]), int(s["nr"])) for s in steps]
+    preds = p.predict_sysctl(facts, hvo == "on", plan, boot_vmemmap=boot_vmemmap)
+    rows: list[Row] = []
+    for step, pred in zip(steps, preds, strict=True):
+        label = f"sysctl={pred.sysctl} then {pred.action} (pool {int(step['nr'])}) HVO {hvo}"
+        rc = step.get("write_rc")
+        ok = rc is not None and int(rc) == 0
+        if rc is not None and ok != pred.write_ok:
+            rows.append(Row(f"{label}: write", "accepted" if pred.write_ok else "refused",
+                            "accepted" if ok else "refused", False))  # fmt: skip
+        delta = step["delta_kb"]
+        total, free = int(delta["MemTotal"]), int(delta["MemFree"]) + int(delta.get("PcpFree", 0))
+        rows.append(Row(f"{label}: MemTotal", f"{pred.memtotal_kb} kB", _kb(total), total in pred.memtotal_kb))
+        rows.append(Row(f"{label}: MemFree", f"{pred.memfree_kb} kB", _kb(free), _within(free, pred.memfree_kb),
+                        f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+    return rows
+
+
+def error_rows(hvo: str, records: Sequence[Record]) -> list[Row]:
+    return [Row(f"guest {r.get('scenario', '?')} HVO {hvo}", "runs", _short(str(r.get("message", ""))), False)
+            for r in records if r.get("kind") == "error"]  # fmt: skip
+
+
+def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> list[Row]:
+    boot = next((r for r in records if r.get("kind") == "boot"), {})
+    out = boot_rows(facts, hvo, boot)
+    # Until an optimized folio is freed (its vmemmap restored with buddy pages), every
+    # folio's vmemmap is the boot-time one.  Records come in the order the guest ran them.
+    boot_vmemmap = True
+    for rec in records:
+        kind = rec.get("kind")
+        try:
+            if kind == "savings":
+                out += savings_rows(facts, hvo, boot, rec, boot_vmemmap)
+            elif kind == "kpageflags":
+                out += kpageflags_rows(facts, hvo, rec)
+            elif kind == "hwpoison":
+                out += hwpoison_rows(facts, hvo, rec)
+            elif kind == "dma":
+                out += dma_rows(facts, hvo, rec)
+            elif kind == "sysctl":
+                out += sysctl_rows(facts, hvo, rec, boot_vmemmap)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            out.append(Row(f"guest {kind} record HVO {hvo}", "well-formed", f"malformed: {exc!r}", False))
+        if kind in ("savings", "hwpoison", "sysctl", "dma", "kpageflags") and (hvo == "on" or kind == "sysctl"):
+            boot_vmemmap = False
+    out += error_rows(hvo, records)
+    if not any(r.get("kind") == "done" for r in records):
+        out.append(Row(f"guest HVO {hvo}", "runs to the end", "no 'done' record", False))
+    return out
+
+
+def compare_boots(facts: KernelFacts, boots: Mapping[str, Sequence[Record]]) -> tuple[Row, ...]:
+    """Rows for each boot ("on", "off"), then the between-boot savings."""
+    rows: list[Row] = []
+    for hvo in sorted(boots, key=lambda mode: mode != "on"):  # HVO on first, then off
+        rows += rows_for_boot(facts, hvo, boots[hvo])
+    if "on" in boots and "off" in boots:
+        # Only the first pool of each boot: MemTotal keeps what earlier pools freed
+        # (the restored vmemmap is not given back to memblock), so later pools' figures
+        # are cumulative; their own effect is in the per-boot rows.
+        on = next((r for r in boots["on"] if r.get("kind") == "savings"), None)
+        off = next((r for r in boots["off"] if r.get("kind") == "savings"), None)
+        if on is not None and off is not None and on.get("hugepage_kb") == off.get("hugepage_kb"):
+            rows += savings_between_boots(facts, on, off)
+    return tuple(rows)

@@ -1,0 +1,77 @@
+"""Which model preset a running kernel is, and the version facts conformance needs.
+
+`uname -r` of a distribution kernel names its ABI (Debian: 6.1.0-50-amd64); `uname -v`
+names the upstream stable release it was built from (Debian: "... Debian 6.1.176-1 ...").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hvo_verify.model.scheme import PRESETS, Scheme
+
+# (first version, preset, why); the last entry whose version <= the kernel's wins.
+_ERAS: tuple[tuple[tuple[int, int], str, str], ...] = (
+    ((0, 0), "none", "no HVO before v5.14"),
+    ((5, 14), "v5.14", "v5.14..v5.17: keep vmemmap pages 0,1 (RESERVE_VMEMMAP_NR = 2)"),
+    ((5, 18), "v5.18", "v5.18..v6.0: keep page 0; fake heads (e7d324850bfc)"),
+    ((6, 1), "v6.1", "v6.1: the v5.18 layout, power-of-2 guard, raw_hwp list"),
+    ((6, 2), "v6.2", "v6.2..v6.19: head vmemmap page copied to a new page (11aad2631bf7)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelFacts:
+    """What the conformance scenarios need to know about a kernel version, beyond the
+    preset's remap scheme and operation policies."""
+
+    release: str  # uname -r
+    upstream: tuple[int, int, int]  # the upstream (stable) version it was built from
+    preset: str
+    why: str
+    # 78f39084b41d "mm: hugetlb_vmemmap: add hugetlb_optimize_vmemmap sysctl" (v5.19):
+    # vm.hugetlb_optimize_vmemmap, read by vmemmap_should_optimize() when a folio is
+    # prepared, so it affects only folios allocated after the write.
+    has_sysctl: bool
+    # block/bio.c __bio_iov_iter_get_pages() in v6.1 takes O_DIRECT pages with
+    # iov_iter_get_pages2() (FOLL_GET: get_user_pages_fast) and bio_release_pages()
+    # drops them with put_page(); from v6.3 they are pinned (iov_iter_extract_pages(),
+    # FOLL_PIN) and unpinned.
+    dio_pins: bool
+
+    @property
+    def scheme(self) -> Scheme:
+        return PRESETS[self.preset]
+
+    @property
+    def version(self) -> str:
+        return ".".join(map(str, self.upstream))
+
+
+def upstream_version(release: str, version: str) -> tuple[int, int, int] | None:
+    """The upstream version: a "Debian X.Y.Z" / "X.Y.Z" in `uname -v`, else `uname -r`."""
+    for text in (version, release):
+        m = re.search(r"(?:Debian |^)(\d+)\.(\d+)(?:\.(\d+))?", text)
+        if m is not None:
+            return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    return None
+
+
+def kernel_facts(release: str, version: str) -> KernelFacts | None:
+    """Map a booted kernel to the model; None when its version cannot be read."""
+    upstream = upstream_version(release, version)
+    if upstream is None:
+        return None
+    preset, why = "none", ""
+    for first, name, reason in _ERAS:
+        if upstream[:2] >= first:
+            preset, why = name, reason
+    return KernelFacts(
+        release=release,
+        upstream=upstream,
+        preset=preset,
+        why=why,
+        has_sysctl=upstream[:2] >= (5, 19),
+        dio_pins=upstream[:2] >= (6, 3),
+    )

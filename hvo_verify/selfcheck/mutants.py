@@ -1,0 +1,1053 @@
+"""Mutation testing of the model (issue 5, part 1): break the kernel model on purpose and
+check that the spec suite notices.
+
+A `Mutant` is one deliberate kernel bug.  Applying it (`with mutant.apply():`) patches
+module attributes, as unittest.mock.patch does, and undoes them on exit.  Every mutant
+changes the concrete model (hvo_verify/model, what counterexamples replay on) and the z3
+encoding of the same function (hvo_verify/encode) alike, so that a kill is a verdict that
+differs from the spec's expectation; a kill by an EncodingMismatch (a counterexample the
+concrete model does not reproduce) is counted too, but as a "replay" kill.  Three kinds of
+patch, all on model or encode code, none on a spec or an expectation:
+
+* a function or method replaced (in every module that bound it, `from x import f`
+  included, and in registries such as encode.ops.OP_ENCODERS);
+* a preset scheme changed in model.scheme.PRESETS (what the model says a kernel version
+  does), read by both layers when the specs are loaded;
+* a kernel behaviour forced on every `Machine` (model.kernel): the operations model and
+  its unrolling (encode.ops reads `machine.policies`) both run it.
+
+The z3 side of a mutation uses only the encode layer's own terms and helpers and Python
+operators on them (`&`, `|`, `~`, `+`): no z3 import here (tests/unit/test_layering.py).
+
+`run_mutation()` applies each mutant in a fresh forked process and checks the suite one
+(spec, invariant, config) at a time through check_specs(): the checks its hint names
+first, then the rest of those specs, then every other spec.  It stops after the first
+group of checks (a hint, or a spec) that kills the mutant, unless `full=True`.  Then it
+runs the same checks with no mutant: every kill must be on a check that matches its
+expectation unmutated, or it means nothing (with `full=True` that baseline is the whole
+suite).  Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from hvo_verify.check import bmc, runner
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.runner import check_specs
+from hvo_verify.encode import ops as eo
+from hvo_verify.encode import readers as er
+from hvo_verify.encode.folio import FALSE, K_ORIG, TRUE, SymFolio, _select, bv
+from hvo_verify.encode.folio import Pte as SymPte
+from hvo_verify.encode.ops import POOL, Effect, Step, Store, Unrolling, _ite
+from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants import INVARIANTS
+from hvo_verify.model import accounting
+from hvo_verify.model import readers as mr
+from hvo_verify.model import structpage as sp
+from hvo_verify.model import vmemmap as vm
+from hvo_verify.model.kernel import Args, KState, Machine, Pool, Write
+from hvo_verify.model.policy import GupRefs, HugetlbClear, Hwpoison, Mapcount
+from hvo_verify.model.scheme import PRESETS, Encoding, HeadCopy, Scheme, Target
+from hvo_verify.model.structpage import MASK64, WORD
+from hvo_verify.model.vmemmap import Pte, VmemmapState
+from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.selfcheck import Section
+from hvo_verify.specs.loader import load_specs
+from hvo_verify.specs.schema import Spec, Verdict
+
+NAME = "mutation"
+KILLERS_SHOWN = 3  # kills recorded per mutant: its killing group of checks stops there unless full
+
+# (owner, attribute or key, replacement): owner is a module, a class or a dict.
+Patch = tuple[object, str, object]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One deliberate kernel bug, in kernel terms, and how to plant it in the model."""
+
+    name: str  # kebab-case
+    summary: str  # what the broken kernel does, with the kernel function it breaks
+    hint: tuple[str, ...]  # `spec` or `spec:inv,inv` (spec relative to specs/): checked first
+    patches: Callable[[], Sequence[Patch]]  # built when applied (wraps the current code)
+
+    @contextlib.contextmanager
+    def apply(self) -> Iterator[None]:
+        """Plant the mutation; every patch is undone on exit, even on an exception."""
+        with contextlib.ExitStack() as stack:
+            for owner, attr, value in self.patches():
+                if isinstance(owner, dict):
+                    stack.enter_context(mock.patch.dict(owner, {attr: value}))
+                else:
+                    stack.enter_context(mock.patch.object(owner, attr, value))
+            clear_check_caches()
+            try:
+                yield
+            finally:
+                clear_check_caches()
+
+
+def clear_check_caches() -> None:
+    """The checker caches unrollings and assumption checks per process (check/bmc.py,
+    check/runner.py); a cache filled under another mutant (or none) must not be reused."""
+    for module in (bmc, runner):
+        for name in ("_LAST", "_SATISFIABLE"):
+            cache = getattr(module, name, None)
+            if isinstance(cache, list | dict):
+                cache.clear()
+
+
+def everywhere(original: object, replacement: object) -> list[Patch]:
+    """Every binding of `original` in the loaded hvo_verify modules: module globals
+    (`from x import f` included) and module-level registries (BUILDERS, OP_ENCODERS)."""
+    out: list[Patch] = []
+    registries: set[int] = set()
+    for modname, module in sorted(sys.modules.items()):
+        if modname.split(".")[0] != "hvo_verify" or modname.startswith(__name__.rpartition(".")[0]):
+            continue
+        for attr, value in list(vars(module).items()):
+            if attr.startswith("__"):
+                continue
+            if value is original:
+                out.append((module, attr, replacement))
+            elif isinstance(value, dict) and id(value) not in registries:  # the same dict seen from two modules
+                registries.add(id(value))
+                out += [(value, key, replacement) for key, v in value.items() if v is original and isinstance(key, str)]
+    return out
+
+
+def presets(change: Callable[[Scheme], Scheme]) -> list[Patch]:
+    """Replace the optimizing presets of model.scheme.PRESETS by `change(preset)`."""
+    out: list[Patch] = []
+    for name, scheme in PRESETS.items():
+        new = change(scheme) if scheme.optimizes else scheme
+        if new != scheme:
+            out.append((PRESETS, name, new))
+    return out
+
+
+def forced_policies(**changes: Any) -> list[Patch]:
+    """Every Machine (the concrete operations and, through `machine.policies`, their
+    unrolling) behaves as `changes` say, whatever its kernel version or spec says."""
+    original = Machine.__init__
+
+    def init(self: Machine, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        object.__setattr__(self, "policies", dataclasses.replace(self.policies, **changes))
+
+    return [(Machine, "__init__", init)]
+
+
+def with_before(
+    st: Step, key: str, value: object, gen: Generator[Store, None, Effect]
+) -> Generator[Store, None, Effect]:
+    """Run an operation encoder with st.before[key] replaced (the unrolling runs each
+    operation's generator to completion before the next, so the swap is private to it)."""
+    saved = st.before
+    st.before = {**saved, key: value}
+    try:
+        return (yield from gen)
+    finally:
+        st.before = saved
+
+
+# ---------------------------------------------------------------- compound_head and friends
+
+
+def _no_fake_head_fix() -> list[Patch]:
+    def concrete(mem: Any, page: int) -> int:
+        return page
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        return er.Val(page.rel, FALSE)
+
+    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
+        return page
+
+    return [
+        *everywhere(mr.page_fixed_fake_head, concrete),
+        *everywhere(er.page_fixed_fake_head, symbolic),
+        (Unrolling, "page_fixed_fake_head", unrolled),
+    ]
+
+
+def _compound_head_keeps_tail_bit() -> list[Patch]:
+    orig_c, orig_s, orig_u = mr.compound_head, er.compound_head, Unrolling.compound_head
+
+    def concrete(mem: Any, page: int) -> int:
+        head = orig_c(mem, page)
+        if mem.folio.scheme.encoding is Encoding.MASK:
+            return head
+        return (head + (mr.compound_head_word(mem, page) & 1)) & MASK64
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        got = orig_s(f, page)
+        if f.scheme.encoding is Encoding.MASK:
+            return got
+        info = page.field(f, sp.W_COMPOUND_HEAD)
+        return er.Val(got.value + (info.value & 1), got.fault)
+
+    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
+        head = orig_u(self, t, page, faults, cond)
+        if self.scheme.encoding is Encoding.MASK:
+            return head
+        info, _fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
+        return head + (info & 1)
+
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "compound_head", unrolled)]
+
+
+def _mask_decode_without_tail_bit() -> list[Patch]:
+    orig_c, orig_s, orig_u = mr.compound_head, er.compound_head, Unrolling.compound_head
+
+    def concrete(mem: Any, page: int) -> int:
+        if mem.folio.scheme.encoding is not Encoding.MASK:
+            return orig_c(mem, page)
+        return page & mr.compound_head_word(mem, page)
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        if f.scheme.encoding is not Encoding.MASK:
+            return orig_s(f, page)
+        info = page.field(f, sp.W_COMPOUND_HEAD)
+        return er.Val(((f.head + page.rel) & info.value) - f.head, info.fault)
+
+    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
+        if self.scheme.encoding is not Encoding.MASK:
+            return orig_u(self, t, page, faults, cond)
+        info, fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
+        faults.append(cond & fault)
+        return page & info
+
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "compound_head", unrolled)]
+
+
+def _genmask_off_by_one() -> list[Patch]:
+    def tail_info(config: Any) -> int:
+        shift = config.order + (config.struct_page_size - 1).bit_length() - 1
+        return ((MASK64 >> shift) << shift) | 1
+
+    return everywhere(sp.tail_info, tail_info)
+
+
+def _page_head_ignores_fake_heads() -> list[Patch]:
+    return [*everywhere(mr.page_head, mr.test_page_head), *everywhere(er.page_head, er.test_page_head)]
+
+
+def _page_tail_bit0_only() -> list[Patch]:
+    def concrete(mem: Any, page: int) -> bool:
+        return bool(mr.compound_head_word(mem, page) & 1)
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        info = page.field(f, sp.W_COMPOUND_HEAD)
+        return er.Val((info.value & 1) == 1, info.fault)
+
+    return [*everywhere(mr.page_tail, concrete), *everywhere(er.page_tail, symbolic)]
+
+
+def _page_huge_reads_subpage() -> list[Patch]:
+    def concrete(mem: Any, page: int) -> bool:
+        if not mr.page_compound(mem, page):
+            return False
+        info = mem.read_word(page + mem.folio.size + sp.W_FOLIO_INFO * WORD)
+        return bool(info >> 8 & 0xFF == sp.HUGETLB_PAGE_DTOR)
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        compound = er.page_compound(f, page)
+        info = page.next(f).field(f, sp.W_FOLIO_INFO)
+        dtor = (info.value >> 8) & 0xFF == sp.HUGETLB_PAGE_DTOR
+        return er.Val(compound.value & dtor, compound.fault | (compound.value & info.fault))
+
+    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
+        head_bit = self.flag(t, page, sp.PG_HEAD, faults, cond)
+        info, fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
+        faults.append(cond & fault)
+        compound = head_bit | ((info & 1) == 1)
+        dtor, fault2 = self.read(t, page + self.size + sp.W_FOLIO_INFO * WORD, sp.W_FOLIO_INFO)
+        faults.append(cond & compound & fault2)
+        return compound & ((dtor >> 8) & 0xFF == sp.HUGETLB_PAGE_DTOR)
+
+    return [
+        *everywhere(mr.page_huge, concrete),
+        *everywhere(er.page_huge, symbolic),
+        (Unrolling, "page_huge", unrolled),
+    ]
+
+
+# ---------------------------------------------------------------- pfn <-> struct page
+
+
+def _page_to_pfn_off_by_one() -> list[Patch]:
+    orig_c, orig_s = mr.page_to_pfn, er.page_to_pfn
+    orig_phys_c, orig_phys_u = Machine.page_to_phys, Unrolling.page_to_phys
+
+    def concrete(mem: Any, page: int) -> int:
+        return orig_c(mem, page) + 1
+
+    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
+        got = orig_s(f, page)
+        return er.Val(got.value + 1, got.fault)
+
+    def machine_phys(self: Machine, page: int) -> int:
+        return orig_phys_c(self, page) + self.config.page_size
+
+    def unrolled_phys(self: Unrolling, page: Any) -> Any:
+        return orig_phys_u(self, page) + self.ps
+
+    return [
+        *everywhere(orig_c, concrete),
+        *everywhere(orig_s, symbolic),
+        (Machine, "page_to_phys", machine_phys),
+        (Unrolling, "page_to_phys", unrolled_phys),
+    ]
+
+
+def _pfn_to_page_off_by_one() -> list[Patch]:
+    orig_c, orig_s, orig_u = mr.pfn_to_page, er.pfn_to_page, Unrolling.pfn_to_page
+
+    def concrete(mem: Any, pfn: int) -> int:
+        return orig_c(mem, pfn + 1)
+
+    def symbolic(f: SymFolio, i: Any) -> er.Page:
+        return orig_s(f, i + 1)
+
+    def unrolled(self: Unrolling, t: int, i: Any, optimized: Any) -> Any:
+        return orig_u(self, t, i + 1, optimized)
+
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "pfn_to_page", unrolled)]
+
+
+# ---------------------------------------------------------------- the remap walk
+
+
+def _writable(s: Scheme) -> Scheme:
+    return s if s.target is Target.UNMAPPED else dataclasses.replace(s, writable_aliases=True)
+
+
+def _reuse_one_page_too_far(s: Scheme) -> Scheme:
+    return dataclasses.replace(s, target_page=s.target_page + 1) if s.target is Target.PAGE else s
+
+
+def _reuse_head_page(s: Scheme) -> Scheme:
+    return dataclasses.replace(s, target_page=0) if s.target is Target.PAGE and s.target_page == 1 else s
+
+
+def _reserve_one_page(s: Scheme) -> Scheme:
+    return dataclasses.replace(s, private=(0,)) if s.private == (0, 1) else s
+
+
+def _pte_clear(s: Scheme) -> Scheme:
+    return dataclasses.replace(s, target=Target.UNMAPPED, writable_aliases=False)
+
+
+def _stale_tlb_last_page() -> list[Patch]:
+    orig_opt, orig_pte = vm.optimize, SymFolio.pte
+
+    def concrete(folio: sp.Folio, *, alloc_ok: bool = True) -> VmemmapState:
+        state = orig_opt(folio, alloc_ok=alloc_ok)
+        last = folio.config.vmemmap_pages - 1
+        if not state.optimized or last in folio.scheme.private:
+            return state
+        vpage = state.first_vpage + last
+        return dataclasses.replace(state, ptes={**state.ptes, vpage: Pte(("orig", vpage), True)})
+
+    def symbolic(self: SymFolio, k: Any) -> SymPte:
+        pte = orig_pte(self, k)
+        stale = self.remapped(k) & (k == self.nr_vmemmap - 1)
+        return _select(stale, SymPte(bv(K_ORIG), k, TRUE, FALSE, bv(0)), pte)
+
+    return [*everywhere(orig_opt, concrete), (SymFolio, "pte", symbolic)]
+
+
+def _fallback_frees_head_frame() -> list[Patch]:
+    orig_opt, orig_freed = vm.optimize, SymFolio.freed_orig
+
+    def concrete(folio: sp.Folio, *, alloc_ok: bool = True) -> VmemmapState:
+        state = orig_opt(folio, alloc_ok=alloc_ok)
+        if folio.scheme.head_copy is HeadCopy.WITH_FALLBACK and not alloc_ok and state.optimized:
+            return dataclasses.replace(state, freed=state.freed | {("orig", state.first_vpage)})
+        return state
+
+    def symbolic(self: SymFolio, k: Any) -> Any:
+        freed = orig_freed(self, k)
+        if not self.scheme.optimizes or self.scheme.head_copy is not HeadCopy.WITH_FALLBACK:
+            return freed
+        return freed | (self.in_folio_vmemmap(k) & (k == 0) & ~self.alloc_ok)
+
+    return [*everywhere(orig_opt, concrete), (SymFolio, "freed_orig", symbolic)]
+
+
+def _copies_head_reuses_old_frame() -> list[Patch]:
+    orig_opt, orig_pte = vm.optimize, SymFolio.pte
+
+    def affected(s: Scheme) -> bool:
+        return s.optimizes and s.head_copy is not HeadCopy.NONE and s.target is Target.PAGE and s.target_page == 0
+
+    def concrete(folio: sp.Folio, *, alloc_ok: bool = True) -> VmemmapState:
+        state = orig_opt(folio, alloc_ok=alloc_ok)
+        if not (affected(folio.scheme) and alloc_ok and state.optimized):
+            return state
+        first = state.first_vpage
+        old = Pte(("orig", first), folio.scheme.writable_aliases)
+        ptes = {v: old if v != first and p is not None and p.frame == ("new", 0) else p for v, p in state.ptes.items()}
+        return dataclasses.replace(state, ptes=ptes)
+
+    def symbolic(self: SymFolio, k: Any) -> SymPte:
+        pte = orig_pte(self, k)
+        if not affected(self.scheme):
+            return pte
+        old = SymPte(bv(K_ORIG), pte.source, pte.writable, pte.changed, pte.delta)
+        return _select(self.remapped(k), old, pte)
+
+    return [*everywhere(orig_opt, concrete), (SymFolio, "pte", symbolic)]
+
+
+def _not_applicable_ignores_power_of_2() -> list[Patch]:
+    original = vm.not_applicable_reason
+
+    def concrete(config: Any, scheme: Scheme) -> str | None:
+        return original(config, dataclasses.replace(scheme, power_of_2_guard=False))
+
+    return everywhere(original, concrete)
+
+
+# ---------------------------------------------------------------- accounting
+
+
+def _pte_table_not_counted() -> list[Patch]:
+    def pagetable_pages(config: Any, folios: int = 1) -> int:
+        return 0
+
+    return everywhere(accounting.pagetable_pages, pagetable_pages)
+
+
+def _optimizable_size_off_by_one() -> list[Patch]:
+    return [(Scheme, "reserve", property(lambda self: len(self.private) + 1))]
+
+
+# ---------------------------------------------------------------- kernel operations
+
+
+def _bvec_offset_in_page() -> list[Patch]:
+    orig_c, orig_s = Machine._op_submit_bio, eo.op_submit_bio
+
+    def concrete(
+        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
+        io = state.io
+        assert io is not None
+        firsts = tuple((self.page(0) + j * self.folio.size) & MASK64 for j in range(len(io.pages)))
+        out = orig_c(
+            self, dataclasses.replace(state, io=dataclasses.replace(io, pages=firsts)), args, lines, writes, flags
+        )
+        assert out.io is not None
+        return dataclasses.replace(out, io=dataclasses.replace(out.io, pages=io.pages))  # GUP's pages, for the unpin
+
+    def symbolic(st: Step) -> Generator[Store, None, Effect]:
+        return (yield from with_before(st, "io_page0", st.u.head, orig_s(st)))
+
+    return [(Machine, "_op_submit_bio", concrete), *everywhere(orig_s, symbolic)]
+
+
+def _free_path_drops_raw_hwp_list() -> list[Patch]:
+    orig_c, orig_s = Machine._op_update_and_free_hugetlb_folio, eo.op_update_and_free
+
+    def concrete(
+        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
+        return orig_c(self, dataclasses.replace(state, raw_hwp=()), args, lines, writes, flags)
+
+    def symbolic(st: Step) -> Generator[Store, None, Effect]:
+        empty = [(FALSE, pfn) for _valid, pfn in st.before["raw"]]
+        return (yield from with_before(st, "raw", empty, orig_s(st)))
+
+    return [(Machine, "_op_update_and_free_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+
+
+def _restore_failure_frees_to_buddy() -> list[Patch]:
+    orig_c, orig_s = Machine._op_update_and_free_hugetlb_folio, eo.op_update_and_free
+
+    def concrete(
+        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
+        leak = self.policies.hwpoison is Hwpoison.RAW_HWP_LIST and state.raw_hwp_unreliable
+        if state.optimized and not args["alloc_ok"] and not leak:
+            lines.append("hugetlb_vmemmap_restore_folio(): -ENOMEM ignored; pages freed to buddy")
+            flags["to_buddy"] = True
+            return dataclasses.replace(state, pool=Pool.BUDDY, hugetlb=False)
+        return orig_c(self, state, args, lines, writes, flags)
+
+    def symbolic(st: Step) -> Generator[Store, None, Effect]:
+        effect = yield from orig_s(st)
+        s = st.before
+        leak = (TRUE if st.u.pol.hwpoison is Hwpoison.RAW_HWP_LIST else FALSE) & s["unreliable"]
+        failed = ~leak & s["optimized"] & ~st.args["alloc_ok"]
+        effect.updates["pool"] = _ite(failed, bv(POOL[Pool.BUDDY]), effect.updates["pool"])
+        effect.updates["hugetlb"] = _ite(failed, FALSE, effect.updates["hugetlb"])
+        effect.to_buddy = effect.to_buddy | failed
+        return effect
+
+    return [(Machine, "_op_update_and_free_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+
+
+def _pg_arch_1_on_subpage() -> list[Patch]:
+    def concrete(self: Machine, state: KState, i: int) -> int:
+        return self.page(i)
+
+    def symbolic(st: Step, faults: list[Any]) -> Any:
+        return st.u.page(st.args["i"])
+
+    return [(Machine, "_arch1_target", concrete), *everywhere(eo._arch1_target, symbolic)]
+
+
+def _alloc_without_ref_unfreeze() -> list[Patch]:
+    orig_c, orig_s = Machine._op_alloc_hugetlb_folio, eo.op_alloc
+
+    def concrete(
+        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
+    ) -> KState:
+        out = orig_c(self, state, args, lines, writes, flags)
+        if out.pool is Pool.IN_USE and state.pool is not Pool.IN_USE:  # dequeued: undo the unfreeze
+            out = self._store(out, writes, self._add32(out, self.page(0) + sp.W_COUNTS * WORD, -1, True))
+        return out
+
+    def symbolic(st: Step) -> Generator[Store, None, Effect]:
+        gen = orig_s(st)
+        while True:
+            try:
+                store = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if store.field == sp.W_COUNTS:  # folio_ref_unfreeze(): store the old count back
+                store = Store(store.active, store.vaddr, store.value - (1 << 32), store.field)
+            yield store
+
+    return [(Machine, "_op_alloc_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+
+
+def _put_one_ref_per_run() -> list[Patch]:
+    orig_c, orig_s = Machine._put_refs, eo._put_refs
+
+    def concrete(self: Machine, state: KState, folio: int, n: int, writes: list[Write], lines: list[str]) -> KState:
+        return orig_c(self, state, folio, 1, writes, lines)
+
+    def symbolic(st: Step, folio: Any, n: Any, cond: Any, faults: list[Any], pool: Any) -> Generator[Store, None, Any]:
+        return (yield from orig_s(st, folio, bv(1), cond, faults, pool))
+
+    return [(Machine, "_put_refs", concrete), *everywhere(orig_s, symbolic)]
+
+
+# ---------------------------------------------------------------- the catalogue
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "no-fake-head-fix",
+        "include/linux/page-flags.h page_fixed_fake_head() returns the page unchanged (the v5.18 fix-up "
+        "dropped): every page-aligned alias of the head reads as a head",
+        ("presets/v5.18.toml:head-resolution,head-tail-exact,kpageflags",),
+        _no_fake_head_fix,
+    ),
+    Mutant(
+        "compound-head-keeps-tail-bit",
+        "include/linux/page-flags.h _compound_head(): returns READ_ONCE(page->compound_head) without "
+        "subtracting the tail bit (head + 1 instead of head)",
+        ("must-catch/freed-frame-still-mapped.toml:head-resolution",),
+        _compound_head_keeps_tail_bit,
+    ),
+    Mutant(
+        "mask-decode-without-tail-bit",
+        "linux-mm include/linux/page-flags.h _compound_head(): page & compound_info without "
+        "`mask = (info & 1) - 1`, so a head (bit 0 clear) is decoded through its lru pointer",
+        ("examples/devdax-shared-tail-2026.toml:head-resolution",),
+        _mask_decode_without_tail_bit,
+    ),
+    Mutant(
+        "genmask-off-by-one",
+        "linux-mm set_compound_head(): compound_info = GENMASK(63, order + order_base_2(sizeof(struct page)) "
+        "- 1) | 1, keeping one low bit too many: tails in the folio's second half decode to its middle",
+        ("examples/devdax-shared-tail-2026.toml:head-resolution",),
+        _genmask_off_by_one,
+    ),
+    Mutant(
+        "page-head-ignores-fake-heads",
+        "include/linux/page-flags.h PageHead(): test_bit(PG_head) without !page_is_fake_head(), so the "
+        "v5.18 aliases of the head struct page read as heads",
+        ("presets/v5.18.toml:head-tail-exact,kpageflags",),
+        _page_head_ignores_fake_heads,
+    ),
+    Mutant(
+        "page-tail-bit0-only",
+        "include/linux/page-flags.h PageTail(): compound_head bit 0 only, without page_is_fake_head(): a "
+        "fake head is neither head nor tail",
+        ("presets/v5.18.toml:head-tail-exact,kpageflags",),
+        _page_tail_bit0_only,
+    ),
+    Mutant(
+        "page-huge-reads-subpage",
+        "mm/hugetlb.c PageHuge(): reads compound_dtor from page[1] of the page passed in instead of "
+        "page[1] of compound_head(page): /proc/kpageflags (fs/proc/page.c) loses KPF_HUGE on tails, and "
+        "flush_dcache_page() no longer redirects to the head",
+        ("presets/none.toml:kpageflags",),
+        _page_huge_reads_subpage,
+    ),
+    Mutant(
+        "page-to-pfn-off-by-one",
+        "include/asm-generic/memory_model.h __page_to_pfn(): (page - vmemmap) + 1, so page_to_phys() "
+        "(bio_vec, scatterlist) names the next page",
+        ("must-catch/willy-misreading-unmapped.toml:address-identity",),
+        _page_to_pfn_off_by_one,
+    ),
+    Mutant(
+        "pfn-to-page-off-by-one",
+        "include/asm-generic/memory_model.h __pfn_to_page(): vmemmap + pfn + 1: GUP and memory_failure() "
+        "get the next struct page",
+        ("must-catch/willy-misreading-unmapped.toml:address-identity",),
+        _pfn_to_page_off_by_one,
+    ),
+    Mutant(
+        "writable-vmemmap-aliases",
+        "mm/hugetlb_vmemmap.c vmemmap_remap_pte(): mk_pte(reuse, PAGE_KERNEL) instead of PAGE_KERNEL_RO: "
+        "every remapped tail vmemmap page is a writable alias",
+        ("presets/v5.18.toml:layout-soundness", "objections/hwpoison-raw-flag-v5.14.toml:ro-write"),
+        lambda: presets(_writable),
+    ),
+    Mutant(
+        "remap-pte-clear",
+        "mm/hugetlb_vmemmap.c vmemmap_remap_pte(): pte_clear() instead of set_pte_at(mk_pte(reuse)): the "
+        "tail vmemmap pages are unmapped, not aliased (willy's reading of the RFC, as a kernel bug)",
+        ("objections/pg-arch-1-head.toml:read-fault",),
+        lambda: presets(_pte_clear),
+    ),
+    Mutant(
+        "reuse-page-one-too-far",
+        "mm/hugetlb_vmemmap.c vmemmap_remap_free(): reuse address one PAGE_SIZE too far, i.e. the first "
+        "remapped vmemmap page, whose frame the walk itself frees: the tails map a freed frame",
+        ("presets/v5.14.toml:no-dangling-frame",),
+        lambda: presets(_reuse_one_page_too_far),
+    ),
+    Mutant(
+        "reuse-head-page-pointer-encoding",
+        "v5.14 free_huge_page_vmemmap(): vmemmap_reuse = the head vmemmap page (vmemmap_addr - 2 * "
+        "PAGE_SIZE) while compound_head is pointer-encoded without page_fixed_fake_head(): fake heads",
+        ("presets/v5.14.toml:head-resolution",),
+        lambda: presets(_reuse_head_page),
+    ),
+    Mutant(
+        "reserve-one-page-with-reuse-page-1",
+        "v5.14 mm/hugetlb_vmemmap.c free_huge_page_vmemmap(): RESERVE_VMEMMAP_NR = 1 while vmemmap_reuse "
+        "stays vmemmap page 1: the reuse page is itself remapped and freed, so every tail PTE maps a freed frame",
+        ("presets/v5.14.toml:no-dangling-frame",),
+        lambda: presets(_reserve_one_page),
+    ),
+    Mutant(
+        "stale-tlb-last-vmemmap-page",
+        "mm/hugetlb_vmemmap.c vmemmap_remap_range(): flush_tlb_kernel_range() stops one page short, so a "
+        "CPU keeps the old translation of vmemmap page V-1 and still reads the frame that was freed (no "
+        "TLB in the model: the stale entry is the PTE that CPU uses)",
+        ("presets/rfc-2020.toml:no-dangling-frame",),
+        _stale_tlb_last_page,
+    ),
+    Mutant(
+        "head-copy-fallback-frees-head-frame",
+        "v6.2 vmemmap_remap_free(): when alloc_pages_node() for the new head page fails, the in-place "
+        "fallback still frees the old head frame, which vmemmap page 0 and the tails keep mapping",
+        ("presets/v6.2.toml:no-dangling-frame,accounting",),
+        _fallback_frees_head_frame,
+    ),
+    Mutant(
+        "head-copy-tails-on-old-frame",
+        "v6.2 vmemmap_remap_free(): walk.reuse_page taken before the head page is copied, so the tail "
+        "PTEs map the old head frame, which is freed once PTE 0 points to the copy",
+        ("presets/v6.2.toml:no-dangling-frame",),
+        _copies_head_reuses_old_frame,
+    ),
+    Mutant(
+        "no-power-of-2-guard",
+        "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimizable_size(): the is_power_of_2(sizeof(struct page)) "
+        "check dropped (0effdf461c57 reverted): HVO runs with a 56-byte struct page",
+        ("presets/non-power-of-2.toml:layout-soundness",),
+        _not_applicable_ignores_power_of_2,
+    ),
+    Mutant(
+        "pte-table-not-counted",
+        "mm/hugetlb_vmemmap.c split_vmemmap_huge_pmd(): the PTE table allocated to split a PMD-mapped "
+        "vmemmap is left out of the saving",
+        ("must-catch/no-net-saving.toml:accounting",),
+        _pte_table_not_counted,
+    ),
+    Mutant(
+        "optimizable-size-off-by-one",
+        "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimizable_size(): subtracts one page more than "
+        "HUGETLB_VMEMMAP_RESERVE_SIZE, so the kernel's figure disagrees with the frames the walk frees",
+        ("objections/worth-the-savings.toml:accounting",),
+        _optimizable_size_off_by_one,
+    ),
+    Mutant(
+        "hwpoison-on-raw-tail",
+        "mm/memory-failure.c memory_failure(): SetPageHWPoison(p) on the raw subpage of an optimized "
+        "hugetlb folio instead of the head (head[4].private, raw_hwp list)",
+        ("objections/hwpoison-head-index-2020.toml:alias-write,hwpoison-exact",),
+        lambda: forced_policies(hwpoison=Hwpoison.RAW_FLAG),
+    ),
+    Mutant(
+        "hwpoison-head-flag-only",
+        "mm/memory-failure.c: hugetlb_set_page_hwpoison() without the raw_hwp list (as before v6.1): only "
+        "the head's PG_hwpoison says that some subpage is poisoned",
+        ("objections/hwpoison-raw-hwp-list.toml:hwpoison-exact",),
+        lambda: forced_policies(hwpoison=Hwpoison.HEAD_FLAG),
+    ),
+    Mutant(
+        "free-path-drops-raw-hwp-list",
+        "mm/hugetlb.c __update_and_free_hugetlb_folio(): folio_clear_hugetlb_hwpoison() clears the head's "
+        "PG_hwpoison with the raw_hwp list dropped: no raw page is marked before buddy gets it",
+        ("objections/hwpoison-raw-hwp-list.toml:hwpoison-freed",),
+        _free_path_drops_raw_hwp_list,
+    ),
+    Mutant(
+        "dissolve-clears-hugetlb-before-restore",
+        "mm/hugetlb.c remove_hugetlb_folio(): the hugetlb flag cleared before the vmemmap is restored "
+        "(32c877191e02 reverted, bug B5): memory_failure() takes the raw-page path on an optimized folio",
+        ("objections/hwpoison-raw-hwp-list.toml:only-hugetlb-optimized,ro-write",),
+        lambda: forced_policies(hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+    ),
+    Mutant(
+        "restore-failure-frees-to-buddy",
+        "mm/hugetlb.c __update_and_free_hugetlb_folio(): -ENOMEM from hugetlb_vmemmap_restore_folio() "
+        "ignored: the folio goes to buddy with its vmemmap still optimized and its poison not handed over",
+        ("objections/hwpoison-raw-hwp-list.toml:only-hugetlb-optimized,hwpoison-freed",),
+        _restore_failure_frees_to_buddy,
+    ),
+    Mutant(
+        "restore-without-reset",
+        "mm/hugetlb_vmemmap.c vmemmap_restore_pte(): copies the reuse (head) vmemmap page without "
+        "reset_struct_pages(): page[0..2] of every restored page keep the head's and folio's fields",
+        ("must-catch/ops-restore-identity-reset.toml:restore-identity",),
+        lambda: forced_policies(restore_reset=False),
+    ),
+    Mutant(
+        "gup-refs-on-subpage",
+        "mm/gup.c try_grab_folio_fast(): references taken with page_ref_add(page) on the subpage instead "
+        "of page_folio(page)",
+        ("objections/gup-fifth-page-rfc-2020.toml:refcount",),
+        lambda: forced_policies(gup_refs=GupRefs.SUBPAGE),
+    ),
+    Mutant(
+        "unpin-drops-one-ref-per-folio-run",
+        "mm/gup.c gup_put_folio(): folio_put_refs(folio, 1) instead of refs for a run of pages of one "
+        "folio (unpin_user_pages_dirty_lock() groups them with gup_folio_range_next())",
+        ("objections/gup-fifth-page-v5.14.toml:refcount",),
+        _put_one_ref_per_run,
+    ),
+    Mutant(
+        "alloc-without-ref-unfreeze",
+        "mm/hugetlb.c alloc_hugetlb_folio(): folio_ref_unfreeze(folio, 1) missing (pool folios are frozen "
+        "at 0 since bd225530a4c7): the mapped folio's refcount stays 0",
+        ("objections/double-mapping-folio.toml:refcount",),
+        _alloc_without_ref_unfreeze,
+    ),
+    Mutant(
+        "bvec-offset-in-page",
+        "block/bio.c bio_add_folio() given offset_in_page() instead of offset_in_folio(): the bio_vec "
+        "starts at the folio's first page, so DMA for head+5 lands on the head's page",
+        ("objections/gup-fifth-page-v5.14.toml:dma-exact",),
+        _bvec_offset_in_page,
+    ),
+    Mutant(
+        "pg-arch-1-on-subpage",
+        "arch/arm64/mm/flush.c flush_dcache_page(), __sync_icache_dcache(): the `if (PageHuge(page)) page "
+        "= compound_head(page)` redirect dropped: PG_arch_1 is stored in the subpage's struct page",
+        ("objections/pg-arch-1-head.toml:ro-write,alias-write",),
+        _pg_arch_1_on_subpage,
+    ),
+    Mutant(
+        "mapcount-per-subpage",
+        "mm/rmap.c page_add_file_rmap(): atomic_inc(&page->_mapcount) on the subpage instead of the "
+        "folio's mapcount in page[1]",
+        ("objections/double-mapping-folio.toml:ro-write,alias-write",),
+        lambda: forced_policies(mapcount=Mapcount.PER_SUBPAGE),
+    ),
+)
+
+NO_MUTANT = Mutant("none", "the model as it is", (), lambda: [])
+
+
+# ---------------------------------------------------------------- running
+
+CheckId = tuple[str, str, str]  # (spec path as loaded, invariant, config id)
+
+
+@dataclass(frozen=True)
+class Kill:
+    check: str  # spec:invariant@config, spec relative to specs/
+    kind: str  # "verdict": the verdict differs from the expectation; "replay": EncodingMismatch
+    invariant: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class MutantRun:
+    name: str
+    kills: tuple[Kill, ...] = ()
+    checks: tuple[CheckId, ...] = ()  # every check run under the mutant, in order
+    unknown: int = 0  # checks that differed only by an `unknown` verdict (never a kill)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.kills)
+
+    @property
+    def kind(self) -> str:
+        """`verdict` when some check's verdict differs, else `replay` (empty if it survived)."""
+        kinds = {k.kind for k in self.kills}
+        return "verdict" if "verdict" in kinds else next(iter(kinds), "")
+
+    @property
+    def specs_run(self) -> int:
+        return len({c[0] for c in self.checks})
+
+
+@dataclass(frozen=True)
+class BaselineRun:
+    spec: str
+    differences: tuple[str, ...] = ()
+    checks_run: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+
+def short_path(path: str) -> str:
+    """`.../specs/objections/x.toml` -> `objections/x.toml` (how hints name specs)."""
+    norm = path.replace("\\", "/")
+    marker = "specs/"
+    at = norm.rfind("/" + marker)
+    if at >= 0:
+        return norm[at + 1 + len(marker) :]
+    return norm[len(marker) :] if norm.startswith(marker) else norm
+
+
+def parse_hint(hint: str) -> tuple[str, tuple[str, ...]]:
+    """`objections/x.toml:ro-write,alias-write` -> (spec, invariants); no invariants: all."""
+    name, _, invariants = hint.partition(":")
+    return name, tuple(i for i in invariants.split(",") if i)
+
+
+Group = tuple[Spec, tuple[str, ...]]  # a spec and the invariants of it to check
+
+
+def search_plan(specs: Sequence[Spec], hint: Sequence[str]) -> list[Group]:
+    """The order a mutant is checked in: the hinted checks, then the rest of each hinted
+    spec, then every other spec in suite order; every check exactly once."""
+    by_name = {short_path(s.path): s for s in specs}
+    plan: list[Group] = []
+    done: set[tuple[str, str]] = set()
+
+    def add(spec: Spec, wanted: Sequence[str]) -> None:
+        invs = tuple(i for i in spec.invariants if (not wanted or i in wanted) and (spec.path, i) not in done)
+        if invs:
+            plan.append((spec, invs))
+            done.update((spec.path, i) for i in invs)
+
+    hinted = [(by_name[name], invs) for name, invs in map(parse_hint, hint) if name in by_name]
+    for spec, invs in hinted:
+        add(spec, invs)
+    for spec in [s for s, _invs in hinted] + list(specs):
+        add(spec, ())
+    return plan
+
+
+@dataclass
+class _Outcome:
+    kills: list[Kill] = field(default_factory=list)
+    checks: list[CheckId] = field(default_factory=list)
+    unknown: int = 0
+    differences: list[str] = field(default_factory=list)
+
+
+def run_checks(spec: Spec, pairs: Sequence[tuple[str, str]], stop_after: int | None = None) -> _Outcome:
+    """The (invariant, config id) checks of one spec, one at a time through check_specs().
+    A check kills when its verdict differs from the expectation (not by `unknown`) or its
+    counterexample does not replay (EncodingMismatch).  Stops after `stop_after` kills."""
+    out = _Outcome()
+    configs = {c.id: c for c in spec.configs}
+    name = short_path(spec.path)
+    for inv, config_id in pairs:
+        check = f"{name}:{inv}@{config_id}"
+        out.checks.append((spec.path, inv, config_id))
+        narrowed = dataclasses.replace(spec, configs=(configs[config_id],), invariants=(inv,))
+        try:
+            [res] = check_specs([narrowed], workers=1)
+        except EncodingMismatch as exc:
+            out.kills.append(Kill(check, "replay", inv, f"{check}: counterexample does not replay: {exc}"))
+            out.differences.append(out.kills[-1].detail)
+        else:
+            _judge(res, check, out)
+        if stop_after is not None and len(out.kills) >= stop_after:
+            break
+    return out
+
+
+def _pairs(spec: Spec, invariants: Sequence[str]) -> list[tuple[str, str]]:
+    """In spec order (config by config, as check_specs runs them)."""
+    return [(inv, c.id) for c in spec.configs for inv in spec.invariants if inv in invariants]
+
+
+def _judge(res: CheckResult, check: str, out: _Outcome) -> None:
+    if res.as_expected:
+        return
+    expected = "nothing" if res.expected is None else res.expected.value
+    what = f"{check}: {res.verdict.value}, expected {expected}"
+    out.differences.append(what)
+    if res.verdict is Verdict.UNKNOWN:
+        out.unknown += 1
+        return
+    out.kills.append(Kill(check, "verdict", res.invariant, what))
+
+
+def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) -> MutantRun:
+    """Apply `mutant`, load the specs under it and check them in search_plan() order;
+    stop after the first group of checks that kills it (after KILLERS_SHOWN kills in that
+    group), unless `full`."""
+    start = time.perf_counter()
+    kills: list[Kill] = []
+    checks: list[CheckId] = []
+    unknown = 0
+    try:
+        with mutant.apply():
+            specs = load_specs(list(spec_paths))
+            for spec, invariants in search_plan(specs, mutant.hint):
+                outcome = run_checks(spec, _pairs(spec, invariants), None if full else KILLERS_SHOWN)
+                checks += outcome.checks
+                unknown += outcome.unknown
+                kills += outcome.kills
+                if kills and not full:
+                    break
+    except Exception as exc:  # a mutant that crashes the checker is reported, never a kill
+        return MutantRun(mutant.name, tuple(kills), tuple(checks), unknown, time.perf_counter() - start,
+                         f"{type(exc).__name__}: {exc}")  # fmt: skip
+    return MutantRun(mutant.name, tuple(kills), tuple(checks), unknown, time.perf_counter() - start)
+
+
+def run_baseline(path: str, wanted: Sequence[tuple[str, str]] | None = None) -> BaselineRun:
+    """The same checks with no mutant: `wanted` (invariant, config id) pairs of one spec
+    file, or all of them.  Every one must match its expectation."""
+    start = time.perf_counter()
+    try:
+        with NO_MUTANT.apply():
+            [spec] = load_specs([path])
+            pairs = _pairs(spec, spec.invariants)
+            if wanted is not None:
+                pairs = [p for p in pairs if p in set(wanted)]
+            outcome = run_checks(spec, pairs)
+    except Exception as exc:  # e.g. a SpecError: reported as a failure of the section
+        return BaselineRun(short_path(path), (), 0, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    return BaselineRun(short_path(path), tuple(outcome.differences), len(outcome.checks), time.perf_counter() - start)
+
+
+# Work for the forked workers: set before the pool is created, inherited by fork.
+_WORK: list[Callable[[], MutantRun | BaselineRun]] = []
+
+
+def _task(n: int) -> MutantRun | BaselineRun:
+    return _WORK[n]()
+
+
+def _run(work: Sequence[Callable[[], MutantRun | BaselineRun]], jobs: int) -> list[MutantRun | BaselineRun]:
+    """Each piece of work in a fresh forked process (so no patch or cache outlives it),
+    `jobs` at a time; or in this process with jobs=1."""
+    if jobs <= 1:
+        return [w() for w in work]
+    _WORK[:] = work
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=1) as pool:
+            return pool.map(_task, range(len(work)), chunksize=1)
+    finally:
+        _WORK.clear()
+
+
+def run_all(
+    spec_paths: Sequence[str], jobs: int = 2, full: bool = False, mutants: Sequence[Mutant] = MUTANTS
+) -> tuple[list[MutantRun], list[BaselineRun], float]:
+    """Every mutant; then, with no mutant, every check some mutant ran (so every kill is
+    on a check that matches its expectation unmutated; with `full`, the whole suite)."""
+    start = time.perf_counter()
+    paths = list(spec_paths)
+    runs = [r for r in _run([functools.partial(run_mutant, m, paths, full) for m in mutants], jobs)
+            if isinstance(r, MutantRun)]  # fmt: skip
+    used: dict[str, set[tuple[str, str]]] = {}
+    for run in runs:
+        for path, inv, config in run.checks:
+            used.setdefault(path, set()).add((inv, config))
+    work = [functools.partial(run_baseline, path, sorted(pairs)) for path, pairs in used.items()]
+    baseline = [r for r in _run(work, jobs) if isinstance(r, BaselineRun)]
+    return runs, baseline, time.perf_counter() - start
+
+
+def run_mutation(spec_paths: Sequence[str], jobs: int = 2, full: bool = False) -> Section:
+    """Mutation testing of the model against the spec suite in `spec_paths`."""
+    runs, baseline, wall = run_all(spec_paths, jobs, full)
+    return section(runs, baseline, wall)
+
+
+def section(runs: Sequence[MutantRun], baseline: Sequence[BaselineRun], wall: float) -> Section:
+    invariants = [*INVARIANTS, *OP_INVARIANTS]
+    per_invariant = dict.fromkeys(invariants, 0)
+    for run in runs:
+        for inv in sorted({k.invariant for k in run.kills}):
+            per_invariant[inv] = per_invariant.get(inv, 0) + 1
+    killed = [r for r in runs if r.killed and not r.error]
+    failures: list[str] = []
+    for run in runs:
+        if run.error:
+            failures.append(f"mutant {run.name}: the checker failed under it: {run.error}")
+        elif not run.killed:
+            why = f" ({run.unknown} check(s) only came back unknown)" if run.unknown else ""
+            failures.append(
+                f"mutant {run.name} survived: none of {len(run.checks)} check(s) in {run.specs_run} spec(s) "
+                f"differs from its expectation{why} (an equivalent mutant, or a gap in the suite)"
+            )
+    failures += [f"invariant {inv} kills no mutant" for inv in invariants if per_invariant[inv] == 0]
+    differences = [d for b in baseline for d in b.differences]
+    failures += [f"baseline (no mutant): {d}" for d in differences]
+    failures += [f"baseline (no mutant): {b.spec}: {b.error}" for b in baseline if b.error]
+    n = len(runs)
+    rate = 100.0 * len(killed) / n if n else 0.0
+    seconds = [r.seconds for r in runs]
+    figures: list[tuple[str, int | float | str]] = [
+        ("mutants", n),
+        ("killed", len(killed)),
+        ("kill rate", f"{len(killed)}/{n} ({rate:.0f}%)"),
+        ("kill rate %", round(rate, 1)),
+        ("killed by verdict", sum(1 for r in killed if r.kind == "verdict")),
+        ("killed by replay only", sum(1 for r in killed if r.kind == "replay")),
+        ("mutant checks run", sum(len(r.checks) for r in runs)),
+        ("seconds per mutant (mean)", round(sum(seconds) / n, 2) if n else 0.0),
+        ("seconds per mutant (max)", round(max(seconds), 2) if n else 0.0),
+        ("baseline checks (no mutant)", sum(b.checks_run for b in baseline)),
+        ("baseline differences", len(differences)),
+        ("wall seconds", round(wall, 1)),
+        ("invariants killing no mutant", sum(1 for inv in invariants if per_invariant[inv] == 0)),
+        *((f"kills: {inv}", per_invariant[inv]) for inv in invariants),
+    ]
+    details = tuple((r.name, _describe(r)) for r in runs)
+    return Section(NAME, not failures, tuple(figures), tuple(failures), details)
+
+
+def _describe(run: MutantRun) -> str:
+    cost = f"{run.seconds:.1f} s, {len(run.checks)} check(s) in {run.specs_run} spec(s)"
+    if run.error:
+        return f"error: {run.error}; {cost}"
+    if not run.killed:
+        return f"survived; {cost}"
+    shown = ", ".join(k.check for k in run.kills[:KILLERS_SHOWN])
+    return f"killed ({run.kind}) by {shown}; {cost}"

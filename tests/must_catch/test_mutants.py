@@ -1,0 +1,160 @@
+"""Mutation testing of the model (hvo_verify.selfcheck.mutants): every mutant is killed
+by the spec suite, by a verdict that differs from its expectation; every invariant kills
+at least one mutant; the same procedure with no mutant finds no difference; and every
+mutant's patches are undone when its context exits."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import sys
+from typing import Any
+
+import pytest
+
+from hvo_verify.check.runner import check_specs
+from hvo_verify.invariants import INVARIANTS
+from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck import mutants as m
+from hvo_verify.specs.loader import load_specs
+from hvo_verify.specs.schema import Verdict
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+MUTANTS = {mutant.name: mutant for mutant in m.MUTANTS}
+
+Run = tuple[list[m.MutantRun], list[m.BaselineRun], Section]
+
+
+@pytest.fixture(scope="module")
+def mutation() -> Run:
+    """The whole mutation run (every mutant, early stop) and the unmutated baseline."""
+    runs, baseline, wall = m.run_all([str(SPECS)], jobs=2)
+    return runs, baseline, m.section(runs, baseline, wall)
+
+
+@pytest.mark.slow
+def test_every_mutant_is_killed_by_a_verdict(mutation: Run) -> None:
+    runs, _baseline, section = mutation
+    assert [r.name for r in runs] == list(MUTANTS)
+    survivors = [(r.name, r.error or "survived") for r in runs if not r.killed or r.error]
+    assert not survivors, survivors
+    figures = dict(section.figures)
+    assert figures["kill rate %"] == 100.0 and figures["killed"] == len(m.MUTANTS)
+    # consistent mutations: the concrete model and the encoding see the same bug, so the
+    # kill is a verdict, never only a counterexample that does not replay
+    assert all(r.kind == "verdict" for r in runs), [(r.name, r.kind) for r in runs]
+
+
+@pytest.mark.slow
+def test_every_invariant_kills_some_mutant(mutation: Run) -> None:
+    runs, _baseline, section = mutation
+    figures = dict(section.figures)
+    for inv in [*INVARIANTS, *OP_INVARIANTS]:
+        assert figures[f"kills: {inv}"] >= 1, f"{inv} kills no mutant"
+    killed = {k.invariant for r in runs for k in r.kills}
+    assert killed == set(INVARIANTS) | set(OP_INVARIANTS)
+
+
+@pytest.mark.slow
+def test_no_mutant_means_no_difference(mutation: Run) -> None:
+    """The same checks with no mutant applied all match their expectations, so every kill
+    is a difference the mutant made."""
+    runs, baseline, section = mutation
+    used = {(m.short_path(path), inv, config) for r in runs for path, inv, config in r.checks}
+    assert sum(b.checks_run for b in baseline) == len(used)
+    assert {b.spec for b in baseline} == {spec for spec, _inv, _config in used}
+    killers = {k.check for r in runs for k in r.kills}
+    assert killers <= {f"{spec}:{inv}@{config}" for spec, inv, config in used}
+    assert all(not b.error for b in baseline), [(b.spec, b.error) for b in baseline if b.error]
+    assert [d for b in baseline for d in b.differences] == []
+    assert dict(section.figures)["baseline differences"] == 0
+    assert section.ok, section.failures
+
+
+def test_catalogue() -> None:
+    assert len(m.MUTANTS) >= 25
+    assert len(MUTANTS) == len(m.MUTANTS), "mutant names must be unique"
+    specs = {m.short_path(s.path): s for s in load_specs([str(SPECS)])}
+    for mutant in m.MUTANTS:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9.]+)*", mutant.name), mutant.name
+        assert mutant.summary and "\n" not in mutant.summary, mutant.name
+        assert re.search(r"\w+\(\)|[0-9a-f]{12}", mutant.summary), f"{mutant.name}: cite the kernel function"
+        assert mutant.hint, mutant.name
+        for hint in mutant.hint:
+            name, invariants = m.parse_hint(hint)
+            assert name in specs, (mutant.name, hint)
+            assert set(invariants) <= set(specs[name].invariants), (mutant.name, hint)
+
+
+def test_search_plan_runs_every_check_once_hinted_first() -> None:
+    specs = load_specs([str(SPECS)])
+    plan = m.search_plan(specs, ("objections/double-mapping-folio.toml:refcount", "presets/none.toml"))
+    assert [(m.short_path(s.path), invs) for s, invs in plan[:3]] == [
+        ("objections/double-mapping-folio.toml", ("refcount",)),
+        ("presets/none.toml", tuple(INVARIANTS)),
+        ("objections/double-mapping-folio.toml", ("ro-write", "alias-write")),
+    ]
+    planned = [(s.path, inv) for s, invs in plan for inv in invs]
+    assert sorted(planned) == sorted((s.path, inv) for s in specs for inv in s.invariants)
+
+
+def _snapshot() -> dict[tuple[str, ...], object]:
+    """Every module attribute, class attribute and module-level dict entry of the loaded
+    hvo_verify modules, as the objects themselves (compared by identity)."""
+    out: dict[tuple[str, ...], object] = {}
+    for modname, module in list(sys.modules.items()):
+        if modname.split(".")[0] != "hvo_verify":
+            continue
+        for attr, value in list(vars(module).items()):
+            out[(modname, attr)] = value
+            if isinstance(value, dict):
+                for key, item in list(value.items()):
+                    out[(modname, attr, repr(key))] = item
+            if isinstance(value, type) and value.__module__ == modname:
+                for name, member in list(vars(value).items()):
+                    out[(modname, attr, "." + name)] = member
+    return out
+
+
+def _changed(before: dict[tuple[str, ...], Any], after: dict[tuple[str, ...], Any]) -> list[tuple[str, ...]]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k, before) is not after.get(k, before))
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_mutant_changes_the_model_and_is_undone(name: str) -> None:
+    mutant = MUTANTS[name]
+    before = _snapshot()
+    with mutant.apply():
+        inside = _snapshot()
+    changed = _changed(before, inside)
+    assert changed, f"{name} patches nothing"
+    layers = {k[0].split(".")[1] for k in changed}
+    assert layers & {"model", "encode"}, f"{name} must change the model or its encoding: {changed}"
+    assert _changed(before, _snapshot()) == []
+    with pytest.raises(RuntimeError), mutant.apply():
+        raise RuntimeError("an exception inside the mutant")
+    assert _changed(before, _snapshot()) == []
+
+
+def test_forked_check_specs_workers_see_the_patch() -> None:
+    """check_specs(workers=2) forks its pool after the patch: the workers see it."""
+    specs = load_specs([str(SPECS / "must-catch" / "no-net-saving.toml")])
+    with MUTANTS["pte-table-not-counted"].apply():
+        mutated = check_specs(specs, workers=2)
+    clean = check_specs(specs, workers=2)
+    accounting = [r for r in mutated if r.invariant == "accounting"]
+    assert accounting and accounting[0].verdict is Verdict.PROVED  # the spec expects violated
+    assert all(r.as_expected for r in clean)
+
+
+def test_a_survivor_and_a_gap_are_reported() -> None:
+    """The procedure itself: a mutant that changes nothing survives, and the section says so."""
+    idle = m.Mutant("does-nothing", "nothing()", ("must-catch/no-net-saving.toml",), lambda: [])
+    run = m.run_mutant(idle, [str(SPECS / "must-catch" / "no-net-saving.toml")])
+    assert not run.killed and not run.error and len(run.checks) == 7
+    section = m.section([run], [], 0.0)
+    assert not section.ok
+    assert any("does-nothing survived" in f for f in section.failures)
+    assert any("kills no mutant" in f for f in section.failures)

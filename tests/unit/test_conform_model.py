@@ -1,0 +1,104 @@
+"""Conformance, the model side: kernel version -> preset, and the predictions the model
+makes for each scenario (no QEMU needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hvo_verify.conform import predict as p
+from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts, upstream_version
+
+DEBIAN_12 = ("6.1.0-50-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-10-20)")
+
+
+def facts(preset: str = "v6.1") -> KernelFacts:
+    f = kernel_facts(*DEBIAN_12)
+    assert f is not None
+    return dataclasses.replace(f, preset=preset)
+
+
+@pytest.mark.parametrize(
+    ("release", "version", "upstream", "preset"),
+    [
+        (*DEBIAN_12, (6, 1, 176), "v6.1"),
+        ("5.10.0-30-amd64", "#1 SMP Debian 5.10.218-1", (5, 10, 218), "none"),
+        ("5.15.0-91-generic", "#101-Ubuntu SMP", (5, 15, 0), "v5.14"),
+        ("6.0.12", "#1 SMP", (6, 0, 12), "v5.18"),
+        ("6.12.48+deb13-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1", (6, 12, 48), "v6.2"),
+    ],
+)
+def test_kernel_version_maps_to_preset(release: str, version: str, upstream: tuple[int, ...], preset: str) -> None:
+    assert upstream_version(release, version) == upstream
+    f = kernel_facts(release, version)
+    assert f is not None and f.preset == preset and f.upstream == upstream
+
+
+def test_unreadable_version() -> None:
+    assert kernel_facts("custom", "#1 SMP") is None
+
+
+def test_debian_facts() -> None:
+    f = facts()
+    assert f.has_sysctl and not f.dio_pins
+
+
+def test_savings_issue_figure() -> None:
+    """The issue's figure: 100 x 2 MiB folios, HVO on vs off: 100 x 7 x 4 KiB of MemTotal."""
+    on = p.predict_savings(facts(), 2048, 100, True, fresh=True)
+    off = p.predict_savings(facts(), 2048, 100, False, fresh=True)
+    assert on.freeable_kb == off.freeable_kb == 28  # printed whether or not HVO is on
+    assert on.memtotal_alloc_kb == p.Range(2800, 2800) and off.memtotal_alloc_kb == p.Range(0, 0)
+    # 100 folios' vmemmap is 100 x 32 KiB: at least 2, at most 100 PMDs split
+    assert on.memfree_alloc_kb == p.Range(-204800 + 2800 - 400, -204800 + 2800 - 8)
+    assert on.memfree_free_kb == 100 * (2048 - 28)
+    assert p.predict_savings(facts(), 1048576, 1, True).freeable_kb == 16380
+
+
+def test_savings_depend_on_preset() -> None:
+    """v6.2 copies the head vmemmap page: one more boot frame freed, one buddy page taken."""
+    v62 = p.predict_savings(facts("v6.2"), 2048, 100, True, fresh=True)
+    assert v62.memtotal_alloc_kb == p.Range(3200, 3200)
+    assert p.predict_savings(facts("v5.14"), 2048, 1, True).memtotal_alloc_kb == p.Range(24, 24)
+
+
+def test_restored_vmemmap_is_not_boot_memory() -> None:
+    """A folio whose vmemmap was restored before frees buddy pages: MemTotal may not move."""
+    pred = p.predict_savings(facts(), 2048, 3, True, boot_vmemmap=False)
+    assert pred.memtotal_alloc_kb == p.Range(0, 84)
+
+
+def test_kpageflags_fake_heads() -> None:
+    on = p.predict_kpageflags(facts(), 2048, 0x40000, True)
+    off = p.predict_kpageflags(facts(), 2048, 0x40000, False)
+    assert on.compound == off.compound
+    assert on.compound[0] == (1 << 15) | (1 << 17) and set(on.compound[1:]) == {(1 << 16) | (1 << 17)}
+    assert on.flags_alias_head == frozenset(range(64, 512, 64)) and not off.flags_alias_head
+
+
+@pytest.mark.parametrize("target", ["in-use", "free"])
+@pytest.mark.parametrize("k", [0, 1, 64, 511])
+def test_hwpoison_moves_to_raw_page(target: str, k: int) -> None:
+    pred = p.predict_hwpoison(facts(), 2048, 0x40000, k, target, True)
+    assert pred.poisoned == {k} and pred.compound is None and pred.pool_delta == -1 and pred.corrupted_kb == 4
+
+
+def test_hwpoison_head_flag_era_loses_the_raw_page() -> None:
+    """v5.18's head flag (pre-6.1): dissolve moves it to the page dissolve was called for."""
+    pred = p.predict_hwpoison(facts("v5.18"), 2048, 0x40000, 65, "in-use", True)
+    assert pred.poisoned == {65}
+
+
+def test_dma_exact() -> None:
+    pred = p.predict_dma(facts(), 0x40000, 0x5000, 0x800, True)
+    assert pred.written == ((0x5000, 0x800),)
+    assert any("head+5" in line for line in pred.lines)
+
+
+def test_sysctl_affects_later_folios_only() -> None:
+    steps = p.predict_sysctl(facts(), False, [(1, "alloc", 1), (0, "alloc", 2), (1, "free", 0)])
+    assert [s.memtotal_kb for s in steps] == [p.Range(28, 28), p.Range(0, 0), p.Range(0, 0)]
+    assert steps[2].memfree_kb == p.Range(2 * 2048 - 28, 2 * 2048 - 28)
+    no_sysctl = p.predict_sysctl(dataclasses.replace(facts("v5.18"), has_sysctl=False), False, [(1, "alloc", 1)])
+    assert no_sysctl[0].memtotal_kb == p.Range(0, 0) and not no_sysctl[0].write_ok

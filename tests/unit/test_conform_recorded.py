@@ -1,0 +1,164 @@
+"""A recorded conformance run (Debian 12's 6.1.176 kernel under QEMU/TCG, HVO on and off,
+saved with `hvo-verify conform --save-records`) compared with the model, without QEMU.
+
+It must agree for the preset the kernel maps to (v6.1), and must disagree, on the right
+observations, when the model is another kernel's: conformance can fail."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hvo_verify import cli
+from hvo_verify.conform import ConformReport, load_records, report_from_records
+from hvo_verify.conform import compare as c
+from hvo_verify.conform.kernelmap import kernel_facts
+from hvo_verify.report.conform_text import conform_document, conform_text
+
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "conform-debian-6.1.176.json.gz"
+
+
+@pytest.fixture(scope="module")
+def records() -> dict[str, list[dict[str, object]]]:
+    return load_records(RECORDED)
+
+
+def _rows_with(preset: str, records: dict[str, list[dict[str, object]]]) -> tuple[c.Row, ...]:
+    """The recorded run against another preset's model (the 1 GiB kpageflags records,
+    4 s of model time each, are left to test_recorded_run_agrees)."""
+    boot = records["on"][0]
+    facts = kernel_facts(str(boot["release"]), str(boot["version"]))
+    assert facts is not None
+    small = {
+        hvo: [r for r in recs if not (r["kind"] == "kpageflags" and r["hugepage_kb"] == 1048576)]
+        for hvo, recs in records.items()
+    }
+    return c.compare_boots(dataclasses.replace(facts, preset=preset), small)
+
+
+def test_recorded_run_agrees(records: dict[str, list[dict[str, object]]]) -> None:
+    report = report_from_records(records)
+    assert report.facts is not None and report.facts.preset == "v6.1"
+    assert report.error is None and report.disagreements == 0, conform_text(report)
+    assert len(report.rows) >= 60
+    rows = {r.scenario: r for r in report.rows}
+    between = rows["savings 2M x100: MemTotal HVO on - off"]
+    assert between.predicts == between.shows == "+2800 kB"  # the issue's 100 x 7 x 4 KiB
+    assert rows["kpageflags 2M HVO on: fake heads"].shows == "head's flags at 64,128,...,448 (every 64th, 7)"
+    assert rows["kpageflags 1G HVO on: fake heads"].shows == "head's flags at 64,128,...,262080 (every 64th, 4095)"
+    assert rows["kpageflags 2M HVO off: fake heads"].shows == "head's flags at none"
+
+
+def _failing(rows: tuple[c.Row, ...]) -> set[str]:
+    return {r.scenario for r in rows if r.agree is False}
+
+
+def test_head_copy_preset_disagrees_on_memtotal(records: dict[str, list[dict[str, object]]]) -> None:
+    """v6.2 copies the head vmemmap page: one more boot frame freed per folio."""
+    failing = _failing(_rows_with("v6.2", records))
+    assert "savings 2M x100 HVO on: MemTotal after alloc" in failing
+    assert "savings 2M x100: MemTotal HVO on - off" in failing
+    assert not any(s.startswith(("kpageflags", "O_DIRECT", "hwpoison")) for s in failing), failing
+
+
+def test_two_page_preset_disagrees_on_fake_heads(records: dict[str, list[dict[str, object]]]) -> None:
+    """v5.14 keeps vmemmap pages 0 and 1: no fake heads, 24 KiB freed per 2 MiB folio."""
+    failing = _failing(_rows_with("v5.14", records))
+    assert {"kpageflags 2M HVO on: fake heads", "savings 2M x100 HVO on: dmesg"} <= failing
+    assert "kpageflags 2M HVO off: fake heads" not in failing
+
+
+def test_no_hvo_model_disagrees_on_savings(records: dict[str, list[dict[str, object]]]) -> None:
+    failing = _failing(_rows_with("none", records))
+    assert "savings 2M x100 HVO on: MemTotal after alloc" in failing
+    assert "kpageflags 2M HVO on: fake heads" in failing
+
+
+def test_misdirected_dma_in_the_model_is_a_disagreement(
+    records: dict[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """willy's fear, as a model bug: GUP hands out the representative struct page."""
+    from hvo_verify.conform import predict
+
+    real = predict.predict_dma
+
+    def wrong(*args: object, **kwargs: object) -> predict.DmaPrediction:
+        pred = real(*args, **kwargs)  # type: ignore[arg-type]
+        return predict.DmaPrediction(tuple((off % 0x1000, n) for off, n in pred.written), pred.lines)
+
+    monkeypatch.setattr(predict, "predict_dma", wrong)
+    failing = _failing(_rows_with("v6.1", records))
+    assert "O_DIRECT read 0x800 at folio+0x5000 HVO on" in failing
+
+
+def test_malformed_record_is_a_row_not_a_traceback(records: dict[str, list[dict[str, object]]]) -> None:
+    broken: dict[str, list[dict[str, object]]] = {
+        "on": [records["on"][0], {"kind": "dma", "cases": [{"buf_offset": "x"}]}, {"kind": "done"}]
+    }
+    report = report_from_records(broken)
+    assert report.disagreements == 1 and "malformed" in conform_text(report)
+
+
+def test_no_boot_record_is_an_error() -> None:
+    report = report_from_records({"on": [{"kind": "done"}]})
+    assert report.error is not None and not report.ok
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, report: ConformReport, *argv: str) -> tuple[int, str, str]:
+    import hvo_verify.conform as conform
+    from hvo_verify.conform import guest
+
+    monkeypatch.setattr(guest, "available", lambda: None)
+    monkeypatch.setattr(conform, "run_conformance", lambda *a, **k: report)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.run(["conform", *argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_text_and_json(records: dict[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch) -> None:
+    report = report_from_records(records)
+    code, out, err = _cli(monkeypatch, report)
+    assert code == 0 and err == "" and "model predicts" in out and "0 disagree" in out
+    code, out, _ = _cli(monkeypatch, report, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["version"] == 1 and doc["conform"]["kernel"]["preset"] == "v6.1"
+    assert doc["conform"]["disagreements"] == 0 and doc["conform"]["rows"][0].keys() == {
+        "scenario",
+        "predicts",
+        "shows",
+        "agree",
+        "note",
+    }
+    assert json.loads(conform_document(report)) == doc
+
+
+def test_cli_exit_1_on_disagreement(
+    records: dict[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = dataclasses.replace(report_from_records(records), rows=_rows_with("v6.2", records))
+    code, out, _ = _cli(monkeypatch, report)
+    assert code == 1 and "| NO" in out
+
+
+def test_cli_unavailable_is_one_line_with_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hvo_verify.conform import guest
+
+    monkeypatch.setattr(guest, "QEMU", "qemu-system-does-not-exist")
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(["conform"], out, err) == 2
+    assert out.getvalue() == "" and len(err.getvalue().splitlines()) == 1
+    assert err.getvalue().rstrip().endswith("apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--scenarios", "savings,bogus"], "bogus"), (["--timeout", "1"], "--timeout"), (["--n2m", "0"], "--n2m")],
+)
+def test_cli_bad_arguments(argv: list[str], message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(["conform", *argv], out, err) == 2
+    assert message in err.getvalue() and len(err.getvalue().splitlines()) == 1
