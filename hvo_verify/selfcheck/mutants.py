@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from hvo_verify.check import bmc, runner
+from hvo_verify.check import bmc
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
 from hvo_verify.encode import ops as eo
@@ -98,13 +98,9 @@ class Mutant:
 
 
 def clear_check_caches() -> None:
-    """The checker caches unrollings and assumption checks per process (check/bmc.py,
-    check/runner.py); a cache filled under another mutant (or none) must not be reused."""
-    for module in (bmc, runner):
-        for name in ("_LAST", "_SATISFIABLE"):
-            cache = getattr(module, name, None)
-            if isinstance(cache, list | dict):
-                cache.clear()
+    """The checker caches the last unrolling and its assumption checks per process
+    (check/bmc.py `_LAST`); a cache filled under another mutant (or none) must not be reused."""
+    bmc._LAST.clear()
 
 
 def everywhere(original: object, replacement: object) -> list[Patch]:
