@@ -65,23 +65,38 @@ def check_spec(spec: Spec) -> list[CheckResult]:
     return check_specs([spec], workers=1)
 
 
+def run_batch(jobs: Sequence[Job | OpsJob]) -> list[CheckResult]:
+    return [run_any(job) for job in jobs]
+
+
+def _batches(jobs: Sequence[Job | OpsJob]) -> list[list[int]]:
+    """Job indices in the units one worker runs.  BMC jobs of one spec and config share
+    their unrolling (check/bmc.py `_LAST`): one batch each, the longest first (depth x
+    invariants), so that two workers finish together.  Static jobs take milliseconds:
+    batches of 8, after the BMC ones."""
+    ops: dict[OpsJob, list[int]] = {}
+    static: list[int] = []
+    for n, job in enumerate(jobs):
+        if isinstance(job, OpsJob):
+            ops.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
+        else:
+            static.append(n)
+    groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
+    return [g for _key, g in groups] + [static[i : i + 8] for i in range(0, len(static), 8)]
+
+
 def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
     jobs run in that many processes; results and their order do not depend on it."""
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("fork")
-        static = [n for n, (_spec, job) in enumerate(jobs) if not isinstance(job, OpsJob)]
-        ops = [n for n, (_spec, job) in enumerate(jobs) if isinstance(job, OpsJob)]
+        batches = _batches([job for _spec, job in jobs])
         results: dict[int, CheckResult] = {}
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            # Static jobs take milliseconds: batch them.  BMC jobs take seconds: one at a
-            # time balances the workers, and a worker's consecutive jobs of one spec and
-            # config still share an unrolling (check/bmc.py).
-            for indices, chunk in ((static, 4), (ops, 1)):
-                done = pool.map(run_any, [jobs[n][1] for n in indices], chunksize=chunk)
-                for n, result in zip(indices, done, strict=True):
-                    results[n] = result
+            done = pool.map(run_batch, [[jobs[n][1] for n in batch] for batch in batches])
+            for batch, batch_results in zip(batches, done, strict=True):
+                results.update(zip(batch, batch_results, strict=True))
         raw = [results[n] for n in range(len(jobs))]
     else:
         raw = [run_any(job) for _spec, job in jobs]
