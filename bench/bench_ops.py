@@ -48,9 +48,11 @@ from dataclasses import dataclass, field
 from hvo_verify.check import bmc
 from hvo_verify.check.bmc import OpsJob, machine_for, run_ops
 from hvo_verify.check.runner import spec_jobs
+from hvo_verify.invariants.replay import check_step
 from hvo_verify.model.config import KernelConfig, parse_config_id
-from hvo_verify.model.kernel import OPS, KState, Machine
-from hvo_verify.op_invariants import check_step
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import KState
+from hvo_verify.ops.table import OPS
 from hvo_verify.specs.loader import load_spec
 from hvo_verify.specs.schema import Spec
 

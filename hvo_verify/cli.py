@@ -25,18 +25,20 @@ from typing import NoReturn, TextIO
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
-from hvo_verify.errors import EncodingMismatch, SpecError
+from hvo_verify.errors import EncodingMismatch, NotApplicable, SpecError
 from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.replay import replay
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
-from hvo_verify.model.kernel import OPS
 from hvo_verify.model.names import UnknownName, unknown
+from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.trace import TraceError
-from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
-from hvo_verify.op_invariants import OP_INVARIANTS, replay
+from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.ops.table import OPS
+from hvo_verify.ops.trace import TraceError
 from hvo_verify.report import json_out, text, trace_text
 from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
 from hvo_verify.specs.schema import Verdict

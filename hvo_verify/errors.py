@@ -27,3 +27,15 @@ class SpecError(HvoVerifyError):
 
 class EncodingMismatch(HvoVerifyError):
     """Raised when the solver's counterexample does not replay on the concrete model (our bug)."""
+
+
+class VmemmapFault(HvoVerifyError):
+    """A read or write through a vmemmap PTE that does not allow it (kernel oops)."""
+
+    def __init__(self, vaddr: int, why: str) -> None:
+        super().__init__(f"{why} at vmemmap address {vaddr:#x}")
+        self.vaddr = vaddr
+
+
+class NotApplicable(HvoVerifyError):
+    """The kernel would not optimize this folio under this config (the reason is the message)."""

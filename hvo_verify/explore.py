@@ -27,11 +27,13 @@ from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants.replay import check_step, replay
 from hvo_verify.model.config import KernelConfig
-from hvo_verify.model.kernel import OPS, KState, Machine
-from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
-from hvo_verify.op_invariants import check_step, replay
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import KState
+from hvo_verify.ops.table import OPS
+from hvo_verify.ops.trace import Trace, TraceStep
 from hvo_verify.specs.schema import Spec, Verdict
 
 DEFAULT_EXAMPLES = 200

@@ -14,11 +14,11 @@ import json
 import pathlib
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.model.kernel import OPS
+from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.model.names import suggest
-from hvo_verify.model.trace import Trace, TraceError, from_json
 from hvo_verify.model.vmemmap import fit_error
-from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.ops.table import OPS, ArgKind
+from hvo_verify.ops.trace import Trace, TraceError, from_json
 from hvo_verify.specs.schema import Verdict
 
 MASK64 = (1 << 64) - 1
@@ -68,7 +68,7 @@ def check_trace(trace: Trace) -> None:
         for arg in OPS[step.op].args:
             value = args[arg.name]
             where = f"steps[{n}].args.{arg.name}"
-            if arg.kind == "bool":
+            if arg.kind is ArgKind.BOOL:
                 if not isinstance(value, bool):
                     raise TraceError(f"{where}: expected true or false, got {value!r}")
                 continue

@@ -13,16 +13,17 @@ import z3
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.op_invariants import violation_at
-from hvo_verify.encode.ops import Unrolling
+from hvo_verify.encode.invariants.reachable import violation_at
+from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants.replay import replay
 from hvo_verify.model.config import KernelConfig
-from hvo_verify.model.kernel import OPS, Machine
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
-from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
-from hvo_verify.op_invariants import replay
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.table import OPS, ArgKind
+from hvo_verify.ops.trace import Trace, TraceStep
 from hvo_verify.specs.schema import Verdict
 
 
@@ -232,7 +233,7 @@ def _canonical(
         name = job.alphabet[model.eval(st.op, model_completion=True).as_long()]
         for arg in OPS[name].args:
             var = st.args[arg.name]
-            if arg.kind == "bool":  # prefer the allocation that succeeds
+            if arg.kind is ArgKind.BOOL:  # prefer the allocation that succeeds
                 if queries < MAX_CANONICAL_QUERIES and not z3.is_true(model.eval(var, model_completion=True)):
                     status, _why, took, solver = query(z3.And(goal, *fixed, var))
                     seconds += took
@@ -240,8 +241,6 @@ def _canonical(
                     if status is Status.SAT:
                         model = solver.model()
                 fixed.append(var == model.eval(var, model_completion=True))
-                continue
-            if arg.kind not in ("subpage", "word", "offset", "length"):
                 continue
             low, high = 0, model.eval(var, model_completion=True).as_long()
             while low < high and queries < MAX_CANONICAL_QUERIES:
@@ -265,7 +264,7 @@ def _decode(job: OpsJob, machine: Machine, u: Unrolling, model: z3.ModelRef, t: 
         args: list[tuple[str, int | bool]] = []
         for arg in OPS[name].args:
             value = model.eval(st.args[arg.name], model_completion=True)
-            args.append((arg.name, z3.is_true(value) if arg.kind == "bool" else value.as_long()))
+            args.append((arg.name, z3.is_true(value) if arg.kind is ArgKind.BOOL else value.as_long()))
         steps.append(TraceStep(name, tuple(args)))
     return Trace(job.config.id, job.scheme, job.policies, machine.folio.head_pfn, machine.folio.vmemmap_base,
                  job.io_max, job.io_align, tuple(steps), job.invariant)  # fmt: skip

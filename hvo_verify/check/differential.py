@@ -26,8 +26,8 @@ import z3
 
 from hvo_verify.check.solver import Status, new_solver, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.invariants import BUILDERS, IndexVar
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.encode.invariants.static import BUILDERS, IndexVar
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.vmemmap import fit_error, not_applicable_reason

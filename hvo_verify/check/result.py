@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvo_verify.model.trace import Trace
+from hvo_verify.ops.trace import Trace
 from hvo_verify.specs.schema import Verdict
 
 

@@ -16,14 +16,15 @@ from hvo_verify.check.bmc import EXTRA_ASSUMPTIONS, OpsJob, run_ops, vacuity_ver
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.invariants import BUILDERS, Query
+from hvo_verify.encode.invariants.static import BUILDERS, Query
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.invariants import INVARIANTS, Index
+from hvo_verify.invariants.static import INVARIANTS, Index
 from hvo_verify.model import describe
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
+from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import HeadCopy, Scheme
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import fit_error, not_applicable_reason, optimize
+from hvo_verify.model.vmemmap import fit_error, not_applicable_reason
 from hvo_verify.specs.schema import Spec, Verdict
 
 NEIGHBOUR_ASSUMPTION = "struct pages outside the folio describe in-use order-0 pages"

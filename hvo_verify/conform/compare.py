@@ -12,7 +12,7 @@ from typing import Any
 
 from hvo_verify.conform import predict as p
 from hvo_verify.conform.kernelmap import KernelFacts
-from hvo_verify.model import structpage as sp
+from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, KPF_HWPOISON
 
 Record = Mapping[str, Any]
 
@@ -22,7 +22,6 @@ Record = Mapping[str, Any]
 # still moves by a few pages (the helper's own page tables, slab, the printk buffer).
 MEMFREE_SLACK_KB = 64
 
-KPF_HWPOISON = 19
 # fs/proc/page.c stable_page_flags() v6.1: bits copied from `k = page->flags` of the pfn
 # itself (kpf_copy_bit): LOCKED, ERROR, REFERENCED, UPTODATE, DIRTY, LRU, ACTIVE, SLAB,
 # WRITEBACK, RECLAIM, SWAPBACKED, UNEVICTABLE, HWPOISON, RESERVED, MLOCKED,
@@ -63,7 +62,7 @@ def _pfns(indices: set[int] | frozenset[int]) -> str:
 
 
 def _compound(bits: int) -> str:
-    names = [n for b, n in ((sp.KPF_COMPOUND_HEAD, "HEAD"), (sp.KPF_COMPOUND_TAIL, "TAIL"), (sp.KPF_HUGE, "HUGE"))
+    names = [n for b, n in ((KPF_COMPOUND_HEAD, "HEAD"), (KPF_COMPOUND_TAIL, "TAIL"), (KPF_HUGE, "HUGE"))
              if bits >> b & 1]  # fmt: skip
     return "|".join(names) or "-"
 

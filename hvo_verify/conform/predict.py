@@ -13,14 +13,16 @@ import functools
 from dataclasses import dataclass
 
 from hvo_verify.conform.kernelmap import KernelFacts
+from hvo_verify.invariants.reachable import raw_flag
 from hvo_verify.model import readers as r
-from hvo_verify.model import structpage as sp
 from hvo_verify.model.accounting import pagetable_pages, savings
 from hvo_verify.model.config import CONFIG_IDS, KernelConfig
-from hvo_verify.model.kernel import KState, Machine, Pool, View
+from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, FrameId
 from hvo_verify.model.policy import default_policies
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import Frame, FrameId, Pte, not_applicable_reason
+from hvo_verify.model.vmemmap import Frame, Pte, VmemmapState, not_applicable_reason
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import KState, Pool
 
 CONFIG_BY_HUGE_KB = {2048: "x86-64/4K/2M", 1048576: "x86-64/4K/1G"}
 
@@ -129,7 +131,7 @@ def predict_savings(
 
 # -- kpageflags ----------------------------------------------------------------------------
 
-KPF_COMPOUND = (1 << sp.KPF_COMPOUND_HEAD) | (1 << sp.KPF_COMPOUND_TAIL) | (1 << sp.KPF_HUGE)
+KPF_COMPOUND = (1 << KPF_COMPOUND_HEAD) | (1 << KPF_COMPOUND_TAIL) | (1 << KPF_HUGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +153,24 @@ def mapped_folio(facts: KernelFacts, config: KernelConfig, head_pfn: int, enable
 
 
 class _MemoView:
-    """A View of one fixed state whose word reads are memoised: the readers of every
+    """A vmemmap of one fixed state whose word reads are memoised: the readers of every
     subpage read the head's page[1] again, and 1 GiB has 262144 subpages."""
 
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: VmemmapState) -> None:
         self._view = view
         self._words: dict[int, int] = {}
+
+    @property
+    def first_vpage(self) -> int:
+        return self._view.first_vpage
+
+    @property
+    def freed(self) -> frozenset[FrameId]:
+        return self._view.freed
+
+    @property
+    def allocated(self) -> frozenset[FrameId]:
+        return self._view.allocated
 
     @property
     def folio(self) -> Folio:
@@ -184,8 +198,7 @@ class _MemoView:
 
 
 def _flags_location(m: Machine, state: KState, page: int) -> tuple[object, int] | None:
-    view = m.view(state)
-    pte = view.pte(page >> m.config.page_shift)
+    pte = state.vmemmap.pte(page >> m.config.page_shift)
     return None if pte is None else (pte.frame, page & (m.config.page_size - 1))
 
 
@@ -197,11 +210,11 @@ def predict_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
     from `page->flags` of the pfn asked for, so a fake head reports the head's flags)."""
     config = config_for(hugepage_kb)
     m, state = mapped_folio(facts, config, head_pfn, enabled)
-    view = _MemoView(m.view(state))
+    view = _MemoView(state.vmemmap)
     compound = tuple(r.kpageflags(view, m.page(i)) for i in range(m.nr))
     head_at = _flags_location(m, state, m.page(0))
     alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)
-    return PageFlagsPrediction(compound, alias, m.view(state).optimized)
+    return PageFlagsPrediction(compound, alias, state.optimized)
 
 
 # -- hwpoison ------------------------------------------------------------------------------
@@ -248,9 +261,9 @@ def predict_hwpoison(
             steps.append(("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}))
         state, _ = run(m, m.initial(), steps)
     state, lines = run(m, state, hwpoison_steps(target, k))
-    poisoned = frozenset(i for i in range(m.nr) if m.raw_flag(state, head_pfn + i))
+    poisoned = frozenset(i for i in range(m.nr) if raw_flag(m, state, head_pfn + i))
     gone = state.pool in (Pool.BUDDY, Pool.LEAKED, Pool.REMOVED)
-    compound = None if state.pool is Pool.BUDDY else tuple(r.kpageflags(m.view(state), m.page(i)) for i in range(m.nr))
+    compound = None if state.pool is Pool.BUDDY else tuple(r.kpageflags(state.vmemmap, m.page(i)) for i in range(m.nr))
     # mm/memory-failure.c num_poisoned_pages_inc(): once per raw page memory_failure() takes
     corrupted = len(state.injected) * config.page_size // 1024
     return HwpoisonPrediction(poisoned, compound, -1 if gone else 0, corrupted, lines)

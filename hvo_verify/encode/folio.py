@@ -14,36 +14,15 @@ subtraction pushed to the leaves so that a tail's `head + 1` folds to 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import z3
 
+from hvo_verify.encode.memory import Page, Read
+from hvo_verify.encode.terms import BITS, BV, FALSE, K_NEW, K_NONE, K_ORIG, K_SHARED, TRUE, bv
+from hvo_verify.model import facts
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import CONFIGS, MAX_PHYSMEM_BITS, KernelConfig
-from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, Scheme, Target
-
-BV: TypeAlias = z3.BitVecRef
-BITS = 64
-
-# Frame kinds (FrameId in the literal model).
-K_ORIG, K_NEW, K_SHARED, K_NONE = 0, 1, 2, 3
-
-
-def bv(value: int) -> BV:
-    return z3.BitVecVal(value & sp.MASK64, BITS)
-
-
-TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
-
-
-@dataclass(frozen=True)
-class Read:
-    """A symbolic READ_ONCE(): the word, the word minus the head address, and whether
-    the access faults."""
-
-    value: BV
-    ptr: BV
-    fault: z3.BoolRef
+from hvo_verify.model.scheme import Encoding, HeadCopy, Scheme, Target
 
 
 @dataclass(frozen=True)
@@ -57,7 +36,7 @@ class Assumption:
 class Pte:
     """The symbolic PTE of one vmemmap page of the folio."""
 
-    kind: BV  # K_*
+    kind: BV  # K_*: model/facts.py FrameKind tags
     source: BV  # vmemmap page (relative index) whose populated bytes the frame holds
     writable: z3.BoolRef
     changed: z3.BoolRef  # differs from the populated (own frame, RW) entry
@@ -207,6 +186,35 @@ class SymFolio:
             return FALSE
         return z3.Or(self.remapped(k), z3.And(self.in_folio_vmemmap(k), k == 0, self.head_copied))
 
+    # -- the memory protocol of encode/memory.py (addresses: offsets from the head) -------
+    def field(self, page: Page, word: int) -> Read:
+        known = None if page.index is None else (page.index, bv(word * facts.WORD))
+        return self.read(page.rel + word * facts.WORD, known)
+
+    def vpage_offset(self, page: Page) -> BV:
+        return (self.head_lo + page.rel) & (self.page_size - 1)
+
+    def absolute(self, page: Page) -> BV:
+        return self.head + page.rel
+
+    def from_absolute(self, addr: BV) -> BV:
+        return addr - self.head
+
+    def subpage(self, i: BV) -> Page:
+        return Page(i * self.size, i)
+
+    def vpage_of(self, page: Page) -> BV:
+        return self.vpage(page.rel)
+
+    def pte_source(self, k: BV) -> tuple[z3.BoolRef, BV]:
+        pte = self.pte(k)
+        return z3.And(self.remapped(k), pte.source != k), pte.source
+
+    def pfn(self, page: Page) -> BV:
+        """(page - vmemmap) / sizeof(struct page) = head_pfn + page offset / size."""
+        index = page.index if page.index is not None else self.divmod_size(page.rel)[0]
+        return self.head_pfn + index
+
     # -- contents ------------------------------------------------------------------------
     def read(self, rel: BV, known: tuple[BV, BV] | None = None) -> Read:
         """READ_ONCE() of the word at head + rel through the vmemmap.
@@ -251,12 +259,12 @@ class SymFolio:
 
     def _tail_word(self, w: BV, compound_head: tuple[BV, BV]) -> tuple[BV, BV]:
         return self._ite(
-            w == sp.W_COMPOUND_HEAD,
+            w == facts.W_COMPOUND_HEAD,
             compound_head,
             self._ite(
-                w == sp.W_MAPPING,
-                self._leaf(sp.TAIL_MAPPING),
-                self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
+                w == facts.W_MAPPING,
+                self._leaf(facts.TAIL_MAPPING),
+                self._ite(w == facts.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
             ),
         )
 
@@ -271,34 +279,34 @@ class SymFolio:
         in_folio = z3.And(index >= 0, index < self.nr)
         fields = sp.zone_of(s) << sp.ZONE_PGSHIFT
         neighbour = self._ite(
-            w == sp.W_FLAGS,
+            w == facts.W_FLAGS,
             self._leaf(fields),
             self._ite(
-                w == sp.W_COMPOUND_HEAD,
+                w == facts.W_COMPOUND_HEAD,
                 self._leaf(sp.NEIGHBOUR_LRU),
-                self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_ORDER0_IN_USE), self._leaf(0)),
+                self._ite(w == facts.W_COUNTS, self._leaf(sp.COUNTS_ORDER0_IN_USE), self._leaf(0)),
             ),
         )
         head = self._ite(
-            w == sp.W_COMPOUND_HEAD,
+            w == facts.W_COMPOUND_HEAD,
             self._leaf(sp.HEAD_LRU),
-            self._ite(w == sp.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
+            self._ite(w == facts.W_COUNTS, self._leaf(sp.COUNTS_FROZEN), self._leaf(0)),
         )
-        dtor = sp.HUGETLB_PAGE_DTOR if s.folio_kind is FolioKind.HUGETLB else sp.COMPOUND_PAGE_DTOR
-        unique = z3.And(index < s.unique_struct_pages, w >= sp.W_FOLIO_INFO, w != sp.W_COUNTS)
+        version = s.facts
+        unique = z3.And(index < s.unique_struct_pages, w >= facts.W_FOLIO_INFO, w != facts.W_COUNTS)
         meta = self._ite(
-            z3.And(index == 1, w == sp.W_FOLIO_INFO),
-            self._leaf((dtor << 8) | self.config.order),
+            z3.And(index == version.hugetlb_metadata_page, w == facts.W_FOLIO_INFO),
+            self._leaf(version.folio_info_word(sp.folio_dtor(s), self.config.order)),
             self._ite(
-                z3.And(index == 1, w == sp.W_FOLIO_COUNTS),
+                z3.And(index == 1, w == facts.W_FOLIO_COUNTS),
                 self._leaf(sp.COUNTS_FROZEN),
                 self._leaf(bv(sp.META_TAG) | (index << 8) | w),
             ),
         )
         tail = self._ite(unique, meta, self._tail_word(w, self._tail_compound_head()))
         member = self._ite(
-            w == sp.W_FLAGS,
-            self._ite(index == 0, self._leaf(fields | (1 << sp.PG_HEAD)), self._leaf(fields)),
+            w == facts.W_FLAGS,
+            self._ite(index == 0, self._leaf(fields | (1 << version.pg_head)), self._leaf(fields)),
             self._ite(index == 0, head, tail),
         )
         return self._ite(in_folio, member, neighbour)
@@ -309,7 +317,7 @@ class SymFolio:
         else:  # initialised by another folio: the next one (see structpage.shared_tail_word)
             compound_head = self._pointer(bv(self.nr * self.size + 1))
         fields = sp.zone_of(self.scheme) << sp.ZONE_PGSHIFT
-        return self._ite(w == sp.W_FLAGS, self._leaf(fields), self._tail_word(w, compound_head))
+        return self._ite(w == facts.W_FLAGS, self._leaf(fields), self._tail_word(w, compound_head))
 
 
 def _select(cond: z3.BoolRef, a: Pte, b: Pte) -> Pte:

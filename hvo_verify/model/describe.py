@@ -5,19 +5,20 @@ Returns strings; never prints.
 
 from __future__ import annotations
 
+from hvo_verify.errors import VmemmapFault
+from hvo_verify.model.facts import W_COMPOUND_HEAD, W_FLAGS, WORD, FrameId, FrameKind
 from hvo_verify.model.scheme import HeadCopy
-from hvo_verify.model.structpage import W_COMPOUND_HEAD, W_FLAGS, WORD
-from hvo_verify.model.vmemmap import Pte, VmemmapFault, VmemmapState
+from hvo_verify.model.vmemmap import Pte, VmemmapState
 
 
 def frame_label(mem: VmemmapState, pte: Pte | None) -> str:
     if pte is None:
         return "unmapped"
-    kind = pte.frame[0]
-    if kind == "orig":
-        k = int(pte.frame[1]) - mem.first_vpage  # type: ignore[misc]
+    kind = pte.frame.kind
+    if kind is FrameKind.ORIG:
+        k = pte.frame.n - mem.first_vpage
         name = f"frame({k})" if 0 <= k < mem.config.vmemmap_pages else f"frame of vmemmap page {k}"
-    elif kind == "new":
+    elif kind is FrameKind.NEW:
         name = "new head frame"
     else:
         name = "shared tail page"
@@ -34,7 +35,7 @@ def folio_lines(mem: VmemmapState) -> list[str]:
         + ("" if head % cfg.page_size == 0 else f" ({head % cfg.page_size:#x} bytes into a vmemmap page)"),
     ]
     if folio.scheme.head_copy is not HeadCopy.NONE:
-        ok = ("new", 0) in mem.allocated
+        ok = FrameId(FrameKind.NEW, 0) in mem.allocated
         lines.append(
             f"head-page allocation {'succeeded' if ok else 'failed'}"
             + ("" if mem.optimized else ": folio left unoptimized")

@@ -12,7 +12,8 @@ from typing import Protocol, cast
 
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.describe import frame_label
-from hvo_verify.model.vmemmap import Frame, FrameId, Pte, VmemmapState
+from hvo_verify.model.facts import FrameId
+from hvo_verify.model.vmemmap import Frame, Pte, VmemmapState
 
 LETTERS = string.ascii_lowercase + string.ascii_uppercase + string.digits
 

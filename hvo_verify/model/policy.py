@@ -9,8 +9,7 @@ them (that is how the reviewers' hypotheticals and the mutants are written).
 from __future__ import annotations
 
 import enum
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hvo_verify.model.scheme import PRESETS, Scheme, Target
 
@@ -79,24 +78,32 @@ class Policies:
     kmalloc_may_fail: bool = False
 
 
-def default_policies(scheme: Scheme) -> Policies:
-    """The policies of the kernel version a preset models (custom schemes inherit their base's)."""
+# The kernel behaviour of each preset, as data (tests/unit/test_kernel_ops.py checks that
+# every preset has an entry).  `restore_reset` depends on the scheme: policies_for().
+PRESET_POLICIES: dict[str, Policies] = {
+    p.kernel: p
+    for p in (
+        Policies("any", Hwpoison.RAW_HWP_LIST),  # `none`: nothing is remapped
+        Policies("RFC 2020-09", Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("v5.14", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("v5.18", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("v6.1", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("v6.2", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax
+    )
+}
+# A custom scheme with no base preset: the newest kernel's behaviour.
+LATEST = "linux-mm 2026"
+
+
+def default_policies(scheme: Scheme, base: str | None = None) -> Policies:
+    """The policies of the kernel version a preset models; a custom scheme takes those of
+    the preset it is based on (`base`), else the newest kernel's.  reset_struct_pages()
+    only runs where the reuse page is vmemmap page 0 (v5.18+: restored tails are copies
+    of the head page)."""
+    preset = PRESETS.get(base or scheme.name)
+    kernel = scheme.version if base is None else PRESETS[base].version
+    version = preset.version if preset is not None and (base is not None or scheme == preset) else LATEST
     reuses_head = scheme.target is Target.PAGE and scheme.target_page == 0
-    version = scheme.version
-    base = re.fullmatch(r"custom \(from (.+)\)", version)
-    if base is not None and base.group(1) in PRESETS:
-        version = PRESETS[base.group(1)].version
-    if version.startswith("RFC"):
-        return Policies(
-            version, Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
-        )
-    if version in ("v5.14", "v5.18"):
-        return Policies(
-            version, Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
-        )
-    if version in ("v6.1", "v6.2"):
-        return Policies(
-            version, Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE, restore_reset=reuses_head
-        )
-    # linux-mm 2026, devdax (v6.3) and anything later: list, fixed ordering.
-    return Policies(version, Hwpoison.RAW_HWP_LIST, restore_reset=reuses_head)
+    return replace(PRESET_POLICIES[version], kernel=kernel, restore_reset=reuses_head)

@@ -1,24 +1,23 @@
 """The kernel's struct page readers, evaluated on the concrete vmemmap.
 
-Each reads words through `VmemmapState.read_word`, so aliases see the same bytes and an
+Each reads words through `VmemmapView.read_word` (model/vmemmap.py), so aliases see the same bytes and an
 unmapped vmemmap page raises VmemmapFault, as it would oops in the kernel.
 """
 
 from __future__ import annotations
 
-from hvo_verify.model.scheme import Encoding, MemoryModel
-from hvo_verify.model.structpage import (
+from hvo_verify.model.facts import (
     HUGETLB_PAGE_DTOR,
     KPF_COMPOUND_HEAD,
     KPF_COMPOUND_TAIL,
     KPF_HUGE,
     MASK64,
-    PG_HEAD,
     W_COMPOUND_HEAD,
     W_FLAGS,
     W_FOLIO_INFO,
     WORD,
 )
+from hvo_verify.model.scheme import Encoding, MemoryModel
 from hvo_verify.model.vmemmap import VmemmapView
 
 
@@ -32,7 +31,7 @@ def compound_head_word(mem: VmemmapView, page: int) -> int:
 
 def test_page_head(mem: VmemmapView, page: int) -> bool:
     """test_bit(PG_head, &page->flags)."""
-    return bool(flags(mem, page) >> PG_HEAD & 1)
+    return bool(flags(mem, page) >> mem.folio.scheme.facts.pg_head & 1)
 
 
 def page_fixed_fake_head(mem: VmemmapView, page: int) -> int:
@@ -85,8 +84,9 @@ def page_huge(mem: VmemmapView, page: int) -> bool:
     if not page_compound(mem, page):
         return False
     head = compound_head(mem, page)
-    info = mem.read_word(head + mem.folio.size + W_FOLIO_INFO * WORD)
-    return info >> 8 & 0xFF == HUGETLB_PAGE_DTOR
+    facts = mem.folio.scheme.facts
+    info = mem.read_word(head + facts.hugetlb_metadata_page * mem.folio.size + W_FOLIO_INFO * WORD)
+    return facts.compound_dtor(info) == HUGETLB_PAGE_DTOR
 
 
 def kpageflags(mem: VmemmapView, page: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.names import unknown
 
 
@@ -78,12 +79,19 @@ class Scheme:
     # sparse_init() VM_WARN_ON_ONCE(!IS_ALIGNED(pfn_to_page(0), MAX_FOLIO_VMEMMAP_ALIGN))).
     vmemmap_align_max_folio: bool = False
     summary: str = ""
+    # The kernel facts of the version the preset models (model/facts.py); a custom
+    # scheme keeps its base preset's.
+    facts: VersionFacts = DEFAULT_FACTS
 
     @property
     def reserve(self) -> int:
         """Vmemmap pages the folio keeps (RESERVE_VMEMMAP_NR / HUGETLB_VMEMMAP_RESERVE_PAGES)."""
         return len(self.private)
 
+
+# mm/hugetlb_vmemmap.c NR_RESET_STRUCT_PAGE (v5.18+): only page[0..2] differ from a
+# tail while the folio is in the pool, so only they carry unique folio metadata.
+NR_RESET_STRUCT_PAGE = DEFAULT_FACTS.nr_reset_struct_page
 
 PRESETS: dict[str, Scheme] = {
     s.name: s
@@ -130,9 +138,7 @@ PRESETS: dict[str, Scheme] = {
             target_page=0,
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
             power_of_2_guard=False,  # fixed by 0effdf461c57 in v5.19
-            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
-            # page[0..2] differ from a tail while the folio is in the pool.
-            unique_struct_pages=3,
+            unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="keep page 0; pages 1..V-1 -> frame(0) read-only; fake heads fixed up",
         ),
         Scheme(
@@ -144,8 +150,7 @@ PRESETS: dict[str, Scheme] = {
             target=Target.PAGE,
             target_page=0,
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
-            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()).
-            unique_struct_pages=3,
+            unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="as v5.18, with the power-of-2 guard and the raw_hwp list (Debian 12)",
         ),
         Scheme(
@@ -158,9 +163,7 @@ PRESETS: dict[str, Scheme] = {
             target_page=0,
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
             head_copy=HeadCopy.WITH_FALLBACK,
-            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
-            # page[0..2] differ from a tail while the folio is in the pool.
-            unique_struct_pages=3,
+            unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
         ),
         Scheme(
@@ -173,9 +176,7 @@ PRESETS: dict[str, Scheme] = {
             target=Target.SHARED_TAIL,
             encoding=Encoding.MASK,
             head_copy=HeadCopy.REQUIRED,
-            # NR_RESET_STRUCT_PAGE = 3 (mm/hugetlb_vmemmap.c reset_struct_pages()): only
-            # page[0..2] differ from a tail while the folio is in the pool.
-            unique_struct_pages=3,
+            unique_struct_pages=NR_RESET_STRUCT_PAGE,
             vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",

@@ -22,42 +22,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
+from hvo_verify.model.facts import (
+    COMPOUND_PAGE_DTOR,
+    HUGETLB_PAGE_DTOR,
+    MASK64,
+    TAIL_MAPPING,
+    W_COMPOUND_HEAD,
+    W_COUNTS,
+    W_FLAGS,
+    W_FOLIO_COUNTS,
+    W_FOLIO_INFO,
+    W_MAPPING,
+)
 from hvo_verify.model.scheme import Encoding, FolioKind, Scheme
 
-WORD = 8
-MASK64 = (1 << 64) - 1
-
-W_FLAGS = 0
-W_COMPOUND_HEAD = 1
-W_FOLIO_INFO = 2
-W_MAPPING = 3
-W_FOLIO_COUNTS = 4  # page[1] only
-W_PRIVATE = 5
-W_COUNTS = 6
-
-# include/linux/page-flags.h enum pageflags (v6.6): PG_dirty
-PG_DIRTY = 4
-
-# include/linux/page-flags.h enum pageflags (v6.6 order: PG_head "Must be in bit 6").
-PG_HEAD = 6
-PG_ARCH_1 = 13
-PG_HWPOISON = 22
-
-# include/uapi/linux/kernel-page-flags.h
-KPF_COMPOUND_HEAD = 15
-KPF_COMPOUND_TAIL = 16
-KPF_HUGE = 17
+# Word offsets, KPF bits, TAIL_MAPPING and the destructor ids are kernel facts
+# (model/facts.py); so are the page flag bits and the page[1] layout of each version
+# (Scheme.facts, read below through folio.scheme.facts).
 
 # page->flags fields area ("| FIELD | ... | FLAGS |"): the zone in the top bits.
 ZONE_PGSHIFT = 60
 ZONE_NORMAL = 2
 ZONE_DEVICE = 4
 
-# include/linux/poison.h: TAIL_MAPPING = 0x400 + POISON_POINTER_DELTA (x86-64).
-TAIL_MAPPING = 0xDEAD000000000400
-# compound_dtor ids (include/linux/mm.h, v5.x): COMPOUND_PAGE_DTOR 1, HUGETLB_PAGE_DTOR 2.
-COMPOUND_PAGE_DTOR = 1
-HUGETLB_PAGE_DTOR = 2
 # _mapcount = -1 (low half), _refcount = 0 (high half): pool folios are frozen at 0
 # (bd225530a4c7, v6.10) and tails are always 0 (mm_types.h).
 COUNTS_FROZEN = 0x00000000FFFFFFFF
@@ -95,6 +82,11 @@ class Folio:
     @property
     def head(self) -> int:
         return self.page(self.head_pfn)
+
+
+def folio_dtor(scheme: Scheme) -> int:
+    """The destructor a prepared folio of this kind carries in page[1]."""
+    return HUGETLB_PAGE_DTOR if scheme.folio_kind is FolioKind.HUGETLB else COMPOUND_PAGE_DTOR
 
 
 def zone_of(scheme: Scheme) -> int:
@@ -137,7 +129,7 @@ def original_word(folio: Folio, pfn: int, w: int) -> int:
             return COUNTS_ORDER0_IN_USE
         return 0
     if w == W_FLAGS:
-        return flags_fields(folio) | ((1 << PG_HEAD) if rel == 0 else 0)
+        return flags_fields(folio) | ((1 << folio.scheme.facts.pg_head) if rel == 0 else 0)
     if rel == 0:
         if w == W_COMPOUND_HEAD:
             return HEAD_LRU
@@ -145,9 +137,9 @@ def original_word(folio: Folio, pfn: int, w: int) -> int:
             return COUNTS_FROZEN
         return 0
     if rel < folio.scheme.unique_struct_pages and w >= W_FOLIO_INFO and w != W_COUNTS:
-        if rel == 1 and w == W_FOLIO_INFO:
-            dtor = HUGETLB_PAGE_DTOR if folio.scheme.folio_kind is FolioKind.HUGETLB else COMPOUND_PAGE_DTOR
-            return (dtor << 8) | folio.config.order
+        facts = folio.scheme.facts
+        if rel == facts.hugetlb_metadata_page and w == W_FOLIO_INFO:
+            return facts.folio_info_word(folio_dtor(folio.scheme), folio.config.order)
         if rel == 1 and w == W_FOLIO_COUNTS:
             return COUNTS_FROZEN  # _entire_mapcount -1, _pincount 0
         return META_TAG | (rel << 8) | w

@@ -1,28 +1,26 @@
-"""The concrete vmemmap: page-table entries from vmemmap pages to frames, and what a
-read through them returns.  This is the literal model that every counterexample is
-replayed on and that brute-force enumeration runs over.
+"""The concrete vmemmap: page-table entries from vmemmap pages to frames, the bytes of
+every frame, and what a read or a store through them does.  This is the one literal
+memory: the static checks read the layout a scheme leaves (model/remap.py optimize()),
+the kernel operations (hvo_verify/ops) read and store through it, and every
+counterexample is replayed on it.
 
-`optimize()` follows the kernel's walk (mm/hugetlb_vmemmap.c vmemmap_remap_free(),
-5.14..2026): take the reuse frame from the first PTE visited, optionally copy the head
-vmemmap page to a new frame, then rewrite every non-reserved PTE and free the frames
-it pointed at.
+A frame's bytes are described by where they came from (`Content`): the vmemmap page
+vmemmap_populate() filled it for, the shared tail page, or a copy_page() of another
+frame (with reset_struct_pages() applied), plus the stores made to it since.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model.config import KernelConfig
-from hvo_verify.model.scheme import HeadCopy, Scheme, Target
-from hvo_verify.model.structpage import MASK64, WORD, Folio, original_word, shared_tail_word
-
-# A frame is named by how it came to be: ("orig", vmemmap page number) is the frame the
-# vmemmap page was populated with; ("new", n) a page HVO allocated; ("shared-tail",) the
-# per-(zone, order) shared tail page.
-FrameId = tuple[str, int] | tuple[str]
-SHARED_TAIL: FrameId = ("shared-tail",)
+from hvo_verify.model.facts import MASK64, WORD, FrameId, FrameKind, orig
+from hvo_verify.model.scheme import Scheme, Target
+from hvo_verify.model.structpage import Folio, original_word, shared_tail_word
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,27 +31,66 @@ class Pte:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A physical page of vmemmap: its bytes are those of vmemmap page `source` as it
-    was populated (a copy_page() keeps the source), or the shared tail page."""
+    """A physical page of vmemmap as a diagram or pfn_to_page() sees it: its bytes are
+    those of vmemmap page `source` as it was populated (copies keep the source), or the
+    shared tail page (None)."""
 
     source: int | None
 
 
-class VmemmapFault(Exception):
-    """A read or write through a vmemmap PTE that does not allow it (kernel oops)."""
-
-    def __init__(self, vaddr: int, why: str) -> None:
-        super().__init__(f"{why} at vmemmap address {vaddr:#x}")
-        self.vaddr = vaddr
+class Origin(enum.Enum):
+    POPULATED = "populated"  # vmemmap_populate() filled it for vmemmap page `vpage`
+    SHARED_TAIL = "shared"  # vmemmap_shared_tail_page()
+    COPY = "copy"  # copy_page() of `parent`, then reset_struct_pages() of `reset` bytes
 
 
-class NotApplicable(Exception):
-    """The kernel would not optimize this folio under this config (the reason is the message)."""
+@dataclass(frozen=True, slots=True)
+class Content:
+    """The bytes of one vmemmap frame: where they came from, plus stores since."""
+
+    origin: Origin
+    vpage: int = 0  # POPULATED
+    parent: Content | None = None  # COPY
+    reset: int = 0  # COPY: the first `reset` bytes read as the `reset` bytes after them
+    writes: Mapping[int, int] = field(default_factory=dict)  # byte offset -> word
+
+    def key(self) -> tuple[object, ...]:
+        parent = None if self.parent is None else self.parent.key()
+        return (self.origin.value, self.vpage, parent, self.reset, tuple(sorted(self.writes.items())))
+
+    @property
+    def source(self) -> int | None:
+        """The vmemmap page whose populated bytes these are (through copies), or None."""
+        content = self
+        while content.parent is not None:
+            content = content.parent
+        return content.vpage if content.origin is Origin.POPULATED else None
+
+    def written_offsets(self) -> set[int]:
+        """Offsets whose bytes may differ from the origin's (stores, through copies)."""
+        out = set(self.writes)
+        if self.parent is not None:
+            for off in self.parent.written_offsets():
+                out.add(off)
+                if self.reset <= off < 2 * self.reset:
+                    out.add(off - self.reset)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One store: where, through which frame, and the word before and after."""
+
+    vaddr: int
+    frame: FrameId
+    offset: int
+    old: int
+    new: int
 
 
 class VmemmapView(Protocol):
-    """What the readers (model/readers.py) need: a VmemmapState, or a kernel-model state
-    seen through model/kernel.py View."""
+    """What the readers (model/readers.py) and the diagram need: a VmemmapState, or one
+    seen through a wrapper that memoises or names frames."""
 
     @property
     def folio(self) -> Folio: ...
@@ -61,6 +98,12 @@ class VmemmapView(Protocol):
     def config(self) -> KernelConfig: ...
     @property
     def optimized(self) -> bool: ...
+    @property
+    def first_vpage(self) -> int: ...
+    @property
+    def freed(self) -> frozenset[FrameId]: ...
+    @property
+    def allocated(self) -> frozenset[FrameId]: ...
     def read_word(self, vaddr: int) -> int: ...
     def pte(self, vpage: int) -> Pte | None: ...
     def frame(self, frame_id: FrameId) -> Frame: ...
@@ -68,55 +111,124 @@ class VmemmapView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class VmemmapState:
-    """The folio's vmemmap after a scheme ran.  PTEs outside `ptes` are untouched (identity)."""
+    """One folio's vmemmap.  PTEs outside `ptes` are as vmemmap_populate() left them (own
+    frame, RW); frames outside `contents` hold their populated bytes."""
 
     folio: Folio
-    first_vpage: int  # vmemmap page number (vaddr >> PAGE_SHIFT) of the folio's page 0
-    ptes: Mapping[int, Pte | None]
-    frames: Mapping[FrameId, Frame]
-    freed: frozenset[FrameId]
-    allocated: frozenset[FrameId]
-    optimized: bool
+    ptes: Mapping[int, Pte | None] = field(default_factory=dict)  # vmemmap page number -> PTE
+    contents: Mapping[FrameId, Content] = field(default_factory=dict)
+    next_frame: int = 0  # the number the next allocated frame gets
+    freed: frozenset[FrameId] = frozenset()  # frames HVO handed back to the buddy allocator
+    allocated: frozenset[FrameId] = frozenset()  # frames HVO allocated
+    optimized: bool = False  # HPG_vmemmap_optimized: the scheme's remap is in place
 
     @property
     def config(self) -> KernelConfig:
         return self.folio.config
 
-    def pte(self, vpage: int) -> Pte | None:
-        if vpage in self.ptes:
-            return self.ptes[vpage]
-        return Pte(("orig", vpage), True)
-
-    def frame(self, frame_id: FrameId) -> Frame:
-        if frame_id in self.frames:
-            return self.frames[frame_id]
-        return Frame(frame_id[1] if frame_id[0] == "orig" else None)  # type: ignore[misc]
-
-    def read_word(self, vaddr: int) -> int:
-        """READ_ONCE() of the 8-byte word at vaddr, through the vmemmap page tables."""
-        shift = self.config.page_shift
-        pte = self.pte(vaddr >> shift)
-        if pte is None:
-            raise VmemmapFault(vaddr, "read of unmapped vmemmap")
-        offset = vaddr & (self.config.page_size - 1)
-        frame = self.frame(pte.frame)
-        if frame.source is None:
-            w = (offset % self.folio.size) // WORD
-            return shared_tail_word(self.folio, w)
-        return word_at(self.folio, (frame.source << shift) + offset)
+    @property
+    def first_vpage(self) -> int:
+        """The vmemmap page number (vaddr >> PAGE_SHIFT) of the folio's page 0."""
+        return self.folio.head >> self.config.page_shift
 
     def vmemmap_page_index(self, vaddr: int) -> int:
         """k: which of the folio's vmemmap pages holds vaddr (may be outside 0..V-1)."""
         return (vaddr >> self.config.page_shift) - self.first_vpage
 
+    def pte(self, vpage: int) -> Pte | None:
+        if vpage in self.ptes:
+            return self.ptes[vpage]
+        return Pte(orig(vpage), True)
 
-def word_at(folio: Folio, vaddr: int) -> int:
-    """The populated (original) contents of the vmemmap word at vaddr."""
-    rel = (vaddr - folio.vmemmap_base) & MASK64
-    pfn, byte = divmod(rel, folio.size)
-    if pfn >= folio.max_pfn:
-        raise VmemmapFault(vaddr, "read outside the vmemmap")
-    return original_word(folio, pfn, byte // WORD)
+    def content(self, frame: FrameId) -> Content:
+        if frame in self.contents:
+            return self.contents[frame]
+        if frame.kind is FrameKind.SHARED_TAIL:
+            return Content(Origin.SHARED_TAIL)
+        assert frame.kind is FrameKind.ORIG, frame
+        return Content(Origin.POPULATED, frame.n)
+
+    def frame(self, frame_id: FrameId) -> Frame:
+        return Frame(self.content(frame_id).source)
+
+    def read_content(self, content: Content, offset: int) -> int:
+        while True:
+            if offset in content.writes:
+                return content.writes[offset]
+            if content.origin is Origin.POPULATED:
+                return self.populated(((content.vpage << self.config.page_shift) + offset) & MASK64)
+            if content.origin is Origin.SHARED_TAIL:
+                return shared_tail_word(self.folio, (offset % self.folio.size) // WORD)
+            assert content.parent is not None
+            offset = offset + content.reset if offset < content.reset else offset
+            content = content.parent
+
+    def populated(self, vaddr: int) -> int:
+        """The word at vaddr as vmemmap_populate() and the folio's preparation left it."""
+        rel = (vaddr - self.folio.vmemmap_base) & MASK64
+        pfn, byte = divmod(rel, self.folio.size)
+        if pfn >= self.folio.max_pfn:
+            raise VmemmapFault(vaddr, "read outside the vmemmap")
+        return original_word(self.folio, pfn, byte // WORD)
+
+    def read_word(self, vaddr: int) -> int:
+        """READ_ONCE() of the 8-byte word at vaddr, through the vmemmap page tables."""
+        pte = self.pte(vaddr >> self.config.page_shift)
+        if pte is None:
+            raise VmemmapFault(vaddr, "read of unmapped vmemmap")
+        return self.read_content(self.content(pte.frame), vaddr & (self.config.page_size - 1))
+
+    def write_word(self, vaddr: int, value: int) -> tuple[VmemmapState, Write]:
+        """WRITE_ONCE() of the word at vaddr: faults as the kernel would oops."""
+        pte = self.pte(vaddr >> self.config.page_shift)
+        if pte is None:
+            raise VmemmapFault(vaddr, "store to unmapped vmemmap")
+        if (vaddr - self.folio.vmemmap_base) & MASK64 >= self.folio.max_pfn * self.folio.size:
+            raise VmemmapFault(vaddr, "store outside the vmemmap")
+        if not pte.writable:
+            raise VmemmapFault(vaddr, "store through a read-only vmemmap PTE")
+        offset = vaddr & (self.config.page_size - 1)
+        content = self.content(pte.frame)
+        old = self.read_content(content, offset)
+        new = replace(content, writes={**content.writes, offset: value & MASK64})
+        state = replace(self, contents={**self.contents, pte.frame: new})
+        return state, Write(vaddr, pte.frame, offset, old, value & MASK64)
+
+    def new_frame(self) -> tuple[VmemmapState, FrameId]:
+        """alloc_pages_node() of one vmemmap page."""
+        frame = FrameId(FrameKind.NEW, self.next_frame)
+        return replace(self, next_frame=self.next_frame + 1, allocated=self.allocated | {frame}), frame
+
+    # -- what the invariants ask of the layout ---------------------------------------------
+    def vaddrs_of(self, frame: FrameId, offset: int) -> Iterator[int]:
+        """Every address in the folio's vmemmap pages that reads (frame, offset)."""
+        first, shift = self.first_vpage, self.config.page_shift
+        for k in range(self.config.vmemmap_pages):
+            pte = self.pte(first + k)
+            if pte is not None and pte.frame == frame:
+                yield ((first + k) << shift) | offset
+
+    def touched_vaddrs(self, word: int) -> set[int]:
+        """Addresses of word `word` of struct pages in the folio's vmemmap whose value may
+        differ from the populated vmemmap (stored to, or on a frame that is not the page's
+        own populated frame)."""
+        out: set[int] = set()
+        shift, size, base = self.config.page_shift, self.folio.size, self.folio.vmemmap_base
+        for k in range(self.config.vmemmap_pages):
+            vpage = self.first_vpage + k
+            pte = self.pte(vpage)
+            if pte is None:
+                continue
+            start = vpage << shift
+            content = self.content(pte.frame)
+            if content.origin is not Origin.POPULATED or content.vpage != vpage:
+                first = start + (word * WORD - (start - base)) % size
+                out.update(range(first, start + self.config.page_size, size))
+                continue
+            for off in content.written_offsets():
+                if ((start | off) - base) % size == word * WORD:
+                    out.add(start | off)
+        return out
 
 
 def fit_error(config: KernelConfig, scheme: Scheme) -> tuple[str, str] | None:
@@ -155,66 +267,3 @@ def not_applicable_reason(config: KernelConfig, scheme: Scheme) -> str | None:
             f"{reserve} the scheme keeps: nothing to free"
         )
     return None
-
-
-def populate(folio: Folio) -> VmemmapState:
-    """The vmemmap as vmemmap_populate() left it: every page on its own frame, RW."""
-    first = folio.head >> folio.config.page_shift
-    return VmemmapState(folio, first, {}, {}, frozenset(), frozenset(), optimized=False)
-
-
-def optimize(folio: Folio, *, alloc_ok: bool = True) -> VmemmapState:
-    """Run the scheme's remap on a freshly prepared folio.
-
-    alloc_ok says whether the head-page allocation (alloc_pages_node in
-    vmemmap_remap_free) succeeds, for schemes that copy the head vmemmap page.
-    Raises NotApplicable when the kernel would not optimize.
-    """
-    config, scheme = folio.config, folio.scheme
-    reason = not_applicable_reason(config, scheme)
-    if reason is not None:
-        raise NotApplicable(reason)
-    misfit = fit_error(config, scheme)
-    if misfit is not None:  # the spec loader rejects these; never guess a mapping
-        raise ValueError(f"scheme.{misfit[0]}: {misfit[1]}")
-    state = populate(folio)
-    if not scheme.optimizes:
-        return state
-    first = state.first_vpage
-    nr = config.vmemmap_pages
-    ptes: dict[int, Pte | None] = {first + k: Pte(("orig", first + k), True) for k in range(nr)}
-    frames: dict[FrameId, Frame] = {}
-    freed: set[FrameId] = set()
-    allocated: set[FrameId] = set()
-    if scheme.head_copy is not HeadCopy.NONE:
-        if alloc_ok:
-            # copy_page(new, head vmemmap page); PTE 0 -> new page, PAGE_KERNEL
-            new: FrameId = ("new", 0)
-            frames[new] = Frame(first)
-            allocated.add(new)
-            freed.add(("orig", first))
-            ptes[first] = Pte(new, True)
-        elif scheme.head_copy is HeadCopy.REQUIRED:
-            # 2026: -ENOMEM, folio_clear_hugetlb_vmemmap_optimized(): left as populated.
-            return state
-        # v6.2 fallback: reuse frame(0) in place (the walk skips PTE 0).
-    if scheme.target is Target.PAGE:
-        reuse = ptes[first + scheme.target_page]
-        assert reuse is not None
-        reuse_frame = reuse.frame
-    private = set(scheme.private)
-    for k in range(nr):
-        if k in private:
-            continue
-        vpage = first + k
-        old = ptes[vpage]
-        assert old is not None
-        freed.add(old.frame)
-        if scheme.target is Target.PAGE:
-            ptes[vpage] = Pte(reuse_frame, scheme.writable_aliases)
-        elif scheme.target is Target.SHARED_TAIL:
-            ptes[vpage] = Pte(SHARED_TAIL, scheme.writable_aliases)
-            frames[SHARED_TAIL] = Frame(None)
-        else:
-            ptes[vpage] = None
-    return VmemmapState(folio, first, ptes, frames, frozenset(freed), frozenset(allocated), optimized=True)

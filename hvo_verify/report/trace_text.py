@@ -13,41 +13,39 @@ Also the text of `explain` for operation specs and of `explore`.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.explore import Exploration
-from hvo_verify.model.kernel import USER_BASE, Io, KState, Machine, Pool, View
+from hvo_verify.invariants.replay import Replayed
+from hvo_verify.model.facts import FrameKind
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import FolioKind
-from hvo_verify.model.trace import Trace
-from hvo_verify.model.vmemmap import SHARED_TAIL, Pte, VmemmapFault
-from hvo_verify.op_invariants import Replayed
+from hvo_verify.model.vmemmap import Pte, VmemmapState
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import USER_BASE, Io, KState, Pool
+from hvo_verify.ops.trace import Trace
 from hvo_verify.report.text import WIDTH, diagram
 from hvo_verify.specs.schema import Spec, Verdict
 
 
-@dataclass(frozen=True)
-class KernelVmemmap(View):
-    """A kernel-model state as the vmemmap diagram reads it, with frame names for
-    frames HVO allocated."""
-
-    def label(self, pte: Pte | None) -> str:
-        """frame(k) = the frame vmemmap page k was populated with; new frame n = the
-        n-th page HVO allocated (head copy, restore)."""
-        if pte is None:
-            return "unmapped"
-        frame = pte.frame
-        if frame == SHARED_TAIL:
-            name = "shared tail page"
-        elif frame[0] == "new":
-            name = f"new frame {frame[1]}"  # type: ignore[misc]
-        else:
-            k = int(frame[1]) - self.first_vpage  # type: ignore[misc]
-            name = f"frame({k})" if 0 <= k < self.config.vmemmap_pages else f"frame of vmemmap page {k}"
-        return f"{name} {'RW' if pte.writable else 'RO'}"
+def frame_name(vm: VmemmapState, pte: Pte | None) -> str:
+    """frame(k) = the frame vmemmap page k was populated with; new frame n = the n-th
+    page HVO allocated (head copy, restore)."""
+    if pte is None:
+        return "unmapped"
+    frame = pte.frame
+    if frame.kind is FrameKind.SHARED_TAIL:
+        name = "shared tail page"
+    elif frame.kind is FrameKind.NEW:
+        name = f"new frame {frame.n}"
+    else:
+        k = frame.n - vm.first_vpage
+        name = f"frame({k})" if 0 <= k < vm.config.vmemmap_pages else f"frame of vmemmap page {k}"
+    return f"{name} {'RW' if pte.writable else 'RO'}"
 
 
 # ---------------------------------------------------------------- one state
@@ -165,9 +163,9 @@ def render_trace(
         if outcome.fault is not None:
             ending = f"=> no invariant violated (the kernel oopses at step {n}: {outcome.fault.kind.value})"
         else:
-            if outcome.state.ptes != rep.before.ptes:
-                mem = KernelVmemmap(m, outcome.state)
-                drawn = diagram(mem, mem.label, width=WIDTH - len(indent))
+            vm = outcome.state.vmemmap
+            if vm.ptes != rep.before.vmemmap.ptes:
+                drawn = diagram(vm, functools.partial(frame_name, vm), width=WIDTH - len(indent))
                 out += [indent + line for line in drawn.rstrip("\n").splitlines()]
             changed = _changes(m, rep.before, outcome.state)
             out.append(f"state {n}: " + (", ".join(changed) if changed else "unchanged"))

@@ -24,11 +24,11 @@ from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.replay import replay
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import parse_config_id
+from hvo_verify.model.remap import optimize
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import optimize
-from hvo_verify.op_invariants import replay
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec, Verdict

@@ -45,11 +45,11 @@ from hypothesis.reporting import with_reporter
 
 from hvo_verify import cli
 from hvo_verify.errors import SpecError
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import CONFIG_IDS
-from hvo_verify.model.kernel import OPS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
-from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.ops.table import OPS
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import OPS_KEYS, SCHEME_KEYS, TOP_KEYS, parse_spec
 from hvo_verify.specs.schema import Verdict

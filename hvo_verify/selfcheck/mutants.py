@@ -36,7 +36,7 @@ import functools
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -44,23 +44,34 @@ from unittest import mock
 from hvo_verify.check import bmc
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
-from hvo_verify.encode import ops as eo
 from hvo_verify.encode import readers as er
-from hvo_verify.encode.folio import FALSE, K_ORIG, TRUE, SymFolio, _select, bv
+from hvo_verify.encode.folio import K_ORIG, SymFolio, _select
 from hvo_verify.encode.folio import Pte as SymPte
-from hvo_verify.encode.ops import POOL, Effect, Step, Store, Unrolling, _ite
+from hvo_verify.encode.memory import Page, SymMemory, Val
+from hvo_verify.encode.ops import gup as sym_gup
+from hvo_verify.encode.ops import hwpoison as sym_hwpoison
+from hvo_verify.encode.ops import pageflags as sym_pageflags
+from hvo_verify.encode.ops import pool as sym_pool
+from hvo_verify.encode.ops.state import POOL, SymKState
+from hvo_verify.encode.ops.step import StepGen, Store, SymCpu
+from hvo_verify.encode.terms import FALSE, TRUE, bv
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.invariants import INVARIANTS
-from hvo_verify.model import accounting
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
+from hvo_verify.model import accounting, facts, remap
 from hvo_verify.model import readers as mr
 from hvo_verify.model import structpage as sp
 from hvo_verify.model import vmemmap as vm
-from hvo_verify.model.kernel import Args, KState, Machine, Pool, Write
+from hvo_verify.model.facts import MASK64, WORD, FrameId, FrameKind, orig
 from hvo_verify.model.policy import GupRefs, HugetlbClear, Hwpoison, Mapcount
 from hvo_verify.model.scheme import PRESETS, Encoding, HeadCopy, Scheme, Target
-from hvo_verify.model.structpage import MASK64, WORD
 from hvo_verify.model.vmemmap import Pte, VmemmapState
-from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.ops import gup as ops_gup
+from hvo_verify.ops import hwpoison as ops_hwpoison
+from hvo_verify.ops import pageflags as ops_pageflags
+from hvo_verify.ops import pool as ops_pool
+from hvo_verify.ops.machine import Cpu, Machine
+from hvo_verify.ops.state import Pool
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec, Verdict
@@ -144,41 +155,36 @@ def forced_policies(**changes: Any) -> list[Patch]:
     return [(Machine, "__init__", init)]
 
 
-def with_before(
-    st: Step, key: str, value: object, gen: Generator[Store, None, Effect]
-) -> Generator[Store, None, Effect]:
-    """Run an operation encoder with st.before[key] replaced (the unrolling runs each
-    operation's generator to completion before the next, so the swap is private to it)."""
-    saved = st.before
-    st.before = {**saved, key: value}
+def with_state(cpu: SymCpu, change: Callable[[SymKState], SymKState], gen: StepGen) -> StepGen:
+    """Run a step function with the operation's state replaced by `change(state)` (the
+    unrolling runs each operation's steps to completion before the next, so the swap is
+    private to it)."""
+    saved = cpu.before, dict(cpu.updates)
+    cpu.before, cpu.updates = change(cpu.s), {}
     try:
-        return (yield from gen)
+        yield from gen
     finally:
-        st.before = saved
+        changed = cpu.updates
+        cpu.before, cpu.updates = saved[0], {**saved[1], **changed}
 
 
 # ---------------------------------------------------------------- compound_head and friends
+# A reader mutant is two patches: model/readers.py and encode/readers.py (which both the
+# static folio and the unrolling read through).
 
 
 def _no_fake_head_fix() -> list[Patch]:
     def concrete(mem: Any, page: int) -> int:
         return page
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        return er.Val(page.rel, FALSE)
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        return Val(page.rel, FALSE)
 
-    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
-        return page
-
-    return [
-        *everywhere(mr.page_fixed_fake_head, concrete),
-        *everywhere(er.page_fixed_fake_head, symbolic),
-        (Unrolling, "page_fixed_fake_head", unrolled),
-    ]
+    return [*everywhere(mr.page_fixed_fake_head, concrete), *everywhere(er.page_fixed_fake_head, symbolic)]
 
 
 def _compound_head_keeps_tail_bit() -> list[Patch]:
-    orig_c, orig_s, orig_u = mr.compound_head, er.compound_head, Unrolling.compound_head
+    orig_c, orig_s = mr.compound_head, er.compound_head
 
     def concrete(mem: Any, page: int) -> int:
         head = orig_c(mem, page)
@@ -186,45 +192,31 @@ def _compound_head_keeps_tail_bit() -> list[Patch]:
             return head
         return (head + (mr.compound_head_word(mem, page) & 1)) & MASK64
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        got = orig_s(f, page)
-        if f.scheme.encoding is Encoding.MASK:
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        got = orig_s(mem, page)
+        if mem.scheme.encoding is Encoding.MASK:
             return got
-        info = page.field(f, sp.W_COMPOUND_HEAD)
-        return er.Val(got.value + (info.value & 1), got.fault)
+        info = page.field(mem, facts.W_COMPOUND_HEAD)
+        return Val(got.value + (info.value & 1), got.fault)
 
-    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
-        head = orig_u(self, t, page, faults, cond)
-        if self.scheme.encoding is Encoding.MASK:
-            return head
-        info, _fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
-        return head + (info & 1)
-
-    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "compound_head", unrolled)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _mask_decode_without_tail_bit() -> list[Patch]:
-    orig_c, orig_s, orig_u = mr.compound_head, er.compound_head, Unrolling.compound_head
+    orig_c, orig_s = mr.compound_head, er.compound_head
 
     def concrete(mem: Any, page: int) -> int:
         if mem.folio.scheme.encoding is not Encoding.MASK:
             return orig_c(mem, page)
         return page & mr.compound_head_word(mem, page)
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        if f.scheme.encoding is not Encoding.MASK:
-            return orig_s(f, page)
-        info = page.field(f, sp.W_COMPOUND_HEAD)
-        return er.Val(((f.head + page.rel) & info.value) - f.head, info.fault)
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        if mem.scheme.encoding is not Encoding.MASK:
+            return orig_s(mem, page)
+        info = page.field(mem, facts.W_COMPOUND_HEAD)
+        return Val(mem.from_absolute(mem.absolute(page) & info.value), info.fault)
 
-    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
-        if self.scheme.encoding is not Encoding.MASK:
-            return orig_u(self, t, page, faults, cond)
-        info, fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
-        faults.append(cond & fault)
-        return page & info
-
-    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "compound_head", unrolled)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _genmask_off_by_one() -> list[Patch]:
@@ -243,9 +235,9 @@ def _page_tail_bit0_only() -> list[Patch]:
     def concrete(mem: Any, page: int) -> bool:
         return bool(mr.compound_head_word(mem, page) & 1)
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        info = page.field(f, sp.W_COMPOUND_HEAD)
-        return er.Val((info.value & 1) == 1, info.fault)
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        info = page.field(mem, facts.W_COMPOUND_HEAD)
+        return Val((info.value & 1) == 1, info.fault)
 
     return [*everywhere(mr.page_tail, concrete), *everywhere(er.page_tail, symbolic)]
 
@@ -254,29 +246,16 @@ def _page_huge_reads_subpage() -> list[Patch]:
     def concrete(mem: Any, page: int) -> bool:
         if not mr.page_compound(mem, page):
             return False
-        info = mem.read_word(page + mem.folio.size + sp.W_FOLIO_INFO * WORD)
-        return bool(info >> 8 & 0xFF == sp.HUGETLB_PAGE_DTOR)
+        info = mem.read_word(page + mem.folio.size + facts.W_FOLIO_INFO * WORD)
+        return mem.folio.scheme.facts.compound_dtor(info) == facts.HUGETLB_PAGE_DTOR
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        compound = er.page_compound(f, page)
-        info = page.next(f).field(f, sp.W_FOLIO_INFO)
-        dtor = (info.value >> 8) & 0xFF == sp.HUGETLB_PAGE_DTOR
-        return er.Val(compound.value & dtor, compound.fault | (compound.value & info.fault))
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        compound = er.page_compound(mem, page)
+        info = page.next(mem).field(mem, facts.W_FOLIO_INFO)
+        dtor = (info.value >> 8) & 0xFF == facts.HUGETLB_PAGE_DTOR
+        return Val(compound.value & dtor, compound.fault | (compound.value & info.fault))
 
-    def unrolled(self: Unrolling, t: int, page: Any, faults: list[Any], cond: Any) -> Any:
-        head_bit = self.flag(t, page, sp.PG_HEAD, faults, cond)
-        info, fault = self.read(t, page + sp.W_COMPOUND_HEAD * WORD, sp.W_COMPOUND_HEAD)
-        faults.append(cond & fault)
-        compound = head_bit | ((info & 1) == 1)
-        dtor, fault2 = self.read(t, page + self.size + sp.W_FOLIO_INFO * WORD, sp.W_FOLIO_INFO)
-        faults.append(cond & compound & fault2)
-        return compound & ((dtor >> 8) & 0xFF == sp.HUGETLB_PAGE_DTOR)
-
-    return [
-        *everywhere(mr.page_huge, concrete),
-        *everywhere(er.page_huge, symbolic),
-        (Unrolling, "page_huge", unrolled),
-    ]
+    return [*everywhere(mr.page_huge, concrete), *everywhere(er.page_huge, symbolic)]
 
 
 # ---------------------------------------------------------------- pfn <-> struct page
@@ -284,42 +263,27 @@ def _page_huge_reads_subpage() -> list[Patch]:
 
 def _page_to_pfn_off_by_one() -> list[Patch]:
     orig_c, orig_s = mr.page_to_pfn, er.page_to_pfn
-    orig_phys_c, orig_phys_u = Machine.page_to_phys, Unrolling.page_to_phys
 
     def concrete(mem: Any, page: int) -> int:
         return orig_c(mem, page) + 1
 
-    def symbolic(f: SymFolio, page: er.Page) -> er.Val:
-        got = orig_s(f, page)
-        return er.Val(got.value + 1, got.fault)
+    def symbolic(mem: SymMemory, page: Page) -> Val:
+        got = orig_s(mem, page)
+        return Val(got.value + 1, got.fault)
 
-    def machine_phys(self: Machine, page: int) -> int:
-        return orig_phys_c(self, page) + self.config.page_size
-
-    def unrolled_phys(self: Unrolling, page: Any) -> Any:
-        return orig_phys_u(self, page) + self.ps
-
-    return [
-        *everywhere(orig_c, concrete),
-        *everywhere(orig_s, symbolic),
-        (Machine, "page_to_phys", machine_phys),
-        (Unrolling, "page_to_phys", unrolled_phys),
-    ]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _pfn_to_page_off_by_one() -> list[Patch]:
-    orig_c, orig_s, orig_u = mr.pfn_to_page, er.pfn_to_page, Unrolling.pfn_to_page
+    orig_c, orig_s = mr.pfn_to_page, er.pfn_to_page
 
     def concrete(mem: Any, pfn: int) -> int:
         return orig_c(mem, pfn + 1)
 
-    def symbolic(f: SymFolio, i: Any) -> er.Page:
-        return orig_s(f, i + 1)
+    def symbolic(mem: SymMemory, i: Any) -> Page:
+        return orig_s(mem, i + 1)
 
-    def unrolled(self: Unrolling, t: int, i: Any, optimized: Any) -> Any:
-        return orig_u(self, t, i + 1, optimized)
-
-    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic), (Unrolling, "pfn_to_page", unrolled)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 # ---------------------------------------------------------------- the remap walk
@@ -346,7 +310,7 @@ def _pte_clear(s: Scheme) -> Scheme:
 
 
 def _stale_tlb_last_page() -> list[Patch]:
-    orig_opt, orig_pte = vm.optimize, SymFolio.pte
+    orig_opt, orig_pte = remap.optimize, SymFolio.pte
 
     def concrete(folio: sp.Folio, *, alloc_ok: bool = True) -> VmemmapState:
         state = orig_opt(folio, alloc_ok=alloc_ok)
@@ -354,7 +318,7 @@ def _stale_tlb_last_page() -> list[Patch]:
         if not state.optimized or last in folio.scheme.private:
             return state
         vpage = state.first_vpage + last
-        return dataclasses.replace(state, ptes={**state.ptes, vpage: Pte(("orig", vpage), True)})
+        return dataclasses.replace(state, ptes={**state.ptes, vpage: Pte(orig(vpage), True)})
 
     def symbolic(self: SymFolio, k: Any) -> SymPte:
         pte = orig_pte(self, k)
@@ -365,12 +329,12 @@ def _stale_tlb_last_page() -> list[Patch]:
 
 
 def _fallback_frees_head_frame() -> list[Patch]:
-    orig_opt, orig_freed = vm.optimize, SymFolio.freed_orig
+    orig_opt, orig_freed = remap.optimize, SymFolio.freed_orig
 
     def concrete(folio: sp.Folio, *, alloc_ok: bool = True) -> VmemmapState:
         state = orig_opt(folio, alloc_ok=alloc_ok)
         if folio.scheme.head_copy is HeadCopy.WITH_FALLBACK and not alloc_ok and state.optimized:
-            return dataclasses.replace(state, freed=state.freed | {("orig", state.first_vpage)})
+            return dataclasses.replace(state, freed=state.freed | {orig(state.first_vpage)})
         return state
 
     def symbolic(self: SymFolio, k: Any) -> Any:
@@ -383,7 +347,7 @@ def _fallback_frees_head_frame() -> list[Patch]:
 
 
 def _copies_head_reuses_old_frame() -> list[Patch]:
-    orig_opt, orig_pte = vm.optimize, SymFolio.pte
+    orig_opt, orig_pte = remap.optimize, SymFolio.pte
 
     def affected(s: Scheme) -> bool:
         return s.optimizes and s.head_copy is not HeadCopy.NONE and s.target is Target.PAGE and s.target_page == 0
@@ -393,8 +357,9 @@ def _copies_head_reuses_old_frame() -> list[Patch]:
         if not (affected(folio.scheme) and alloc_ok and state.optimized):
             return state
         first = state.first_vpage
-        old = Pte(("orig", first), folio.scheme.writable_aliases)
-        ptes = {v: old if v != first and p is not None and p.frame == ("new", 0) else p for v, p in state.ptes.items()}
+        old = Pte(orig(first), folio.scheme.writable_aliases)
+        new = FrameId(FrameKind.NEW, 0)
+        ptes = {v: old if v != first and p is not None and p.frame == new else p for v, p in state.ptes.items()}
         return dataclasses.replace(state, ptes=ptes)
 
     def symbolic(self: SymFolio, k: Any) -> SymPte:
@@ -431,115 +396,105 @@ def _optimizable_size_off_by_one() -> list[Patch]:
 
 
 # ---------------------------------------------------------------- kernel operations
+# An operation mutant patches one step function on each side: ops/<subsystem>.py and
+# encode/ops/<subsystem>.py (or a primitive both sides share: Cpu and SymCpu).
 
 
 def _bvec_offset_in_page() -> list[Patch]:
-    orig_c, orig_s = Machine._op_submit_bio, eo.op_submit_bio
+    orig_c, orig_s = ops_gup.submit_bio, sym_gup.submit_bio
 
-    def concrete(
-        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
-    ) -> KState:
-        io = state.io
+    def concrete(cpu: Cpu) -> None:
+        io = cpu.state.io
         assert io is not None
-        firsts = tuple((self.page(0) + j * self.folio.size) & MASK64 for j in range(len(io.pages)))
-        out = orig_c(
-            self, dataclasses.replace(state, io=dataclasses.replace(io, pages=firsts)), args, lines, writes, flags
-        )
-        assert out.io is not None
-        return dataclasses.replace(out, io=dataclasses.replace(out.io, pages=io.pages))  # GUP's pages, for the unpin
+        m = cpu.m
+        firsts = tuple((m.page(0) + j * m.folio.size) & MASK64 for j in range(len(io.pages)))
+        cpu.update(io=dataclasses.replace(io, pages=firsts))
+        orig_c(cpu)
+        submitted = cpu.state.io
+        assert submitted is not None
+        cpu.update(io=dataclasses.replace(submitted, pages=io.pages))  # GUP's pages, for the unpin
 
-    def symbolic(st: Step) -> Generator[Store, None, Effect]:
-        return (yield from with_before(st, "io_page0", st.u.head, orig_s(st)))
+    def symbolic(cpu: SymCpu) -> StepGen:
+        page0 = cpu.s.io.page0
+        yield from with_state(cpu, lambda s: dataclasses.replace(s, io=dataclasses.replace(s.io, page0=cpu.u.head)),
+                              orig_s(cpu))  # fmt: skip
+        cpu.updates["io"] = dataclasses.replace(cpu.updates["io"], page0=page0)
 
-    return [(Machine, "_op_submit_bio", concrete), *everywhere(orig_s, symbolic)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _free_path_drops_raw_hwp_list() -> list[Patch]:
-    orig_c, orig_s = Machine._op_update_and_free_hugetlb_folio, eo.op_update_and_free
+    orig_c, orig_s = ops_hwpoison.folio_clear_hugetlb_hwpoison, sym_hwpoison.folio_clear_hugetlb_hwpoison
 
-    def concrete(
-        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
-    ) -> KState:
-        return orig_c(self, dataclasses.replace(state, raw_hwp=()), args, lines, writes, flags)
+    def concrete(cpu: Cpu) -> None:
+        cpu.update(raw_hwp=())
+        orig_c(cpu)
 
-    def symbolic(st: Step) -> Generator[Store, None, Effect]:
-        empty = [(FALSE, pfn) for _valid, pfn in st.before["raw"]]
-        return (yield from with_before(st, "raw", empty, orig_s(st)))
+    def symbolic(cpu: SymCpu) -> StepGen:
+        cpu.update(raw_hwp=tuple((FALSE, pfn) for _valid, pfn in cpu.s.raw_hwp))
+        yield from orig_s(cpu)
 
-    return [(Machine, "_op_update_and_free_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _restore_failure_frees_to_buddy() -> list[Patch]:
-    orig_c, orig_s = Machine._op_update_and_free_hugetlb_folio, eo.op_update_and_free
+    orig_c, orig_s = ops_pool.add_hugetlb_folio, sym_pool.add_hugetlb_folio
 
-    def concrete(
-        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
-    ) -> KState:
-        leak = self.policies.hwpoison is Hwpoison.RAW_HWP_LIST and state.raw_hwp_unreliable
-        if state.optimized and not args["alloc_ok"] and not leak:
-            lines.append("hugetlb_vmemmap_restore_folio(): -ENOMEM ignored; pages freed to buddy")
-            flags["to_buddy"] = True
-            return dataclasses.replace(state, pool=Pool.BUDDY, hugetlb=False)
-        return orig_c(self, state, args, lines, writes, flags)
+    def concrete(cpu: Cpu) -> None:
+        if not cpu.state.optimized:
+            return orig_c(cpu)
+        cpu.say("hugetlb_vmemmap_restore_folio(): -ENOMEM ignored; pages freed to buddy")
+        cpu.free_to_buddy()
+        cpu.update(pool=Pool.BUDDY, hugetlb=False)
+        cpu.stop()
+        return None
 
-    def symbolic(st: Step) -> Generator[Store, None, Effect]:
-        effect = yield from orig_s(st)
-        s = st.before
-        leak = (TRUE if st.u.pol.hwpoison is Hwpoison.RAW_HWP_LIST else FALSE) & s["unreliable"]
-        failed = ~leak & s["optimized"] & ~st.args["alloc_ok"]
-        effect.updates["pool"] = _ite(failed, bv(POOL[Pool.BUDDY]), effect.updates["pool"])
-        effect.updates["hugetlb"] = _ite(failed, FALSE, effect.updates["hugetlb"])
-        effect.to_buddy = effect.to_buddy | failed
-        return effect
+    def symbolic(cpu: SymCpu) -> StepGen:
+        failed = cpu.s.optimized
+        cpu.update(when=failed, pool=bv(POOL[Pool.BUDDY]), hugetlb=FALSE)
+        cpu.free_to_buddy(when=failed)
+        cpu.stop(when=failed)
+        yield from ()
 
-    return [(Machine, "_op_update_and_free_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _pg_arch_1_on_subpage() -> list[Patch]:
-    def concrete(self: Machine, state: KState, i: int) -> int:
-        return self.page(i)
+    def concrete(cpu: Cpu, i: int) -> int:
+        return cpu.m.page(i)
 
-    def symbolic(st: Step, faults: list[Any]) -> Any:
-        return st.u.page(st.args["i"])
+    def symbolic(cpu: SymCpu, i: Any) -> Any:
+        return cpu.u.page(i)
 
-    return [(Machine, "_arch1_target", concrete), *everywhere(eo._arch1_target, symbolic)]
+    return [*everywhere(ops_pageflags.pg_arch_1_page, concrete), *everywhere(sym_pageflags.pg_arch_1_page, symbolic)]
 
 
 def _alloc_without_ref_unfreeze() -> list[Patch]:
-    orig_c, orig_s = Machine._op_alloc_hugetlb_folio, eo.op_alloc
+    orig_c, orig_s = ops_pool.alloc_hugetlb_folio, sym_pool.alloc_hugetlb_folio
 
-    def concrete(
-        self: Machine, state: KState, args: Args, lines: list[str], writes: list[Write], flags: dict[str, bool]
-    ) -> KState:
-        out = orig_c(self, state, args, lines, writes, flags)
-        if out.pool is Pool.IN_USE and state.pool is not Pool.IN_USE:  # dequeued: undo the unfreeze
-            out = self._store(out, writes, self._add32(out, self.page(0) + sp.W_COUNTS * WORD, -1, True))
-        return out
+    def concrete(cpu: Cpu) -> None:
+        orig_c(cpu)  # dequeued: undo the unfreeze
+        cpu.atomic_add(cpu.m.page(0) + facts.W_COUNTS * WORD, -1, True)
 
-    def symbolic(st: Step) -> Generator[Store, None, Effect]:
-        gen = orig_s(st)
-        while True:
-            try:
-                store = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if store.field == sp.W_COUNTS:  # folio_ref_unfreeze(): store the old count back
+    def symbolic(cpu: SymCpu) -> StepGen:
+        for store in orig_s(cpu):
+            if store.field == facts.W_COUNTS:  # folio_ref_unfreeze(): store the old count back
                 store = Store(store.active, store.vaddr, store.value - (1 << 32), store.field)
             yield store
 
-    return [(Machine, "_op_alloc_hugetlb_folio", concrete), *everywhere(orig_s, symbolic)]
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
 def _put_one_ref_per_run() -> list[Patch]:
-    orig_c, orig_s = Machine._put_refs, eo._put_refs
+    orig_c, orig_s = Cpu.folio_put_refs, SymCpu.folio_put_refs
 
-    def concrete(self: Machine, state: KState, folio: int, n: int, writes: list[Write], lines: list[str]) -> KState:
-        return orig_c(self, state, folio, 1, writes, lines)
+    def concrete(self: Cpu, folio: int, n: int) -> None:
+        orig_c(self, folio, 1)
 
-    def symbolic(st: Step, folio: Any, n: Any, cond: Any, faults: list[Any], pool: Any) -> Generator[Store, None, Any]:
-        return (yield from orig_s(st, folio, bv(1), cond, faults, pool))
+    def symbolic(self: SymCpu, folio: Any, n: Any, cond: Any = TRUE) -> StepGen:
+        yield from orig_s(self, folio, bv(1), cond)
 
-    return [(Machine, "_put_refs", concrete), *everywhere(orig_s, symbolic)]
+    return [(Cpu, "folio_put_refs", concrete), (SymCpu, "folio_put_refs", symbolic)]
 
 
 # ---------------------------------------------------------------- the catalogue

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from hvo_verify.errors import SpecError
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import (
     MAX_STRUCT_PAGE,
     MIN_STRUCT_PAGE,
@@ -27,7 +28,6 @@ from hvo_verify.model.config import (
     check_struct_page_size,
     parse_config_id,
 )
-from hvo_verify.model.kernel import OPS
 from hvo_verify.model.names import suggest
 from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
 from hvo_verify.model.scheme import (
@@ -41,7 +41,7 @@ from hvo_verify.model.scheme import (
 )
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
-from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.ops.table import OPS
 from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, Verdict
 
 __all__ = ["load_spec", "load_spec_files", "load_specs", "parse_spec"]
@@ -383,7 +383,7 @@ def _max_calls(value: object, alphabet: tuple[str, ...]) -> tuple[tuple[str, int
     return tuple(limits)
 
 
-def _ops(value: object, scheme: Scheme) -> OpsSpec:
+def _ops(value: object, scheme: Scheme, base: str | None) -> OpsSpec:
     table = _table(value, "ops")
     _check_keys(table, "ops", OPS_KEYS)
     alphabet = _alphabet(table.get("run", "all"), "ops.run", scheme)
@@ -395,7 +395,7 @@ def _ops(value: object, scheme: Scheme) -> OpsSpec:
     if io_max % io_align:
         raise _Bad("ops.io_max", f"io_max {io_max:#x} is not a multiple of io_align {io_align}")
     overrides = {name: check(table[name], f"ops.{name}") for name, check in _POLICY_KEYS.items() if name in table}
-    policies = dataclasses.replace(default_policies(scheme), **overrides)  # type: ignore[arg-type]
+    policies = dataclasses.replace(default_policies(scheme, base), **overrides)  # type: ignore[arg-type]
     limits = _max_calls(table["max_calls"], alphabet) if "max_calls" in table else ()
     return OpsSpec(alphabet, depth, policies, io_max, io_align, limits)
 
@@ -463,7 +463,8 @@ def _spec(doc: dict[str, Any], path: str) -> Spec:
         misfit = fit_error(config, scheme)
         if misfit is not None:
             raise _Bad(f"scheme.{misfit[0]}", misfit[1])
-    ops = _ops(doc["ops"], scheme) if "ops" in doc else None
+    base = doc["scheme"].get("base") if isinstance(doc["scheme"], dict) else None  # validated by _scheme()
+    ops = _ops(doc["ops"], scheme, base) if "ops" in doc else None
     invariants = _invariants(doc.get("invariants", "all"), INVARIANTS if ops is None else OP_INVARIANTS)
     timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if ops is None else DEFAULT_OPS_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None

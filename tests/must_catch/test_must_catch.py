@@ -10,8 +10,9 @@ import pathlib
 import pytest
 
 from hvo_verify.check.runner import check_specs
-from hvo_verify.invariants import INVARIANTS
-from hvo_verify.op_invariants import OP_INVARIANTS, replay
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.replay import replay
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Verdict
 

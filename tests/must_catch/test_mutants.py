@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from hvo_verify.check.runner import check_specs
-from hvo_verify.invariants import INVARIANTS
-from hvo_verify.op_invariants import OP_INVARIANTS
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck import mutants as m
 from hvo_verify.specs.loader import load_specs
@@ -131,7 +131,16 @@ def test_mutant_changes_the_model_and_is_undone(name: str) -> None:
     changed = _changed(before, inside)
     assert changed, f"{name} patches nothing"
     layers = {k[0].split(".")[1] for k in changed}
-    assert layers & {"model", "encode"}, f"{name} must change the model or its encoding: {changed}"
+    assert layers & {"model", "ops", "encode"}, f"{name} must change the model, the operations or their encoding"
+    # One patch per side of the mirror: at most one replacement function for the concrete
+    # side (model/, ops/) and one for the z3 side (encode/), however many names bind it.
+    sides: dict[str, set[int]] = {}
+    for key in changed:
+        value = inside[key]
+        if callable(value) and not isinstance(value, type):
+            side = "z3" if key[0].split(".")[1] == "encode" else "concrete"
+            sides.setdefault(side, set()).add(id(getattr(value, "__func__", value)))
+    assert all(len(fns) == 1 for fns in sides.values()), f"{name}: more than one patch on one side: {sides}"
     assert _changed(before, _snapshot()) == []
     with pytest.raises(RuntimeError), mutant.apply():
         raise RuntimeError("an exception inside the mutant")

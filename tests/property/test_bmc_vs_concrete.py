@@ -17,14 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hvo_verify.check.solver import Status, new_solver, solve
-from hvo_verify.encode.op_invariants import violation_at
-from hvo_verify.encode.ops import Unrolling
+from hvo_verify.encode.invariants.reachable import violation_at
+from hvo_verify.encode.ops.unroll import Unrolling
+from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.replay import check_step
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.kernel import OPS, Machine
 from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
-from hvo_verify.op_invariants import OP_INVARIANTS, check_step
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.table import OPS, ArgKind
 
 CONFIGS = ["x86-64/4K/2M", "arm64/64K/512M", "arm64/16K/32M"]
 SCHEMES = ["rfc-2020", "v5.14", "v5.18", "v6.2", "mask-2026"]
@@ -63,12 +65,12 @@ def _args(draw: st.DrawFn, m: Machine, op: str) -> dict[str, int | bool]:
     args: dict[str, int | bool] = {}
     for arg in OPS[op].args:
         values = m.arg_values(arg)
-        if isinstance(values, range) and arg.kind == "subpage":
+        if isinstance(values, range) and arg.kind is ArgKind.SUBPAGE:
             # the interesting subpages: the first ones, alias boundaries, the last
             per_page = m.config.page_size // m.folio.size
             pick = st.sampled_from([0, 1, 3, 4, 5, per_page - 1, per_page, per_page + 5, 2 * per_page, m.nr - 1])
             args[arg.name] = draw(st.one_of(pick, st.integers(0, m.nr - 1)))
-        elif arg.kind == "offset":  # a buffer inside the folio, often at a page boundary
+        elif arg.kind is ArgKind.OFFSET:  # a buffer inside the folio, often at a page boundary
             top = m.nr * m.config.page_size - m.io_max
             args[arg.name] = draw(
                 st.sampled_from([0, 0x5000, m.config.page_size - 512, top])

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hvo_verify import cli
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.scheme import Encoding, FolioKind, HeadCopy, MemoryModel
 
 CONFIGS = ["x86-64/4K/2M", "arm64/4K/64K", "arm64/16K/32M", "arm64/64K/16G", "x86-64/4K/2M@56", "arm64/4K/2M@80"]

@@ -10,11 +10,11 @@ import random
 import pytest
 
 from hvo_verify.check.differential import PinnedQuery, Placement
-from hvo_verify.invariants import INVARIANTS, index_range
+from hvo_verify.invariants.static import INVARIANTS, index_range
 from hvo_verify.model.config import parse_config_id
+from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import Encoding, Scheme, Target, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import optimize
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.differential import (
     CONFIG_IDS,

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 from hvo_verify.explore import explore_spec, machine_for
-from hvo_verify.op_invariants import check_step, replay
+from hvo_verify.invariants.replay import check_step, replay
 from hvo_verify.specs.loader import parse_spec
 from hvo_verify.specs.schema import Spec, Verdict
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hvo_verify.errors import SpecError
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import CONFIG_IDS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
 from hvo_verify.selfcheck.fuzz import toml_string, toml_value

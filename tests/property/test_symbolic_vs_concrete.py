@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hvo_verify.check.runner import Job, run
-from hvo_verify.invariants import INVARIANTS, Index
+from hvo_verify.invariants.static import INVARIANTS, Index
 from hvo_verify.model.config import KernelConfig, parse_config_id
+from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import Scheme, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import optimize
 from hvo_verify.selfcheck.differential import RandomChooser, first_violation, placements, schemes
 from hvo_verify.specs.schema import Verdict
 

@@ -1,4 +1,4 @@
-"""The concrete kernel operations (model/kernel.py) against the facts of the reference
+"""The concrete kernel operations (hvo_verify/ops) against the facts of the reference
 (kernel-hvo.md 4, 5, 6) and the thread: one scenario per rule the model encodes."""
 
 from __future__ import annotations
@@ -7,14 +7,16 @@ import dataclasses
 
 import pytest
 
+from hvo_verify.invariants.reachable import OP_INVARIANTS, raw_flag
+from hvo_verify.invariants.replay import check_step
 from hvo_verify.model import readers as r
-from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.kernel import USER_BASE, FaultKind, KState, Machine, Pool
+from hvo_verify.model.facts import DEFAULT_FACTS
 from hvo_verify.model.policy import HugetlbClear, Hwpoison, default_policies
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
-from hvo_verify.op_invariants import OP_INVARIANTS, check_step
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import USER_BASE, FaultKind, KState, Pool
 
 OPT = ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True})
 ALLOC = ("alloc_hugetlb_folio", {})
@@ -77,7 +79,7 @@ def test_raw_poison_flag_leaks_through_writable_aliases() -> None:
     state, _, violation = run(m, OPT, ("memory_failure", {"i": 200, "kmalloc_ok": True}))
     assert violation is not None and violation[0] == "alias-write"
     assert "head+72" in violation[1]
-    assert m.test_flag(state, m.page(136), sp.PG_HWPOISON)  # a page that never failed
+    assert m.test_flag(state, m.page(136), DEFAULT_FACTS.pg_hwpoison)  # a page that never failed
 
 
 def test_raw_poison_flag_on_a_read_only_alias_oopses() -> None:
@@ -95,7 +97,7 @@ def test_head_index_remembers_one_error_and_loses_the_second() -> None:
     one = run(m, OPT, ("memory_failure", {"i": 5, "kmalloc_ok": True}), ("dissolve_free_hugetlb_folio", {"i": 5}),
               ("update_and_free_hugetlb_folio", {"alloc_ok": True}))  # fmt: skip
     assert one[2] is None and one[0].pool is Pool.BUDDY
-    assert m.raw_flag(one[0], m.folio.head_pfn + 5) and not m.raw_flag(one[0], m.folio.head_pfn)
+    assert raw_flag(m, one[0], m.folio.head_pfn + 5) and not raw_flag(m, one[0], m.folio.head_pfn)
     two = run(
         m, OPT, ("memory_failure", {"i": 5, "kmalloc_ok": True}), ("memory_failure", {"i": 9, "kmalloc_ok": True})
     )
@@ -111,7 +113,7 @@ def test_raw_hwp_list_moves_every_flag_after_restore() -> None:
                                   ("update_and_free_hugetlb_folio", {"alloc_ok": True}))  # fmt: skip
     assert violation is None and state.pool is Pool.BUDDY and not state.optimized
     poisoned = {
-        pfn - m.folio.head_pfn for pfn in range(m.folio.head_pfn, m.folio.head_pfn + m.nr) if m.raw_flag(state, pfn)
+        pfn - m.folio.head_pfn for pfn in range(m.folio.head_pfn, m.folio.head_pfn + m.nr) if raw_flag(m, state, pfn)
     }
     assert poisoned == {5, 300}
 
@@ -141,7 +143,7 @@ def test_restore_resets_the_first_struct_pages_of_copies(reset: bool) -> None:
     state, _, violation = run(m, OPT, ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True}))
     if reset:
         assert violation is None and not state.optimized
-        assert not r.test_page_head(m.view(state), m.page(64))
+        assert not r.test_page_head(state.vmemmap, m.page(64))
     else:
         assert violation is not None and violation[0] == "restore-identity" and "head+64" in violation[1]
 
@@ -150,14 +152,14 @@ def test_pg_arch_1_redirected_to_the_head_leaves_tails_alone() -> None:
     m = machine("v5.18", "arm64/4K/2M")
     state, lines, violation = run(m, OPT, ALLOC, ("sync_icache_dcache", {"i": 200}))
     assert violation is None and "set PG_arch_1 on head" in lines[-1]
-    assert m.test_flag(state, m.page(0), sp.PG_ARCH_1)
+    assert m.test_flag(state, m.page(0), DEFAULT_FACTS.pg_arch_1)
 
 
 def test_gup_on_a_fake_head_finds_the_real_head() -> None:
     m = machine("v5.18")
     state, lines, violation = run(m, OPT, ALLOC, ("get_user_pages_fast", {"offset": 64 << 12, "length": 512}))
     assert violation is None and "folio head: refcount += 1" in lines[-1]
-    assert r.page_is_fake_head(m.view(state), m.page(64))
+    assert r.page_is_fake_head(state.vmemmap, m.page(64))
 
 
 def test_policies_carry_the_kernel_version() -> None:

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from hvo_verify.errors import SpecError
-from hvo_verify.invariants import INVARIANTS
+from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Target
 from hvo_verify.specs.loader import load_spec, load_specs, parse_spec
 from hvo_verify.specs.schema import Spec, Verdict
@@ -358,8 +358,8 @@ def test_ops_spec_parses_policies_and_defaults() -> None:
     spec = parse(text(scheme='"v5.14"', extra='[ops]\nrun = ["memory_failure"]\nhwpoison = "raw-flag"\nmax_calls = { memory_failure = 1 }',
                       expect='default = "violated"'))  # fmt: skip
     assert spec.ops is not None
+    from hvo_verify.invariants.reachable import OP_INVARIANTS
     from hvo_verify.model.policy import HugetlbClear, Hwpoison
-    from hvo_verify.op_invariants import OP_INVARIANTS
 
     assert spec.ops.alphabet == ("memory_failure",) and spec.ops.depth == 6
     assert spec.ops.policies.hwpoison is Hwpoison.RAW_FLAG

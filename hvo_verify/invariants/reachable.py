@@ -1,7 +1,8 @@
 """The invariants over reachable states: what each says, where the kernel states it, and
-its concrete check after one operation (hvo_verify.model.kernel).
+its concrete check after one operation (hvo_verify/ops).
 
-The z3 form of each lives in hvo_verify.encode.ops under the same id.
+The z3 form of each lives in hvo_verify/encode/invariants/reachable.py under the same id;
+replay.py runs a trace against them.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers as r
-from hvo_verify.model import structpage as sp
-from hvo_verify.model.kernel import USER_BASE, FaultKind, KState, Machine, Outcome, Pool
+from hvo_verify.model.facts import MASK64, SHARED_TAIL, W_COUNTS, W_FLAGS, W_PRIVATE, WORD
 from hvo_verify.model.policy import Hwpoison
-from hvo_verify.model.scheme import FolioKind
-from hvo_verify.model.structpage import MASK64, WORD
-from hvo_verify.model.trace import Trace, TraceStep
-from hvo_verify.model.vmemmap import SHARED_TAIL, VmemmapFault
+from hvo_verify.model.scheme import FolioKind, MemoryModel
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.state import USER_BASE, FaultKind, KState, Outcome, Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,42 @@ class OpInvariant:
     kernel_ref: str
     # Concrete check after one step: None if it holds, else what went wrong.
     check: Callable[[Machine, KState, Outcome], str | None]
+
+
+def raw_flag(m: Machine, state: KState, pfn: int) -> bool:
+    """PageHWPoison() of the raw page of pfn."""
+    return m.test_flag(state, r.pfn_to_page(state.vmemmap, pfn), m.scheme.facts.pg_hwpoison)
+
+
+def reported_hwpoison(m: Machine, state: KState) -> tuple[frozenset[int], bool]:
+    """(pfns the kernel says are poisoned, whether that is a conservative over-report).
+
+    While the folio is hugetlb the policy's record answers (is_raw_hwpoison_page_in_hugepage()
+    from 6.5; the head index / head flag before); otherwise PageHWPoison() of the raw pages
+    (also what /proc/kpageflags KPF_HWPOISON exports)."""
+    head_pfn, head, facts = m.folio.head_pfn, m.page(0), m.scheme.facts
+    pol = m.policies.hwpoison
+    if state.hugetlb and pol is not Hwpoison.RAW_FLAG:
+        if not m.test_flag(state, head, facts.pg_hwpoison):
+            return frozenset(), False
+        if pol is Hwpoison.HEAD_INDEX:
+            index = m.read(state, m.page(facts.subpage_index_hwpoison) + W_PRIVATE * WORD)
+            return frozenset({head_pfn + index}), False
+        if pol is Hwpoison.HEAD_FLAG or state.raw_hwp_unreliable:
+            return frozenset(range(head_pfn, head_pfn + m.nr)), True
+        return frozenset(state.raw_hwp), False
+    in_folio = range(head_pfn, head_pfn + m.nr)
+    if m.scheme.memory_model is MemoryModel.DEDUP_POINTERS:
+        candidates = set(in_folio)
+    else:  # a flag can only be set where a word differs from the populated vmemmap
+        candidates = set(state.injected) | {head_pfn}
+        base, size = m.folio.vmemmap_base, m.folio.size
+        for vaddr in state.vmemmap.touched_vaddrs(W_FLAGS):
+            rel = (vaddr - base) & MASK64
+            if rel // size in in_folio:
+                candidates.add(rel // size)
+    reported = {pfn for pfn in candidates if raw_flag(m, state, pfn)}
+    return frozenset(reported), False
 
 
 def check_dma_exact(m: Machine, before: KState, out: Outcome) -> str | None:
@@ -52,7 +88,7 @@ def check_alias_write(m: Machine, before: KState, out: Outcome) -> str | None:
         if w.frame == SHARED_TAIL:
             return (f"store to {m.name(w.vaddr - w.vaddr % m.folio.size)} lands on the shared tail page, "
                     "which every folio of this (zone, order) reads")  # fmt: skip
-        others = [v for v in m.vmemmap_vaddrs_of(out.state, w.frame, w.offset) if v != w.vaddr]
+        others = [v for v in out.state.vmemmap.vaddrs_of(w.frame, w.offset) if v != w.vaddr]
         if others:
             names = [f"{m.name(v - (v - m.folio.vmemmap_base) % size)}" for v in others[:3]]
             more = f" and {len(others) - 3} more" if len(others) > 3 else ""
@@ -74,7 +110,7 @@ def _fault_check(kind: FaultKind) -> Callable[[Machine, KState, Outcome], str | 
 def check_hwpoison_exact(m: Machine, before: KState, out: Outcome) -> str | None:
     state = out.state
     try:
-        reported, conservative = m.reported_hwpoison(state)
+        reported, conservative = reported_hwpoison(m, state)
     except VmemmapFault as exc:
         return f"the poison record cannot be read: {exc}"
     missing = sorted(state.injected - reported)
@@ -95,7 +131,7 @@ def check_hwpoison_freed(m: Machine, before: KState, out: Outcome) -> str | None
     if not out.to_buddy:
         return None
     for pfn in sorted(out.state.injected):
-        if m.folio.head_pfn <= pfn < m.folio.head_pfn + m.nr and not m.raw_flag(out.state, pfn):
+        if m.folio.head_pfn <= pfn < m.folio.head_pfn + m.nr and not raw_flag(m, out.state, pfn):
             return (
                 f"poisoned pfn head_pfn+{pfn - m.folio.head_pfn} reaches the buddy free lists "
                 "(its struct page has no PG_hwpoison when the folio is freed)"
@@ -136,7 +172,7 @@ def check_refcount(m: Machine, before: KState, out: Outcome) -> str | None:
         base, size = m.folio.vmemmap_base, m.folio.size
         shift, mask = m.config.page_shift, m.config.page_size - 1
         words: dict[tuple[object, int], int] = {}  # aliases read the same frame word: read it once
-        for vaddr in sorted(m.touched_vaddrs(state, sp.W_COUNTS)):
+        for vaddr in sorted(state.vmemmap.touched_vaddrs(W_COUNTS)):
             i = ((vaddr - base) & MASK64) // size - m.folio.head_pfn
             if not 0 < i < m.nr:
                 continue
@@ -144,7 +180,7 @@ def check_refcount(m: Machine, before: KState, out: Outcome) -> str | None:
             key = (None if pte is None else pte.frame, vaddr & mask)
             if key not in words:
                 words[key] = m.read(state, vaddr)
-            if words[key] >> 32 == 0 or r.page_is_fake_head(m.view(state), m.page(i)):
+            if words[key] >> 32 == 0 or r.page_is_fake_head(state.vmemmap, m.page(i)):
                 continue  # fake heads mirror the head; page_ref_add_unless() skips them (B8)
             return f"tail head+{i} has refcount {words[key] >> 32} (tails must stay 0)"
     except VmemmapFault as exc:
@@ -189,45 +225,3 @@ OP_INVARIANTS: dict[str, OpInvariant] = {
 
 
 FAULT_INVARIANTS = frozenset({"ro-write", "read-fault"})
-
-
-def check_step(m: Machine, before: KState, out: Outcome, invariants: tuple[str, ...]) -> tuple[str, str] | None:
-    """The first violated invariant after one step: (id, message).  A step that oopsed
-    leaves no state to judge: only the fault invariants apply to it (as in the BMC)."""
-    for inv_id in invariants:
-        if out.fault is not None and inv_id not in FAULT_INVARIANTS:
-            continue
-        message = OP_INVARIANTS[inv_id].check(m, before, out)
-        if message is not None:
-            return inv_id, message
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """One replayed step: the call, its outcome, and the violations it shows."""
-
-    step: TraceStep
-    before: KState
-    outcome: Outcome | None  # None: the operation was not enabled in this state
-    violation: tuple[str, str] | None
-
-
-def replay(trace: Trace, invariants: tuple[str, ...]) -> list[Replayed]:
-    """Run the trace on the concrete model; stop after a disabled step, an oops, or the
-    first violation of one of `invariants`."""
-    m = trace.machine()
-    state = m.initial()
-    out: list[Replayed] = []
-    for step in trace.steps:
-        args = dict(step.args)
-        if not m.enabled(state, step.op) or not m.args_ok(step.op, args):
-            out.append(Replayed(step, state, None, None))
-            break
-        outcome = m.apply(state, step.op, args)
-        violation = check_step(m, state, outcome, invariants)
-        out.append(Replayed(step, state, outcome, violation))
-        if violation is not None or outcome.fault is not None:
-            break
-        state = outcome.state
-    return out

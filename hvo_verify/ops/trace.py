@@ -13,11 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hvo_verify.model import policy as policy_module
+from hvo_verify.model import scheme as scheme_module
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.kernel import OPS, Machine
+from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.structpage import Folio
+from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.table import OPS
 
 TRACE_VERSION = 1
 
@@ -63,7 +67,7 @@ class Trace:
         return {
             "version": TRACE_VERSION,
             "config": self.config,
-            "scheme": _plain(dataclasses.asdict(self.scheme)),
+            "scheme": _scheme_doc(self.scheme),
             "policies": _plain(dataclasses.asdict(self.policies)),
             "head_pfn": self.head_pfn,
             "vmemmap_base": self.vmemmap_base,
@@ -72,6 +76,15 @@ class Trace:
             "invariant": self.invariant,
             "steps": [{"op": s.op, "args": dict(s.args)} for s in self.steps],
         }
+
+
+def _scheme_doc(scheme: Scheme) -> dict[str, Any]:
+    """The scheme's fields; its kernel facts only where they are not the default ones
+    (a field added after version 1: version-1 documents stay what they were)."""
+    doc: dict[str, Any] = _plain(dataclasses.asdict(scheme))
+    if scheme.facts == DEFAULT_FACTS:
+        del doc["facts"]
+    return doc
 
 
 def _plain(value: Any) -> Any:
@@ -95,6 +108,10 @@ def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
         try:
             if enum_cls is not None:
                 kwargs[f.name] = enum_cls(raw)
+            elif annotation == "VersionFacts":
+                if not isinstance(raw, dict):
+                    raise TypeError("expected an object")
+                kwargs[f.name] = _rebuild(VersionFacts, raw, f"{where}.{f.name}")
             elif annotation.startswith("tuple"):
                 kwargs[f.name] = tuple(raw)
             else:
@@ -108,9 +125,7 @@ def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
 
 
 def _enum_named(annotation: str) -> type[enum.Enum] | None:
-    from hvo_verify.model import policy, scheme
-
-    for module in (policy, scheme):
+    for module in (policy_module, scheme_module):
         obj = getattr(module, annotation, None)
         if isinstance(obj, type) and issubclass(obj, enum.Enum):
             return obj

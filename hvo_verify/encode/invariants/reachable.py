@@ -1,5 +1,5 @@
 """The invariants over reachable states as z3 terms, per step of an Unrolling (mirror of
-hvo_verify.op_invariants: same ids, same meaning; witnesses are fresh variables)."""
+hvo_verify/invariants/reachable.py: same ids, same meaning; witnesses are fresh variables)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from collections.abc import Callable
 
 import z3
 
-from hvo_verify.encode.folio import BITS
-from hvo_verify.encode.ops import FALSE, POOL, SHARED, T_NONE, TRUE, B, Step, Unrolling, _tag
-from hvo_verify.model import structpage as sp
-from hvo_verify.model.kernel import Pool
+from hvo_verify.encode import readers
+from hvo_verify.encode.memory import Page
+from hvo_verify.encode.ops.memory import SHARED, T_NONE, frame_tag
+from hvo_verify.encode.ops.state import POOL, SymKState, listed
+from hvo_verify.encode.ops.step import Step
+from hvo_verify.encode.ops.unroll import Unrolling
+from hvo_verify.encode.terms import BITS, FALSE, TRUE, B
+from hvo_verify.invariants.reachable import FAULT_INVARIANTS
+from hvo_verify.model import facts
+from hvo_verify.model.facts import WORD
 from hvo_verify.model.policy import Hwpoison
 from hvo_verify.model.scheme import FolioKind
-from hvo_verify.model.structpage import WORD
-from hvo_verify.op_invariants import FAULT_INVARIANTS
+from hvo_verify.ops.state import Pool
 
 
 def _witness(name: str, t: int) -> z3.BitVecRef:
@@ -35,7 +40,7 @@ def alias_write(u: Unrolling, st: Step) -> B:
         kq = _witness(f"alias_k{n}", st.t)
         fq, _ = u.frame(st.t, kq)
         folio_state = z3.ULT(ev.vaddr - u.head, u.scheme.unique_struct_pages * u.size)
-        shared = z3.Or(ev.frame == SHARED, z3.And(kq >= 0, kq < u.V, kq != k, fq == ev.frame))
+        shared = z3.Or(ev.frame == SHARED, z3.And(kq >= 0, kq < u.nr_vmemmap, kq != k, fq == ev.frame))
         out.append(z3.And(ev.active, old != ev.value, z3.Not(folio_state), shared))
     return z3.Or(out) if out else FALSE
 
@@ -47,7 +52,7 @@ def dma_exact(u: Unrolling, st: Step) -> B:
 def only_hugetlb_optimized(u: Unrolling, st: Step) -> B:
     if u.scheme.folio_kind is not FolioKind.HUGETLB:
         return FALSE
-    return z3.And(st.after["optimized"], z3.Not(st.after["hugetlb"]))
+    return z3.And(st.after.optimized, z3.Not(st.after.hugetlb))
 
 
 def _read(u: Unrolling, st: Step, vaddr: z3.BitVecRef, faults: list[B], cond: B = TRUE) -> z3.BitVecRef:
@@ -59,41 +64,44 @@ def _read(u: Unrolling, st: Step, vaddr: z3.BitVecRef, faults: list[B], cond: B 
 def refcount(u: Unrolling, st: Step) -> B:
     s = st.after
     faults: list[B] = []
-    live = z3.And(s["pool"] != POOL[Pool.BUDDY], s["pool"] != POOL[Pool.LEAKED])
-    head_ref = z3.Extract(63, 32, _read(u, st, u.head + sp.W_COUNTS * WORD, faults))
-    pins = z3.Extract(63, 32, _read(u, st, u.page(1) + sp.W_FOLIO_COUNTS * WORD, faults))
+    live = z3.And(s.pool != POOL[Pool.BUDDY], s.pool != POOL[Pool.LEAKED])
+    head_ref = z3.Extract(63, 32, _read(u, st, u.head + facts.W_COUNTS * WORD, faults))
+    pins = z3.Extract(63, 32, _read(u, st, u.page(1) + facts.W_FOLIO_COUNTS * WORD, faults))
     j = _witness("tail", st.t)
     tail = u.page(j)
     in_tail = z3.And(z3.UGT(j, 0), z3.ULT(j, u.nr))
     # A tail whose vmemmap page is unmapped cannot hold a reference (a store there would
     # have oopsed): op_invariants.check_refcount() only reads tails that were stored to.
     tail_faults: list[B] = []
-    fake = u.page_is_fake_head(st.t, tail, tail_faults, in_tail)
-    tail_ref = z3.Extract(63, 32, _read(u, st, tail + sp.W_COUNTS * WORD, tail_faults, z3.And(in_tail, z3.Not(fake))))
+    fake_head = readers.page_is_fake_head(u.memory(st.t, s.optimized), Page(tail))
+    tail_faults.append(z3.And(in_tail, fake_head.fault))
+    fake = fake_head.value
+    tail_ref = z3.Extract(
+        63, 32, _read(u, st, tail + facts.W_COUNTS * WORD, tail_faults, z3.And(in_tail, z3.Not(fake)))
+    )
     bad = z3.Or(
-        head_ref != z3.Extract(31, 0, s["refs"]),
-        pins != z3.Extract(31, 0, s["pins"]),
+        head_ref != z3.Extract(31, 0, s.refs),
+        pins != z3.Extract(31, 0, s.pins),
         z3.And(in_tail, z3.Not(z3.Or(tail_faults)), z3.Not(fake), tail_ref != 0),
         z3.Or(faults),
     )
     return z3.And(live, bad)
 
 
-def _injected(s: dict[str, object], i: z3.BitVecRef) -> B:
-    slots = s["injected"]
-    assert isinstance(slots, list)
-    return z3.Or([z3.And(v, x == i) for v, x in slots] or [FALSE])
+def _injected(s: SymKState, i: z3.BitVecRef) -> B:
+    return listed(s.injected, i)
 
 
 def _raw_flag(u: Unrolling, st: Step, i: z3.BitVecRef, faults: list[B], cond: B) -> B:
     """PageHWPoison(pfn_to_page(head_pfn + i)).  An unmapped struct page reads as not
     poisoned (no store could have set it); its fault is a violation only where `cond`
-    says the page must be readable (an injected pfn): Machine.reported_hwpoison() reads
+    says the page must be readable (an injected pfn): invariants/reachable.py reported_hwpoison() reads
     only the injected pfns and the words that were stored to."""
-    page = u.pfn_to_page(st.t, i, st.after["optimized"])
-    word, fault = u.read(st.t, page + sp.W_FLAGS * WORD)
+    page = readers.pfn_to_page(u.memory(st.t, st.after.optimized), i).rel
+    word, fault = u.read(st.t, page + facts.W_FLAGS * WORD)
     faults.append(z3.And(cond, fault))
-    return z3.And(z3.Not(fault), z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, word) == 1)
+    bit = u.facts.pg_hwpoison
+    return z3.And(z3.Not(fault), z3.Extract(bit, bit, word) == 1)
 
 
 def hwpoison_exact(u: Unrolling, st: Step) -> B:
@@ -102,26 +110,26 @@ def hwpoison_exact(u: Unrolling, st: Step) -> B:
     i = _witness("pfn", st.t)
     injected = _injected(s, i)
     pol = u.pol.hwpoison
-    hugetlb_record = s["hugetlb"] if pol is not Hwpoison.RAW_FLAG else FALSE
+    hugetlb_record = s.hugetlb if pol is not Hwpoison.RAW_FLAG else FALSE
     raw = _raw_flag(u, st, i, faults, z3.And(injected, z3.Not(hugetlb_record)))
     raw_bad = raw != injected
     if pol is Hwpoison.RAW_FLAG:
         bad = raw_bad
     else:
-        hugetlb = s["hugetlb"]
-        hf_word = _read(u, st, u.head + sp.W_FLAGS * WORD, faults, hugetlb)
-        hf = z3.Extract(sp.PG_HWPOISON, sp.PG_HWPOISON, hf_word) == 1
+        hugetlb = s.hugetlb
+        hf_word = _read(u, st, u.head + facts.W_FLAGS * WORD, faults, hugetlb)
+        bit = u.facts.pg_hwpoison
+        hf = z3.Extract(bit, bit, hf_word) == 1
         if pol is Hwpoison.HEAD_INDEX:
-            idx = _read(u, st, u.page(4) + sp.W_PRIVATE * WORD, faults, z3.And(hugetlb, hf))
+            idx = _read(
+                u, st, u.page(u.facts.subpage_index_hwpoison) + facts.W_PRIVATE * WORD, faults, z3.And(hugetlb, hf)
+            )
             rec_bad = z3.And(hf, idx == i) != injected
         elif pol is Hwpoison.HEAD_FLAG:
             rec_bad = hf != injected
         else:
-            raw_list = s["raw"]
-            assert isinstance(raw_list, list)
-            listed = z3.Or([z3.And(v, x == i) for v, x in raw_list] or [FALSE])
-            reported = z3.And(hf, z3.Or(s["unreliable"], listed))
-            rec_bad = z3.If(s["unreliable"], z3.And(injected, z3.Not(reported)), reported != injected)
+            reported = z3.And(hf, z3.Or(s.raw_hwp_unreliable, listed(s.raw_hwp, i)))
+            rec_bad = z3.If(s.raw_hwp_unreliable, z3.And(injected, z3.Not(reported)), reported != injected)
         bad = z3.If(hugetlb, rec_bad, raw_bad)
     return z3.And(z3.ULT(i, u.nr), z3.Or(bad, z3.Or(faults)))
 
@@ -141,8 +149,8 @@ def restore_identity(u: Unrolling, st: Step) -> B:
     f, _w = u.frame(st.t, k)
     got = u.read_frame(f, off)
     want = u.shadow(vaddr, st.level)
-    in_range = z3.And(z3.ULT(k, u.V), z3.ULT(off, u.ps), off & (WORD - 1) == 0)
-    return z3.And(st.restored, in_range, _tag(f) != T_NONE, got != want)
+    in_range = z3.And(z3.ULT(k, u.nr_vmemmap), z3.ULT(off, u.page_size), off & (WORD - 1) == 0)
+    return z3.And(st.restored, in_range, frame_tag(f) != T_NONE, got != want)
 
 
 VIOLATIONS: dict[str, Callable[[Unrolling, Step], B]] = {
