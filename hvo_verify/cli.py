@@ -39,10 +39,12 @@ from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.report import json_out, text, trace_text
 from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
-from hvo_verify.specs.schema import Verdict
 from hvo_verify.traces import load_trace, traces_to_save
+from hvo_verify.verdict import Outcome
 
-EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
+    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
+)
 
 EPILOG = """exit codes (check):
   0  every verdict equals its expectation
@@ -64,11 +66,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def exit_code(results: Sequence[CheckResult]) -> int:
-    if any(not r.as_expected and r.verdict is not Verdict.UNKNOWN for r in results):
-        return EXIT_DIFFER
-    if any(not r.as_expected for r in results):
-        return EXIT_UNKNOWN
-    return EXIT_OK
+    """`check` and `explain`: the exit code of the worst outcome among `results`."""
+    return max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED).exit_code
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

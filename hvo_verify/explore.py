@@ -32,7 +32,8 @@ from hvo_verify.model.kernel import OPS, KState, Machine
 from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.op_invariants import check_step, replay
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 DEFAULT_EXAMPLES = 200
 

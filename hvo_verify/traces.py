@@ -19,7 +19,7 @@ from hvo_verify.model.names import suggest
 from hvo_verify.model.trace import Trace, TraceError, from_json
 from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.op_invariants import OP_INVARIANTS
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 MASK64 = (1 << 64) - 1
 

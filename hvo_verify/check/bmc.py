@@ -23,7 +23,7 @@ from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.trace import Trace, TraceStep
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.op_invariants import replay
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True)

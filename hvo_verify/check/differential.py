@@ -31,7 +31,7 @@ from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.vmemmap import fit_error, not_applicable_reason
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hvo_verify.model.trace import Trace
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)

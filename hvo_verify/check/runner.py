@@ -24,7 +24,8 @@ from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.scheme import HeadCopy, Scheme
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import fit_error, not_applicable_reason, optimize
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 NEIGHBOUR_ASSUMPTION = "struct pages outside the folio describe in-use order-0 pages"
 

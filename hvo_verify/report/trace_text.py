@@ -26,7 +26,8 @@ from hvo_verify.model.trace import Trace
 from hvo_verify.model.vmemmap import SHARED_TAIL, Pte, VmemmapFault
 from hvo_verify.op_invariants import Replayed
 from hvo_verify.report.text import WIDTH, diagram
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True)

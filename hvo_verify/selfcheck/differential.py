@@ -47,7 +47,7 @@ from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, Memo
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
 from hvo_verify.selfcheck import Section
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 T = TypeVar("T")
 

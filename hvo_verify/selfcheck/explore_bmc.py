@@ -31,7 +31,8 @@ from hvo_verify.model.vmemmap import optimize
 from hvo_verify.op_invariants import replay
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 NAME = "explore-bmc"
 

@@ -52,7 +52,7 @@ from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, Memo
 from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import OPS_KEYS, SCHEME_KEYS, TOP_KEYS, parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 MAX_FAILURE_LINES = 20
 EXIT_SPEC_ERROR = 2  # the documented exit code (not cli.EXIT_ERROR: a check must not read what it checks)

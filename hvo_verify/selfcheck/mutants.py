@@ -63,7 +63,8 @@ from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 NAME = "mutation"
 KILLERS_SHOWN = 3  # kills recorded per mutant: its killing group of checks stops there unless full

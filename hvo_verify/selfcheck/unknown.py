@@ -21,7 +21,7 @@ from hvo_verify.errors import EncodingMismatch
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import replay_counts
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 NAME = "unknown"
 TIMEOUT_MS = 1

@@ -22,7 +22,7 @@ from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs, run_any, spec_jobs
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs, parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 NAME = "vacuity"
 

@@ -13,7 +13,7 @@ from hvo_verify.check.runner import check_specs
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MUST_CATCH = sorted((ROOT / "specs" / "must-catch").glob("*.toml"))

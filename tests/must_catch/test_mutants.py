@@ -18,7 +18,7 @@ from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck import mutants as m
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"

@@ -22,7 +22,7 @@ from hvo_verify.check.runner import Job, check_specs, run_any, spec_jobs
 from hvo_verify.report import text
 from hvo_verify.selfcheck.vacuity import OPS_CANARY, STATIC_CANARY, VACUOUS_SPEC, run_vacuity
 from hvo_verify.specs.loader import parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 def job(source: str) -> Job | OpsJob:

@@ -24,7 +24,7 @@ from hvo_verify.selfcheck.differential import (
     run_differential,
     violations,
 )
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 CASES = 10_000
 

@@ -11,7 +11,8 @@ import pytest
 from hvo_verify.explore import explore_spec, machine_for
 from hvo_verify.op_invariants import check_step, replay
 from hvo_verify.specs.loader import parse_spec
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 DMA_RUN = '["hugetlb_vmemmap_optimize_folio", "alloc_hugetlb_folio", "pin_user_pages_fast", "submit_bio"]'
 

@@ -21,7 +21,7 @@ from hvo_verify.model.scheme import Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import optimize
 from hvo_verify.selfcheck.differential import RandomChooser, first_violation, placements, schemes
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 SMALL_CONFIGS = ["x86-64/4K/2M", "arm64/16K/32M", "arm64/4K/2M"]
 ODD_CONFIGS = ["x86-64/4K/2M@56", "x86-64/4K/2M@80"]

@@ -89,7 +89,7 @@ def test_explore_finding_what_bmc_proved_is_a_failure(specs: pathlib.Path) -> No
     a violation: the disagreement is reported."""
     from hvo_verify.check.runner import check_specs
     from hvo_verify.specs.loader import load_specs
-    from hvo_verify.specs.schema import Verdict
+    from hvo_verify.verdict import Verdict
 
     path = str(specs / "ops.toml")
     results = check_specs(load_specs([path]))

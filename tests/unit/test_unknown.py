@@ -18,7 +18,7 @@ from hvo_verify.check.runner import check_specs
 from hvo_verify.check.solver import Status
 from hvo_verify.selfcheck.unknown import run_unknown
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
