@@ -25,17 +25,24 @@ from typing import NoReturn, TextIO
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runner import check_specs
-from hvo_verify.errors import EncodingMismatch, SpecError
+from hvo_verify.errors import (
+    EncodingMismatch,
+    GuestUnavailable,
+    NotApplicable,
+    SpecError,
+    TraceError,
+    UnknownName,
+    UsageError,
+)
 from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
 from hvo_verify.model.kernel import OPS
-from hvo_verify.model.names import UnknownName, unknown
+from hvo_verify.model.names import unknown
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.trace import TraceError
-from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
+from hvo_verify.model.vmemmap import VmemmapState, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.report import json_out, text, trace_text
 from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
@@ -52,10 +59,6 @@ EPILOG = """exit codes (check):
   2  usage or spec error, or internal error (counterexample did not replay)
   3  a verdict is unknown (solver unknown or timeout)
 """
-
-
-class UsageError(Exception):
-    """A bad command-line value (exit 2, one line)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -211,7 +214,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from hvo_verify.conform import SCENARIOS, run_conformance, save_records
-    from hvo_verify.conform.guest import GuestUnavailable, available
+    from hvo_verify.conform.guest import available
     from hvo_verify.report.conform_text import conform_document, conform_text
 
     scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios else list(SCENARIOS)

@@ -10,12 +10,13 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import pagetable_pages
 from hvo_verify.model.describe import frame_label
 from hvo_verify.model.scheme import FolioKind, Scheme
 from hvo_verify.model.structpage import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE
-from hvo_verify.model.vmemmap import Pte, VmemmapFault, VmemmapState
+from hvo_verify.model.vmemmap import Pte, VmemmapState
 
 
 class Index(enum.Enum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.kernel import USER_BASE, FaultKind, KState, Machine, Outcome, Pool
@@ -16,7 +17,7 @@ from hvo_verify.model.policy import Hwpoison
 from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.structpage import MASK64, WORD
 from hvo_verify.model.trace import Trace, TraceStep
-from hvo_verify.model.vmemmap import SHARED_TAIL, VmemmapFault
+from hvo_verify.model.vmemmap import SHARED_TAIL
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,10 @@ import json
 import pathlib
 
 from hvo_verify.check.result import CheckResult
+from hvo_verify.errors import TraceError
 from hvo_verify.model.kernel import OPS
 from hvo_verify.model.names import suggest
-from hvo_verify.model.trace import Trace, TraceError, from_json
+from hvo_verify.model.trace import Trace, from_json
 from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.verdict import Verdict

@@ -5,9 +5,10 @@ Returns strings; never prints.
 
 from __future__ import annotations
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model.scheme import HeadCopy
 from hvo_verify.model.structpage import W_COMPOUND_HEAD, W_FLAGS, WORD
-from hvo_verify.model.vmemmap import Pte, VmemmapFault, VmemmapState
+from hvo_verify.model.vmemmap import Pte, VmemmapState
 
 
 def frame_label(mem: VmemmapState, pte: Pte | None) -> str:

@@ -19,13 +19,14 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers as r
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, Policies
 from hvo_verify.model.scheme import FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import MASK64, WORD, Folio, original_word, shared_tail_word
-from hvo_verify.model.vmemmap import SHARED_TAIL, Frame, FrameId, Pte, VmemmapFault
+from hvo_verify.model.vmemmap import SHARED_TAIL, Frame, FrameId, Pte
 
 # The user mapping of the folio: a huge-page-aligned address (aligned for every size).
 USER_BASE = 0x7F0000000000

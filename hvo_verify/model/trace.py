@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hvo_verify.errors import TraceError
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.kernel import OPS, Machine
 from hvo_verify.model.policy import Policies
@@ -20,10 +21,6 @@ from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.structpage import Folio
 
 TRACE_VERSION = 1
-
-
-class TraceError(ValueError):
-    """A trace file that does not describe a runnable trace (one-line message)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from hvo_verify.errors import NotApplicable, VmemmapFault
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.scheme import HeadCopy, Scheme, Target
 from hvo_verify.model.structpage import MASK64, WORD, Folio, original_word, shared_tail_word
@@ -37,18 +38,6 @@ class Frame:
     was populated (a copy_page() keeps the source), or the shared tail page."""
 
     source: int | None
-
-
-class VmemmapFault(Exception):
-    """A read or write through a vmemmap PTE that does not allow it (kernel oops)."""
-
-    def __init__(self, vaddr: int, why: str) -> None:
-        super().__init__(f"{why} at vmemmap address {vaddr:#x}")
-        self.vaddr = vaddr
-
-
-class NotApplicable(Exception):
-    """The kernel would not optimize this folio under this config (the reason is the message)."""
 
 
 class VmemmapView(Protocol):

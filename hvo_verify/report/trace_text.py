@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
+from hvo_verify.errors import VmemmapFault
 from hvo_verify.explore import Exploration
 from hvo_verify.model.kernel import USER_BASE, Io, KState, Machine, Pool, View
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.trace import Trace
-from hvo_verify.model.vmemmap import SHARED_TAIL, Pte, VmemmapFault
+from hvo_verify.model.vmemmap import SHARED_TAIL, Pte
 from hvo_verify.op_invariants import Replayed
 from hvo_verify.report.text import WIDTH, diagram
 from hvo_verify.specs.schema import Spec

@@ -41,11 +41,12 @@ from typing import Protocol, TypeVar
 from hypothesis import strategies as st
 
 from hvo_verify.check.differential import PinnedQuery, Placement
+from hvo_verify.errors import NotApplicable
 from hvo_verify.invariants import INVARIANTS, Index, Invariant, index_range
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig, parse_config_id
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import NotApplicable, VmemmapState, optimize
+from hvo_verify.model.vmemmap import VmemmapState, optimize
 from hvo_verify.selfcheck import Section
 from hvo_verify.verdict import Verdict
 

@@ -7,14 +7,14 @@ import dataclasses
 
 import pytest
 
+from hvo_verify.errors import NotApplicable, UnknownName, VmemmapFault
 from hvo_verify.invariants import INVARIANTS, index_range
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, GiB, parse_config_id
-from hvo_verify.model.names import UnknownName
 from hvo_verify.model.scheme import Encoding, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import NotApplicable, VmemmapFault, optimize
+from hvo_verify.model.vmemmap import optimize
 
 # reference kernel-hvo.md 3.1: (config, V, freed 5.14 (R=2), freed 5.18+ (R=1))
 TABLE_3_1 = [
