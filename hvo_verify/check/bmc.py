@@ -4,15 +4,15 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import z3
 
-from hvo_verify.check.result import CheckResult
+from hvo_verify.check.result import CheckResult, vacuity_verdict
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
-from hvo_verify.encode.folio import SymFolio
+from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
 from hvo_verify.encode.op_invariants import violation_at
 from hvo_verify.encode.ops import Unrolling
 from hvo_verify.errors import EncodingMismatch
@@ -38,30 +38,7 @@ class OpsJob:
     io_max: int = 0x4000
     io_align: int = 512
     max_calls: tuple[tuple[str, int], ...] = ()
-    extra_assumptions: tuple[str, ...] = ()  # self-check only: names from EXTRA_ASSUMPTIONS
-
-
-# Self-check only (hvo_verify.selfcheck.vacuity): assumptions a job can be given by name,
-# to show that a proof under contradictory assumptions is reported `vacuous`.  Each
-# builds a term over the folio's placement variables (static checks: every placement;
-# operation checks: the canonical one).
-EXTRA_ASSUMPTIONS: dict[str, tuple[str, Callable[[SymFolio], z3.BoolRef]]] = {
-    "odd-head-pfn": ("head pfn is odd (self-check: contradicts natural alignment)", lambda f: f.head_pfn & 1 == 1),
-    "user-vmemmap": (
-        "vmemmap base below 2^63, in the user half (self-check: contradicts the kernel-half assumption)",
-        lambda f: z3.ULT(f.base, 1 << 63),
-    ),
-}
-
-
-def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:
-    """The verdict of a query whose negation was unsat, from the satisfiability of its
-    assumptions alone: proved only when they are satisfiable."""
-    if status is Status.SAT:
-        return Verdict.PROVED, ""
-    if status is Status.UNSAT:
-        return Verdict.VACUOUS, "the assumptions are contradictory, nothing was checked: " + "; ".join(core)
-    return Verdict.UNKNOWN, f"solver: {why} (while checking that the assumptions are satisfiable)"
+    extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
 
 
 def machine_for(job: OpsJob) -> Machine:

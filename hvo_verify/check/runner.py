@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.check.bmc import EXTRA_ASSUMPTIONS, OpsJob, run_ops, vacuity_verdict
-from hvo_verify.check.result import CheckResult, Counterexample
+from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.result import CheckResult, Counterexample, vacuity_verdict
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
+from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
 from hvo_verify.encode.folio import SymFolio
 from hvo_verify.encode.invariants import BUILDERS, Query
 from hvo_verify.errors import EncodingMismatch
@@ -37,7 +38,7 @@ class Job:
     invariant: str
     timeout_ms: int = 10_000
     base_align: int | None = None
-    # Self-check only: names from check.bmc.EXTRA_ASSUMPTIONS, added to the assumptions
+    # Self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS, added to the assumptions
     # (a contradictory one must turn a proof into `vacuous`).
     extra_assumptions: tuple[str, ...] = ()
 

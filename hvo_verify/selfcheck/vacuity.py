@@ -6,7 +6,7 @@ suite's proofs (each one's assumptions were found satisfiable, or it would not b
 `proved`) and shows that the check fires:
 
 * canaries: a static and an operation job that are proved, run again with a
-  contradictory extra assumption (check.bmc.EXTRA_ASSUMPTIONS, a self-check-only hook),
+  contradictory extra assumption (encode.canaries.EXTRA_ASSUMPTIONS, a self-check-only hook),
   must come back `vacuous`, never `proved`;
 * a spec whose assumptions are contradictory as written: an `[ops]` spec whose `run`
   list has no operation a free HugeTLB folio allows (`folio_put` alone), so the

@@ -13,7 +13,7 @@ import json
 import pathlib
 
 from hvo_verify import cli
-from hvo_verify.check.bmc import vacuity_verdict
+from hvo_verify.check.result import vacuity_verdict
 from hvo_verify.check.runner import check_specs
 from hvo_verify.check.solver import Status
 from hvo_verify.selfcheck.unknown import run_unknown
