@@ -7,7 +7,7 @@ taken in the same run mean much.  Three parts:
 
 1. BMC growth.  For every ops spec in DIR (default specs/objections) and every depth k,
    the wall time to reach the verdicts of all the spec's (config, invariant) checks, built
-   exactly like `hvo_verify.check.runner.spec_jobs` but with depth k and a per-check solver
+   exactly like `hvo_verify.check.suite.spec_jobs` but with depth k and a per-check solver
    timeout (default 60 s, so that growth shows instead of being cut at the spec's
    timeout).  growth = time(k) / time(k-1).  Issue target: every objection spec reaches
    its verdicts in <= 5 s at depth 6.
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 from hvo_verify.check import bmc
 from hvo_verify.check.bmc import OpsJob, machine_for, run_ops
-from hvo_verify.check.runner import spec_jobs
+from hvo_verify.check.suite import spec_jobs
 from hvo_verify.model.config import KernelConfig, parse_config_id
 from hvo_verify.model.kernel import OPS, KState, Machine
 from hvo_verify.op_invariants import check_step
@@ -669,7 +669,7 @@ def find_gup_spec(specs_dir: pathlib.Path) -> pathlib.Path | None:
 
 def cli_depth_walls(specs: Sequence[tuple[str, Spec]], jobs: int) -> dict[str, float]:
     """Wall time of check_specs() (what `hvo-verify check SPEC --jobs N` runs) per spec."""
-    from hvo_verify.check.runner import check_specs
+    from hvo_verify.check.suite import check_specs
 
     out: dict[str, float] = {}
     for name, spec in specs:

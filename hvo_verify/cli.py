@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import (
     EncodingMismatch,
     GuestUnavailable,

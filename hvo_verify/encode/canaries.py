@@ -1,6 +1,6 @@
 """Named contradictory assumptions for the vacuity self-check (hvo_verify.selfcheck.vacuity).
 
-A job (check.runner.Job, check.bmc.OpsJob) may name some of these in its
+A job (check.static.Job, check.bmc.OpsJob) may name some of these in its
 `extra_assumptions`; the engine adds each one's term to the query's assumptions and its
 text to the listed assumptions.  Each contradicts an assumption every query makes, so a
 proof under it must come back `vacuous`, never `proved`.  No spec can name them: only

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
 from hvo_verify.invariants import INVARIANTS

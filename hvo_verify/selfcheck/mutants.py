@@ -43,7 +43,7 @@ from unittest import mock
 
 from hvo_verify.check import bmc
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.encode import ops as eo
 from hvo_verify.encode import readers as er
 from hvo_verify.encode.folio import FALSE, K_ORIG, TRUE, SymFolio, _select, bv

@@ -16,7 +16,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import replay_counts

@@ -1,7 +1,7 @@
 """Vacuity (issue 5, part 3): a proof whose assumptions are unsatisfiable is `vacuous`.
 
 The checker asks, after every unsat negation, whether everything it asserted except
-the violation is satisfiable (check/runner.py, check/bmc.py).  This section counts the
+the violation is satisfiable (check/static.py, check/bmc.py).  This section counts the
 suite's proofs (each one's assumptions were found satisfiable, or it would not be
 `proved`) and shows that the check fires:
 
@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs, run_any, spec_jobs
+from hvo_verify.check.suite import check_specs, run_any, spec_jobs
 from hvo_verify.selfcheck import Section
 from hvo_verify.specs.loader import load_specs, parse_spec
 from hvo_verify.verdict import Verdict

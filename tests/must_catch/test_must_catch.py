@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.specs.loader import load_specs

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.op_invariants import OP_INVARIANTS
 from hvo_verify.selfcheck import Section

@@ -18,7 +18,8 @@ import pytest
 
 from hvo_verify import cli
 from hvo_verify.check.bmc import OpsJob
-from hvo_verify.check.runner import Job, check_specs, run_any, spec_jobs
+from hvo_verify.check.static import Job
+from hvo_verify.check.suite import check_specs, run_any, spec_jobs
 from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
 from hvo_verify.report import text
 from hvo_verify.selfcheck.vacuity import OPS_CANARY, STATIC_CANARY, VACUOUS_SPEC, run_vacuity

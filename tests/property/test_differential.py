@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from hvo_verify.check.differential import PinnedQuery, Placement
+from hvo_verify.check.pinned import PinnedQuery, Placement
 from hvo_verify.invariants import INVARIANTS, index_range
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.scheme import Encoding, Scheme, Target, preset

@@ -117,7 +117,7 @@ def test_layering(path: str) -> None:
             ["model imports hvo_verify.encode"],
         ),
         ("hvo_verify/model/x.py", "from hvo_verify import cli\n", ["model imports hvo_verify.cli"]),
-        ("hvo_verify/model/x.py", "from ..check import runner\n", ["model imports hvo_verify.check"]),
+        ("hvo_verify/model/x.py", "from ..check import static\n", ["model imports hvo_verify.check"]),
         ("hvo_verify/model/x.py", "from hypothesis import strategies\n", ["model imports hypothesis"]),
         ("hvo_verify/model/x.py", "import hvo_verify.report.text\n", ["model imports hvo_verify.report.text"]),
         ("hvo_verify/selfcheck/x.py", "import z3\n", ["imports z3"]),
@@ -147,7 +147,7 @@ def test_checker_catches(path: str, source: str, expected: list[str]) -> None:
         ("hvo_verify/model/x.py", "from hvo_verify.model.config import CONFIGS\nfrom . import scheme\n"),
         ("hvo_verify/model/x.py", "import hvo_verify.encoder_notes\nx = 'print(1)'\n"),
         ("hvo_verify/specs/x.py", "out.write('no print here')\nself.print = 1\n"),
-        ("hvo_verify/selfcheck/x.py", "from hvo_verify.check.runner import check_specs\nfrom . import Section\n"),
+        ("hvo_verify/selfcheck/x.py", "from hvo_verify.check.suite import check_specs\nfrom . import Section\n"),
         ("hvo_verify/report/x.py", "from hvo_verify.selfcheck import Section\n"),
     ],
 )

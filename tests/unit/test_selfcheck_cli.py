@@ -87,7 +87,7 @@ def test_vacuity_and_explore_bmc_sections(specs: pathlib.Path) -> None:
 def test_explore_finding_what_bmc_proved_is_a_failure(specs: pathlib.Path) -> None:
     """Feed the section a BMC result that (wrongly) says proved where exploration finds
     a violation: the disagreement is reported."""
-    from hvo_verify.check.runner import check_specs
+    from hvo_verify.check.suite import check_specs
     from hvo_verify.specs.loader import load_specs
     from hvo_verify.verdict import Verdict
 

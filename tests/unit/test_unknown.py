@@ -14,8 +14,8 @@ import pathlib
 
 from hvo_verify import cli
 from hvo_verify.check.result import vacuity_verdict
-from hvo_verify.check.runner import check_specs
 from hvo_verify.check.solver import Status
+from hvo_verify.check.suite import check_specs
 from hvo_verify.selfcheck.unknown import run_unknown
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.verdict import Verdict
