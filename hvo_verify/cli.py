@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import (
@@ -34,7 +35,6 @@ from hvo_verify.errors import (
     UnknownName,
     UsageError,
 )
-from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id

@@ -17,9 +17,9 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hvo_verify.check.explore import Exploration
 from hvo_verify.check.result import CheckResult
 from hvo_verify.errors import VmemmapFault
-from hvo_verify.explore import Exploration
 from hvo_verify.model.kernel import USER_BASE, Io, KState, Machine, Pool, View
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import FolioKind

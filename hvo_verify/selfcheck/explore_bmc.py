@@ -20,10 +20,10 @@ import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.structpage import Folio

@@ -33,17 +33,16 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
-from hypothesis.reporting import with_reporter
 
 from hvo_verify import cli
+from hvo_verify.check.hypothesis_settings import library_settings, quiet
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants import INVARIANTS
 from hvo_verify.model.config import CONFIG_IDS
@@ -826,19 +825,6 @@ def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes]) -> t
     return _cli([str(folder)], want)
 
 
-@contextlib.contextmanager
-def _quiet_hypothesis() -> Iterator[None]:
-    """No reports, and no `.hypothesis/` folder left behind (as hvo_verify.explore)."""
-    previous = storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="hvo-verify-hypothesis-") as scratch:
-        set_hypothesis_home_dir(scratch)
-        try:
-            with with_reporter(lambda _text: None):
-                yield
-        finally:
-            set_hypothesis_home_dir(previous)
-
-
 def _bound(test: Callable[[str, st.DataObject], None], category: str) -> Callable[[st.DataObject], None]:
     """`test` with its category fixed, as a plain function (what @given decorates)."""
 
@@ -867,7 +853,7 @@ def run_fuzz(cases: int = 2000, seed: int = 0, *, categories: tuple[str, ...] | 
     plain = [name for name in names if name in CATEGORIES] or list(CATEGORIES)
     tally = _Tally()
     REAL_SPECS[:] = _repo_specs()
-    with tempfile.TemporaryDirectory(prefix="hvo-verify-fuzz-") as folder, _quiet_hypothesis():
+    with tempfile.TemporaryDirectory(prefix="hvo-verify-fuzz-") as folder, quiet():
         base = pathlib.Path(folder)
 
         def one(category: str, data: st.DataObject) -> None:
@@ -896,16 +882,9 @@ def run_fuzz(cases: int = 2000, seed: int = 0, *, categories: tuple[str, ...] | 
                 missing = quota[category] - tally.per_category[category]
                 if missing <= 0:
                     break
-                run = settings(
-                    max_examples=missing,
-                    deadline=None,
-                    database=None,
-                    derandomize=False,
-                    suppress_health_check=list(HealthCheck),
-                    verbosity=Verbosity.quiet,
-                    phases=(Phase.generate,),
-                    print_blob=False,
-                )(given(st.data())(_bound(one, category)))
+                run = library_settings(max_examples=missing, derandomize=False, phases=(Phase.generate,))(
+                    given(st.data())(_bound(one, category))
+                )
                 hypothesis_seed(f"{seed}:{n}:{round_}")(run)()
         code_ran = (base / SENTINEL_NAME).exists()
     if code_ran:
