@@ -46,7 +46,7 @@ from hvo_verify.model.vmemmap import VmemmapState, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.report import json_out, text, trace_text
 from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
-from hvo_verify.traces import load_trace, traces_to_save
+from hvo_verify.specs.tracefile import load_trace
 from hvo_verify.verdict import Outcome
 
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
@@ -93,7 +93,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if save_dir is not None:
         try:
             save_dir.mkdir(parents=True, exist_ok=True)
-            for name, doc in traces_to_save(results):
+            for name, doc in json_out.traces_to_save(results):
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None

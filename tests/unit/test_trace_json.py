@@ -1,5 +1,5 @@
 """Trace files: JSON round trip, one-line TraceErrors for malformed documents, the
-argument checks of `traces.load_trace()`, and the kernel-terms rendering of a replay."""
+argument checks of `specs.tracefile.load_trace()`, and the kernel-terms rendering of a replay."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from hvo_verify.model.trace import Trace, TraceStep, from_json
 from hvo_verify.model.vmemmap import not_applicable_reason, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
 from hvo_verify.report.trace_text import KernelVmemmap, render_trace
-from hvo_verify.traces import load_trace
+from hvo_verify.specs.tracefile import load_trace
 
 CONFIG = "x86-64/4K/2M"
 OPTIMIZE = TraceStep("hugetlb_vmemmap_optimize_folio", (("alloc_ok", True),))
