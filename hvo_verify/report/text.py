@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.model.accounting import Savings
-from hvo_verify.model.diagram import VmemmapPages, page_runs
 from hvo_verify.model.vmemmap import Pte, VmemmapState
+from hvo_verify.report.diagram import VmemmapPages, page_runs
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 

@@ -11,7 +11,6 @@ import pytest
 
 from hvo_verify.errors import TraceError
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.diagram import page_runs
 from hvo_verify.model.kernel import Machine
 from hvo_verify.model.policy import Hwpoison, default_policies
 from hvo_verify.model.scheme import PRESETS, FolioKind, preset
@@ -19,6 +18,7 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.trace import Trace, TraceStep, from_json
 from hvo_verify.model.vmemmap import not_applicable_reason, optimize
 from hvo_verify.op_invariants import OP_INVARIANTS, replay
+from hvo_verify.report.diagram import page_runs
 from hvo_verify.report.trace_text import KernelVmemmap, render_trace
 from hvo_verify.specs.tracefile import load_trace
 

@@ -5,6 +5,7 @@ Same letters = same bytes; the frame list says which physical page backs each.""
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,8 +59,7 @@ def page_runs(mem: VmemmapPages, label: Callable[[Pte | None], str] | None = Non
     """`label` names the frame behind a PTE (default: describe.frame_label, which reads
     only `config` and `first_vpage`)."""
     if label is None:
-        static = cast(VmemmapState, mem)
-        label = lambda pte: frame_label(static, pte)  # noqa: E731
+        label = functools.partial(frame_label, cast(VmemmapState, mem))
     runs: list[PageRun] = []
     for k in range(mem.config.vmemmap_pages):
         contents = page_contents(mem, k)
