@@ -55,9 +55,7 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
         "starting from a folio just added to the pool (not yet optimized)",
         f"every argument: subpage i in [0, {cfg.nr_pages}), buffer offset/length multiples of "
         f"{job.io_align} with length <= {job.io_max:#x} inside the folio, both allocation outcomes",
-        f"kernel behaviour of {pol.kernel}: hwpoison={pol.hwpoison.value}, pg_arch_1={pol.pg_arch_1.value}, "
-        f"mapcount={pol.mapcount.value}, gup_refs={pol.gup_refs.value}, hugetlb_clear={pol.hugetlb_clear.value}, "
-        f"restore_reset={str(pol.restore_reset).lower()}",
+        pol.describe(kmalloc=False),  # stated below, as an assumption of its own
         "one folio, one user mapping, one I/O in flight, operations atomic (no concurrent PFN walkers)",
     ]
     texts += [f"at most {n} call(s) of {op}" for op, n in job.max_calls]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hvo_verify.report.text import _wrap
+from hvo_verify.report.wrap import wrap
 from hvo_verify.selfcheck import Section
 
 FIGURE_WIDTH = 46
@@ -24,12 +24,12 @@ def selfcheck_text(sections: Sequence[tuple[Section, float]], verbose: bool = Fa
         status = "ok" if section.ok else "FAILED"
         out.append(f"{section.name:<58} {status:<6} {seconds:>8.1f} s")
         for name, value in section.figures:
-            out += _wrap(f"  {name:<{FIGURE_WIDTH}} {value}")
+            out += wrap(f"  {name:<{FIGURE_WIDTH}} {value}")
         for line in section.failures:
-            out += _wrap(f"  ! {line}")
+            out += wrap(f"  ! {line}")
         if verbose:
             for what, value in section.details:
-                out += _wrap(f"    {what}: {value}")
+                out += wrap(f"    {what}: {value}")
     out.append(summary_line(sections))
     return "\n".join(out) + "\n"
 
