@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from hvo_verify.check.solver import SEED, set_seed
 from hvo_verify.check.suite import check_specs
 from hvo_verify.report.json_out import results_document
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 
 NAME = "determinism"

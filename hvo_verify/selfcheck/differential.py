@@ -47,7 +47,7 @@ from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig, parse_config
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState, optimize
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.verdict import Verdict
 
 T = TypeVar("T")

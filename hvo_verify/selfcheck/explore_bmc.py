@@ -29,7 +29,7 @@ from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import optimize
 from hvo_verify.op_invariants import replay
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict

@@ -61,7 +61,7 @@ from hvo_verify.model.scheme import PRESETS, Encoding, HeadCopy, Scheme, Target
 from hvo_verify.model.structpage import MASK64, WORD
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.op_invariants import OP_INVARIANTS
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict

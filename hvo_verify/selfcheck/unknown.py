@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import replay_counts
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.verdict import Verdict
 

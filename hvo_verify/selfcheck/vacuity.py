@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs, run_any, spec_jobs
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs, parse_spec
 from hvo_verify.verdict import Verdict
 

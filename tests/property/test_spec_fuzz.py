@@ -13,8 +13,8 @@ import pytest
 
 from hvo_verify import cli
 from hvo_verify.errors import SpecError
-from hvo_verify.selfcheck import Section
-from hvo_verify.selfcheck.fuzz import CATEGORIES, SPECIAL, STATIC_SEED, judge, run_fuzz, toml_doc
+from hvo_verify.selfcheck import Section, fuzz
+from hvo_verify.selfcheck.fuzz import CATEGORIES, SPECIAL, STATIC_SEED, toml_doc
 from hvo_verify.specs import loader
 from hvo_verify.specs.loader import parse_spec
 
@@ -25,6 +25,15 @@ CASES = 2000
 def figures(section: Section) -> dict[str, int]:
     """The counts among the figures (seconds are floats)."""
     return {name: value for name, value in section.figures if isinstance(value, int)}
+
+
+def run_fuzz(cases: int, seed: int, categories: tuple[str, ...] | None = None) -> Section:
+    """The fuzz section through this repository's command line, mutating its specs/."""
+    return fuzz.run_fuzz(cases, seed, cli_run=cli.run, specs=ROOT / "specs", categories=categories)
+
+
+def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None) -> tuple[str, str]:
+    return fuzz.judge(data, path, expected_keys, cli.run)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -11,10 +11,9 @@ import pathlib
 import pytest
 
 from hvo_verify import cli
-from hvo_verify.report.json_out import selfcheck_document
-from hvo_verify.report.selfcheck_text import selfcheck_text
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import run_explore_bmc
+from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,8 @@
-"""Text of `hvo-verify selfcheck`: one block per section (its verdict, time and
-figures, then one line per failure), and a summary line (at most 80 columns).
+"""Text and JSON of `hvo-verify selfcheck`.  The self-check is an application on top of
+report/ (it uses its wrapping and JSON version), so its rendering lives here, not there.
+
+Text: one block per section (its verdict, time and figures, then one line per
+failure), and a summary line (at most 80 columns).
 
     vacuity                                                    ok         3.3 s
       proofs, assumptions satisfiable                648
@@ -10,10 +13,12 @@ figures, then one line per failure), and a summary line (at most 80 columns).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+from hvo_verify.report.json_out import VERSION
 from hvo_verify.report.wrap import wrap
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 
 FIGURE_WIDTH = 46
 
@@ -40,3 +45,26 @@ def summary_line(sections: Sequence[tuple[Section, float]]) -> str:
     total = sum(t for _s, t in sections)
     which = f" ({', '.join(failed)})" if failed else ""
     return f"selfcheck: {len(sections)} sections, {ok} ok, {len(failed)} failed{which}; {total:.1f} s"
+
+
+def selfcheck_document(sections: Sequence[tuple[Section, float]]) -> str:
+    """`hvo-verify selfcheck --format json`: `{"version": 1, "ok", "seconds", "sections":
+    [{"name", "ok", "seconds", "figures", "failures", "details"}]}`, figures as an
+    object in the section's order, details as [what, value] pairs."""
+    doc = {
+        "version": VERSION,
+        "ok": all(s.ok for s, _t in sections),
+        "seconds": round(sum(t for _s, t in sections), 3),
+        "sections": [
+            {
+                "name": s.name,
+                "ok": s.ok,
+                "seconds": round(t, 3),
+                "figures": dict(s.figures),
+                "failures": list(s.failures),
+                "details": [list(row) for row in s.details],
+            }
+            for s, t in sections
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
