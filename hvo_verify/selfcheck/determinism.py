@@ -1,4 +1,4 @@
-"""Determinism (issue 5, part 5): the same specs give byte-identical output, run after run.
+"""Determinism: the same specs give byte-identical output, run after run.
 
 `hvo-verify check --format json` runs on a set of specs `runs` times, each in a fresh
 process, and the outputs' SHA-256 must all be equal; then the same check runs in this

@@ -1,4 +1,4 @@
-"""Differential check of the static invariants (issue 5, part 2): z3 against brute force.
+"""Differential check of the static invariants: z3 against brute force.
 
 A *case* is one (config, scheme, invariant, vmemmap base alignment, placement), where a
 placement is a head pfn, a vmemmap base and, for schemes that copy the head vmemmap

@@ -1,5 +1,5 @@
-"""Unknown (issue 5, part 4): a solver timeout or unknown yields `unknown` with the
-solver's reason, never `proved`.
+"""Unknown: a solver timeout or unknown yields `unknown` with the solver's reason,
+never `proved`.
 
 The specs run again with a tiny per-query timeout (1 ms).  Every result must then be
 `unknown` carrying z3's reason (`solver: timeout`, `solver: canceled`, ...), or the

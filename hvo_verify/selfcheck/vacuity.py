@@ -1,4 +1,4 @@
-"""Vacuity (issue 5, part 3): a proof whose assumptions are unsatisfiable is `vacuous`.
+"""Vacuity: a proof whose assumptions are unsatisfiable is `vacuous`.
 
 The checker asks, after every unsat negation, whether everything it asserted except
 the violation is satisfiable (check/static.py, check/bmc.py).  This section counts the

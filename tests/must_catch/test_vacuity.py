@@ -1,5 +1,6 @@
-"""Vacuity can fire (issue 5, part 3): a proof whose assumptions are unsatisfiable is
-reported `vacuous`, never `proved`, with the contradictory assumptions named.
+"""Vacuity can fire (the selfcheck `vacuity` section): a proof whose assumptions are
+unsatisfiable is reported `vacuous`, never `proved`, with the contradictory
+assumptions named.
 
 Two ways in: the self-check-only hook `extra_assumptions` (encode.canaries.EXTRA_ASSUMPTIONS)
 adds a contradictory assumption to a job that is proved without it, static and

@@ -1,6 +1,6 @@
-"""z3 against brute force on the static invariants (issue 5, part 2): 10,000 random
-cases agree; a broken concrete check is caught; the placements are inside the solver's
-assumptions."""
+"""z3 against brute force on the static invariants (the selfcheck `differential`
+section): 10,000 random cases agree; a broken concrete check is caught; the placements
+are inside the solver's assumptions."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Malformed spec files through `hvo-verify check` (issue 5, part 6): run_fuzz with 2,000
-cases, each rejected one giving exit 2 and one line `PATH: KEY: message`; the check
-itself can fail; a folder with bad files among good ones; the loader fixes it found."""
+"""Malformed spec files through `hvo-verify check` (the selfcheck `fuzz` section):
+run_fuzz with 2,000 cases, each rejected one giving exit 2 and one line
+`PATH: KEY: message`; the check itself can fail; a folder with bad files among good
+ones; the loader fixes it found."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`hvo-verify selfcheck`: options, exit codes, text and JSON (issue 5).  The sections
+"""`hvo-verify selfcheck`: options, exit codes, text and JSON.  The sections
 themselves are tested where they are cheap (tests/must_catch/test_vacuity.py,
 tests/unit/test_unknown.py); here a small spec folder keeps the runs short."""
 

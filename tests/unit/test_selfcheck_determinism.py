@@ -1,7 +1,7 @@
-"""Determinism in one process (issue 5, part 5): the first model z3 finds differs
-between runs in one process and between seeds, but the printed counterexamples and
-traces do not (canonicalisation).  Fresh processes: tests/must_catch/test_trace_determinism.py
-and the selfcheck `determinism` section."""
+"""Determinism in one process: the first model z3 finds differs between runs in one
+process and between seeds, but the printed counterexamples and traces do not
+(canonicalisation).  Fresh processes: tests/must_catch/test_trace_determinism.py and
+the selfcheck `determinism` section."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A solver timeout yields `unknown` with z3's reason, never `proved` (issue 5, part 4).
+"""A solver timeout yields `unknown` with z3's reason, never `proved` (the selfcheck
+`unknown` section's claim).
 
 With a 1 ms timeout per query, queries z3 cannot finish in time (every operation spec,
 a 56-byte struct page) come back `unknown` carrying the solver's reason, in the result,
