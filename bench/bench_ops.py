@@ -7,7 +7,7 @@ taken in the same run mean much.  Three parts:
 
 1. BMC growth.  For every ops spec in DIR (default specs/objections) and every depth k,
    the wall time to reach the verdicts of all the spec's (config, invariant) checks, built
-   exactly like `hvo_verify.check.suite.spec_jobs` but with depth k and a per-check solver
+   exactly like `hvo_verify.check.runner.spec_jobs` but with depth k and a per-check solver
    timeout (default 60 s, so that growth shows instead of being cut at the spec's
    timeout).  growth = time(k) / time(k-1).  Issue target: every objection spec reaches
    its verdicts in <= 5 s at depth 6.
