@@ -32,7 +32,8 @@ import subprocess
 import sys
 import time
 
-from hvo_verify.check.runner import Job, check_specs, run
+from hvo_verify.check.static import Job, run
+from hvo_verify.check.suite import check_specs
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.scheme import preset
 from hvo_verify.specs.loader import load_specs

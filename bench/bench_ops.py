@@ -7,17 +7,17 @@ taken in the same run mean much.  Three parts:
 
 1. BMC growth.  For every ops spec in DIR (default specs/objections) and every depth k,
    the wall time to reach the verdicts of all the spec's (config, invariant) checks, built
-   exactly like `hvo_verify.check.runner.spec_jobs` but with depth k and a per-check solver
+   exactly like `hvo_verify.check.suite.spec_jobs` but with depth k and a per-check solver
    timeout (default 60 s, so that growth shows instead of being cut at the spec's
    timeout).  growth = time(k) / time(k-1).  Issue target: every objection spec reaches
    its verdicts in <= 5 s at depth 6.
 
 2. Explicit-state baseline.  A breadth-first search as TLC would do it over the same
-   concrete model (hvo_verify.model.kernel) and spec: from Machine.initial(), at each level
+   concrete model (hvo_verify/ops) and spec: from Machine.initial(), at each level
    every enabled operation of the alphabet with every argument combination (the cartesian
    product of Machine.arg_values(), filtered by args_ok()), states deduplicated by
    KState.key(), the spec's invariants checked after every transition with
-   op_invariants.check_step() (a successor that violates or oopses is not explored).  Run on
+   invariants/replay.py check_step() (a successor that violates or oopses is not explored).  Run on
    the GUP objection spec at depth 3 on x86-64/4K/2M (measured; bounded by --bfs-limit
    transitions and --bfs-seconds, then extrapolated) and compared with the symbolic BMC of
    the same spec and depth.  Issue target: symbolic >= 100x faster.  For x86-64/4K/1G the
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 from hvo_verify.check import bmc
 from hvo_verify.check.bmc import OpsJob, machine_for, run_ops
-from hvo_verify.check.runner import spec_jobs
+from hvo_verify.check.suite import spec_jobs
 from hvo_verify.invariants.replay import check_step
 from hvo_verify.model.config import KernelConfig, parse_config_id
 from hvo_verify.ops.machine import Machine
@@ -147,10 +147,7 @@ def forget_unrollings() -> None:
     """Drop what hvo_verify.check.bmc keeps between run_ops() calls of one process (the
     unrolling shared by a spec's invariants), so that each measurement starts cold, as
     `hvo-verify check` does for a spec.  Sharing inside one measurement is kept."""
-    for name in ("_LAST",):
-        cache = getattr(bmc, name, None)
-        if isinstance(cache, list | dict):
-            cache.clear()
+    bmc.UNROLLINGS.clear()
 
 
 def run_bmc(jobs: Sequence[OpsJob]) -> tuple[float, float, dict[str, int], list[str]]:
@@ -671,7 +668,7 @@ def find_gup_spec(specs_dir: pathlib.Path) -> pathlib.Path | None:
 
 def cli_depth_walls(specs: Sequence[tuple[str, Spec]], jobs: int) -> dict[str, float]:
     """Wall time of check_specs() (what `hvo-verify check SPEC --jobs N` runs) per spec."""
-    from hvo_verify.check.runner import check_specs
+    from hvo_verify.check.suite import check_specs
 
     out: dict[str, float] = {}
     for name, spec in specs:

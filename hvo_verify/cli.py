@@ -1,13 +1,6 @@
-"""hvo-verify command line.  Each subcommand returns an exit code; only main() exits.
-
-Exit codes (check):
-  0  every verdict equals its expectation
-  1  some verdict differs from its expectation
-  2  usage or spec error, or an internal error (a counterexample that did not replay)
-  3  something is unknown (solver unknown or timeout) and nothing differs outright
-
-replay: 0 no invariant violated, 1 a violation is shown, 2 a bad trace file.
-explore: 0 violations found exactly where the spec expects them, 1 otherwise, 2 bad input.
+"""hvo-verify command line.  Each subcommand (`cmd_*`, dispatched by argparse) returns
+an exit code; only main() exits.  The exit codes are stated once, in EXIT_CODES: `--help`
+prints them, and they are appended to this docstring.
 """
 
 from __future__ import annotations
@@ -20,42 +13,89 @@ import os
 import pathlib
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
+from hvo_verify import conform
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
-from hvo_verify.errors import EncodingMismatch, NotApplicable, SpecError
-from hvo_verify.explore import DEFAULT_EXAMPLES, explore_spec
+from hvo_verify.check.suite import check_specs
+from hvo_verify.conform import guest
+from hvo_verify.errors import (
+    EncodingMismatch,
+    GuestUnavailable,
+    NotApplicable,
+    SpecError,
+    TraceError,
+    UnknownName,
+    UsageError,
+)
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.replay import replay
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
-from hvo_verify.model.names import UnknownName, unknown
+from hvo_verify.model.names import unknown
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
 from hvo_verify.ops.table import OPS
-from hvo_verify.ops.trace import TraceError
 from hvo_verify.report import json_out, text, trace_text
-from hvo_verify.specs.loader import load_spec, load_spec_files, load_specs
-from hvo_verify.specs.schema import Verdict
-from hvo_verify.traces import load_trace, traces_to_save
+from hvo_verify.report.conform_text import conform_document, conform_text
+from hvo_verify.report.wrap import wrap
+from hvo_verify.selfcheck import SECTIONS, Options, Section
+from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
+from hvo_verify.specs.loader import load_spec, load_spec_files
+from hvo_verify.specs.tracefile import load_trace
+from hvo_verify.verdict import Outcome
 
-EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
+    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
+)
 
-EPILOG = """exit codes (check):
-  0  every verdict equals its expectation
-  1  a verdict differs from its expectation
-  2  usage or spec error, or internal error (counterexample did not replay)
-  3  a verdict is unknown (solver unknown or timeout)
-"""
+# The exit codes of every subcommand (the only place they are written down).  Every
+# subcommand also exits 2 on a usage error.
+EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
+    "check, explain": (
+        (EXIT_OK, "every verdict equals its expectation"),
+        (EXIT_DIFFER, "some verdict differs from its expectation"),
+        (EXIT_ERROR, "usage or spec error, or internal error (a counterexample did not replay)"),
+        (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
+    ),
+    "replay": (
+        (EXIT_OK, "no invariant violated"),
+        (EXIT_DIFFER, "a violation is shown"),
+        (EXIT_ERROR, "a bad trace file"),
+    ),
+    "explore": (
+        (EXIT_OK, "violations found exactly where the spec expects them"),
+        (EXIT_DIFFER, "otherwise"),
+        (EXIT_ERROR, "bad input"),
+    ),
+    "conform": (
+        (EXIT_OK, "the model agrees with the kernel on every row"),
+        (EXIT_DIFFER, "some row disagrees"),
+        (EXIT_ERROR, "the guest could not be built, started or read"),
+    ),
+    "selfcheck": ((EXIT_OK, "every section is ok"), (EXIT_DIFFER, "some section failed")),
+    "savings, list": ((EXIT_OK, "done"),),
+}
 
 
-class UsageError(Exception):
-    """A bad command-line value (exit 2, one line)."""
+def exit_codes_text(*commands: str) -> str:
+    """The EXIT_CODES rows of `commands` (keys of EXIT_CODES; all when none), as text."""
+    lines = ["exit codes (2 also for a usage error):"]
+    for names, rows in EXIT_CODES.items():
+        if commands and not set(commands) & set(names.split(", ")):
+            continue
+        lines.append(f"  {names}:")
+        lines += [f"    {code}  {meaning}" for code, meaning in rows]
+    return "\n".join(lines) + "\n"
+
+
+__doc__ = f"{__doc__}\n{exit_codes_text()}"
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,11 +106,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def exit_code(results: Sequence[CheckResult]) -> int:
-    if any(not r.as_expected and r.verdict is not Verdict.UNKNOWN for r in results):
-        return EXIT_DIFFER
-    if any(not r.as_expected for r in results):
-        return EXIT_UNKNOWN
-    return EXIT_OK
+    """`check` and `explain`: the exit code of the worst outcome among `results`."""
+    return max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED).exit_code
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -93,7 +130,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if save_dir is not None:
         try:
             save_dir.mkdir(parents=True, exist_ok=True)
-            for name, doc in traces_to_save(results):
+            for name, doc in json_out.traces_to_save(results):
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
@@ -206,6 +243,9 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for op in OPS.values():
         names = ", ".join(a.name for a in op.args)
         out.write(f"  {op.name}({names})\n      {op.summary}\n")
+        if len(op.steps) > 1:
+            steps = "      steps: " + " -> ".join(step.name for step in op.steps)
+            out.writelines(line + "\n" for line in wrap(steps, break_on_hyphens=False))
     out.write("operation invariants (specs with an [ops] table):\n")
     for op_inv in OP_INVARIANTS.values():
         out.write(f"  {op_inv.id:<22} {op_inv.summary}\n")
@@ -213,32 +253,28 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from hvo_verify.conform import SCENARIOS, run_conformance, save_records
-    from hvo_verify.conform.guest import GuestUnavailable, available
-    from hvo_verify.report.conform_text import conform_document, conform_text
-
-    scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios else list(SCENARIOS)
+    scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios else list(conform.SCENARIOS)
     for name in scenarios:
-        if name not in SCENARIOS:
-            raise unknown("conformance scenario", name, SCENARIOS)
+        if name not in conform.SCENARIOS:
+            raise unknown("conformance scenario", name, conform.SCENARIOS)
     if not 10 <= args.timeout <= 3600:
         raise UsageError("--timeout: must be between 10 and 3600 seconds per boot")
     if not 1 <= args.n2m <= 1000:
         raise UsageError("--n2m: must be between 1 and 1000 folios")
-    reason = available()
+    reason = guest.available()
     if reason is not None:
         err.write(f"hvo-verify conform: {reason}\n")
         return EXIT_ERROR
     modes = ("on", "off") if args.hvo == "both" else (args.hvo,)
     try:
-        report = run_conformance(modes, scenarios, args.timeout, args.n2m)
+        report = conform.run_conformance(modes, scenarios, args.timeout, args.n2m)
     except GuestUnavailable as exc:
         err.write(f"hvo-verify conform: {exc}\n")
         return EXIT_ERROR
     out.write(conform_document(report) if args.format == "json" else conform_text(report))
     if args.save_records:
         try:
-            save_records(pathlib.Path(args.save_records), report.records)
+            conform.save_records(pathlib.Path(args.save_records), report.records)
         except OSError as exc:
             raise UsageError(f"--save-records: {exc.strerror or exc}: {exc.filename or args.save_records}") from None
     if report.error is not None:
@@ -246,72 +282,35 @@ def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_DIFFER
 
 
-SELFCHECK_SECTIONS = ("mutation", "differential", "fuzz", "vacuity", "unknown", "determinism", "explore-bmc")
-
-
 def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Issue 5: the checker checking itself; exit 0 only when every section is ok."""
-    import time
-
-    from hvo_verify.report.json_out import selfcheck_document
-    from hvo_verify.report.selfcheck_text import selfcheck_text
-    from hvo_verify.selfcheck import Section
-
-    names = [n for n in (args.only or ",".join(SELFCHECK_SECTIONS)).split(",") if n]
+    """The checker checking itself: the SECTIONS chosen, in their order; exit 0 only
+    when every section is ok."""
+    names = [n for n in (args.only or ",".join(SECTIONS)).split(",") if n]
     for name in names:
-        if name not in SELFCHECK_SECTIONS:
-            raise unknown("selfcheck section", name, SELFCHECK_SECTIONS)
+        if name not in SECTIONS:
+            raise unknown("selfcheck section", name, SECTIONS)
     for option in ("fuzz_cases", "diff_cases"):
         if not 1 <= getattr(args, option) <= 10_000_000:
             raise UsageError(f"--{option.replace('_', '-')}: must be at least 1 and at most 10000000")
     root = pathlib.Path(args.specs)
     if not root.is_dir():
         raise UsageError(f"--specs: {root} is not a directory")
-    suite: list[CheckResult] = []
-
-    def results() -> list[CheckResult]:  # the regression suite, checked once for the sections that read it
-        if not suite:
-            suite.extend(check_specs(load_specs([str(root)]), workers=args.jobs))
-        return suite
-
-    def section(name: str) -> Section:
-        if name == "mutation":
-            from hvo_verify.selfcheck.mutants import run_mutation
-
-            return run_mutation([str(root)], jobs=args.jobs, full=args.full)
-        if name == "differential":
-            from hvo_verify.selfcheck.differential import run_differential
-
-            return run_differential(cases=args.diff_cases, seed=args.seed)
-        if name == "fuzz":
-            from hvo_verify.selfcheck.fuzz import run_fuzz
-
-            return run_fuzz(cases=args.fuzz_cases, seed=args.seed)
-        if name == "vacuity":
-            from hvo_verify.selfcheck.vacuity import run_vacuity
-
-            return run_vacuity([str(root)], jobs=args.jobs, results=results())
-        if name == "unknown":
-            from hvo_verify.selfcheck.unknown import SPECS as UNKNOWN_SPECS
-            from hvo_verify.selfcheck.unknown import run_unknown
-
-            return run_unknown([str(root / p) for p in UNKNOWN_SPECS], jobs=args.jobs)
-        if name == "determinism":
-            from hvo_verify.selfcheck.determinism import SPECS as DETERMINISM_SPECS
-            from hvo_verify.selfcheck.determinism import run_determinism
-
-            return run_determinism([str(root / p) for p in DETERMINISM_SPECS], jobs=args.jobs)
-        from hvo_verify.selfcheck.explore_bmc import run_explore_bmc
-
-        return run_explore_bmc([str(root)], jobs=args.jobs, results=results())
-
+    options = Options(
+        root,
+        run,
+        jobs=args.jobs,
+        seed=args.seed,
+        fuzz_cases=args.fuzz_cases,
+        diff_cases=args.diff_cases,
+        full=args.full,
+    )
     done: list[tuple[Section, float]] = []
     sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
     for name in names:
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                result = section(name)
+                result = SECTIONS[name](options)
         except Exception as exc:  # noqa: BLE001 - a crashed section is a failed section, in one line
             first = (str(exc).splitlines() or [""])[0]
             result = Section(name, False, (), (f"crashed: {type(exc).__name__}: {first}",))
@@ -324,46 +323,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="hvo-verify",
         description="Model checker for the Linux HugeTLB Vmemmap Optimization (HVO).",
-        epilog=EPILOG,
+        epilog=exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    p = sub.add_parser(
-        "check",
-        help="check spec files against their expected verdicts",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        """A subcommand whose --help ends with its exit codes."""
+        return sub.add_parser(
+            name, help=help, epilog=exit_codes_text(name), formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+
+    p = command("check", "check spec files against their expected verdicts")
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("explain", help="vmemmap diagram and counterexamples of one spec, in kernel terms")
+    p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec")
     p.add_argument("--config", help="which of the spec's configs (default: the first)")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("replay", help="re-run a saved operation trace on the concrete model, in kernel terms")
+    p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
     p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
     p.add_argument("--all", action="store_true", help="check every operation invariant, not just the trace's")
     p.set_defaults(func=cmd_replay)
-    p = sub.add_parser("explore", help="search an operation spec with Hypothesis; shrunk traces, in kernel terms")
+    p = command("explore", "search an operation spec with Hypothesis; shrunk traces, in kernel terms")
     p.add_argument("spec")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
                    help=f"random sequences per (config, invariant) (default: {DEFAULT_EXAMPLES})")  # fmt: skip
     p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized, the same every run)")
     p.add_argument("--config", help="only this config of the spec")
     p.set_defaults(func=cmd_explore)
-    p = sub.add_parser("savings", help="vmemmap pages freed per folio and for a pool")
+    p = command("savings", "vmemmap pages freed per folio and for a pool")
     p.add_argument("--scheme", required=True, help="a scheme preset")
     p.add_argument("--config", required=True, help="a config id or 'all'")
     p.add_argument("--pool", help="pool size, e.g. 300G")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_savings)
-    p = sub.add_parser(
-        "conform", help="boot the installed kernel under QEMU with HVO on and off; compare with the model"
-    )
+    p = command("conform", "boot the installed kernel under QEMU with HVO on and off; compare with the model")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--hvo", choices=("both", "on", "off"), default="both", help="which boots (default: both)")
     p.add_argument("--scenarios", help="comma-separated subset of savings,kpageflags,hwpoison,dma,sysctl")
@@ -371,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n2m", type=int, default=100, help="2 MiB folios in the savings scenario (default: 100)")
     p.add_argument("--save-records", metavar="FILE", help="write the guests' records (gzipped JSON) to FILE")
     p.set_defaults(func=cmd_conform)
-    p = sub.add_parser("selfcheck", help="the checker checking itself: mutants, differential, fuzz, vacuity, ...")
-    p.add_argument("--only", metavar="SECTION[,...]", help=f"only these of: {', '.join(SELFCHECK_SECTIONS)}")
+    p = command("selfcheck", "the checker checking itself: mutants, differential, fuzz, vacuity, ...")
+    p.add_argument("--only", metavar="SECTION[,...]", help=f"only these of: {', '.join(SECTIONS)}")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--fuzz-cases", type=int, default=2000, help="malformed inputs (default: 2000)")
@@ -382,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
     p.set_defaults(func=cmd_selfcheck)
-    p = sub.add_parser("list", help="presets, configs and invariants")
+    p = command("list", "presets, configs and invariants")
     p.set_defaults(func=cmd_list)
     return parser
 

@@ -1,7 +1,13 @@
-"""The exception families of hvo-verify.
+"""The exception families of hvo-verify, every one under `HvoVerifyError`.
 
-User mistakes (`SpecError`) carry a path and a key so the CLI can print one line.
-Our own bugs (`EncodingMismatch`) are never reported as findings.
+- Bad user input, reported as one line and exit 2: `SpecError` (carries a path and a
+  key), `UnknownName`, `TraceError`, `UsageError`.
+- Our own bugs, never reported as findings: `EncodingMismatch`.
+- What the kernel model says of a folio, caught where it becomes a result:
+  `VmemmapFault` (the kernel would oops), `NotApplicable` (the kernel would not optimize).
+- The conformance guest could not run: `GuestError`, `GuestUnavailable`.
+
+A counterexample is a result (`check.result.CheckResult`), never an exception.
 """
 
 from __future__ import annotations
@@ -9,6 +15,9 @@ from __future__ import annotations
 
 class HvoVerifyError(Exception):
     """Base of every error hvo-verify raises on purpose."""
+
+
+# ---------------------------------------------------------------- user input
 
 
 class SpecError(HvoVerifyError):
@@ -25,8 +34,26 @@ class SpecError(HvoVerifyError):
         return str(self)
 
 
+class UnknownName(HvoVerifyError, ValueError):
+    """Raised when a preset, config, invariant or enum value is not known."""
+
+
+class TraceError(HvoVerifyError, ValueError):
+    """A trace file that does not describe a runnable trace (one-line message)."""
+
+
+class UsageError(HvoVerifyError):
+    """A bad command-line value (exit 2, one line)."""
+
+
+# ---------------------------------------------------------------- our bugs
+
+
 class EncodingMismatch(HvoVerifyError):
     """Raised when the solver's counterexample does not replay on the concrete model (our bug)."""
+
+
+# ---------------------------------------------------------------- the kernel model's answers
 
 
 class VmemmapFault(HvoVerifyError):
@@ -39,3 +66,15 @@ class VmemmapFault(HvoVerifyError):
 
 class NotApplicable(HvoVerifyError):
     """The kernel would not optimize this folio under this config (the reason is the message)."""
+
+
+# ---------------------------------------------------------------- conformance
+
+
+class GuestError(HvoVerifyError):
+    """The guest could not be built or started (not: the kernel misbehaved)."""
+
+
+class GuestUnavailable(GuestError):
+    """QEMU, a kernel with its modules, a static busybox or gcc is missing; the message
+    is `available()`'s, ending with the install line."""

@@ -4,15 +4,15 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import z3
 
-from hvo_verify.check.result import CheckResult
+from hvo_verify.check.result import CheckResult, vacuity_verdict
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
-from hvo_verify.encode.folio import SymFolio
+from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
 from hvo_verify.encode.invariants.reachable import violation_at
 from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.errors import EncodingMismatch
@@ -24,7 +24,7 @@ from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.table import OPS, ArgKind
 from hvo_verify.ops.trace import Trace, TraceStep
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -39,30 +39,7 @@ class OpsJob:
     io_max: int = 0x4000
     io_align: int = 512
     max_calls: tuple[tuple[str, int], ...] = ()
-    extra_assumptions: tuple[str, ...] = ()  # self-check only: names from EXTRA_ASSUMPTIONS
-
-
-# Self-check only (hvo_verify.selfcheck.vacuity): assumptions a job can be given by name,
-# to show that a proof under contradictory assumptions is reported `vacuous`.  Each
-# builds a term over the folio's placement variables (static checks: every placement;
-# operation checks: the canonical one).
-EXTRA_ASSUMPTIONS: dict[str, tuple[str, Callable[[SymFolio], z3.BoolRef]]] = {
-    "odd-head-pfn": ("head pfn is odd (self-check: contradicts natural alignment)", lambda f: f.head_pfn & 1 == 1),
-    "user-vmemmap": (
-        "vmemmap base below 2^63, in the user half (self-check: contradicts the kernel-half assumption)",
-        lambda f: z3.ULT(f.base, 1 << 63),
-    ),
-}
-
-
-def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:
-    """The verdict of a query whose negation was unsat, from the satisfiability of its
-    assumptions alone: proved only when they are satisfiable."""
-    if status is Status.SAT:
-        return Verdict.PROVED, ""
-    if status is Status.UNSAT:
-        return Verdict.VACUOUS, "the assumptions are contradictory, nothing was checked: " + "; ".join(core)
-    return Verdict.UNKNOWN, f"solver: {why} (while checking that the assumptions are satisfiable)"
+    extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -79,9 +56,7 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
         "starting from a folio just added to the pool (not yet optimized)",
         f"every argument: subpage i in [0, {cfg.nr_pages}), buffer offset/length multiples of "
         f"{job.io_align} with length <= {job.io_max:#x} inside the folio, both allocation outcomes",
-        f"kernel behaviour of {pol.kernel}: hwpoison={pol.hwpoison.value}, pg_arch_1={pol.pg_arch_1.value}, "
-        f"mapcount={pol.mapcount.value}, gup_refs={pol.gup_refs.value}, hugetlb_clear={pol.hugetlb_clear.value}, "
-        f"restore_reset={str(pol.restore_reset).lower()}",
+        pol.describe(kmalloc=False),  # stated below, as an assumption of its own
         "one folio, one user mapping, one I/O in flight, operations atomic (no concurrent PFN walkers)",
     ]
     texts += [f"at most {n} call(s) of {op}" for op, n in job.max_calls]
@@ -90,22 +65,34 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
     return tuple(texts)
 
 
-# The last unrolling, and the satisfiability of its assumptions by (extra assumptions,
-# number of auxiliary definitions: that list only grows, so equal lengths are equal lists).
+# The satisfiability of an unrolling's assumptions by (extra assumptions, number of
+# auxiliary definitions: that list only grows, so equal lengths are equal lists).
 _Satisfiable = dict[tuple[tuple[str, ...], int], tuple[Status, tuple[str, ...]]]
-_LAST: list[tuple[OpsJob, Machine, Unrolling, _Satisfiable]] = []
 
 
-def _unrolling(job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
-    """The unrolling is the same for every invariant of a spec and config: build it once
-    per process (invariant witnesses are fresh variables named after their invariant)."""
-    key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
-    if _LAST and _LAST[0][0] == key:
-        return _LAST[0][1], _LAST[0][2], _LAST[0][3]
-    machine = machine_for(job)
-    u = Unrolling(machine, job.alphabet, job.depth, job.max_calls)
-    _LAST[:] = [(key, machine, u, {})]
-    return machine, u, _LAST[0][3]
+@dataclass
+class UnrollingCache:
+    """The last unrolling a process built, with the satisfiability of its assumptions.
+    The unrolling is the same for every invariant of a spec and config (invariant
+    witnesses are fresh variables named after their invariant), so a spec's checks on
+    one config share it.  `clear()` drops it: a patched model (the self-check's mutants)
+    or a cold measurement (bench/bench_ops.py) must not reuse it."""
+
+    key: OpsJob | None = None
+    entry: tuple[Machine, Unrolling, _Satisfiable] | None = None
+
+    def get(self, job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
+        key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
+        if self.entry is None or self.key != key:
+            machine = machine_for(job)
+            self.key, self.entry = key, (machine, Unrolling(machine, job.alphabet, job.depth, job.max_calls), {})
+        return self.entry
+
+    def clear(self) -> None:
+        self.key, self.entry = None, None
+
+
+UNROLLINGS = UnrollingCache()
 
 
 def run_ops(job: OpsJob) -> CheckResult:
@@ -113,7 +100,7 @@ def run_ops(job: OpsJob) -> CheckResult:
     reason = not_applicable_reason(cfg, job.scheme)
     if reason:
         return CheckResult("", cfg.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=reason)
-    machine, u, satisfiable = _unrolling(job)
+    machine, u, satisfiable = UNROLLINGS.get(job)
     violations = [violation_at(u, job.invariant, t) for t in range(1, job.depth + 1)]
     extras = [(EXTRA_ASSUMPTIONS[name][0], EXTRA_ASSUMPTIONS[name][1](u.sym)) for name in job.extra_assumptions]
     base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]

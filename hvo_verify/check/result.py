@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hvo_verify.check.solver import Status
 from hvo_verify.ops.trace import Trace
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +69,13 @@ class CheckResult:
             "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
         }
+
+
+def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:
+    """The verdict of a query whose negation was unsat, from the satisfiability of its
+    assumptions alone: proved only when they are satisfiable."""
+    if status is Status.SAT:
+        return Verdict.PROVED, ""
+    if status is Status.UNSAT:
+        return Verdict.VACUOUS, "the assumptions are contradictory, nothing was checked: " + "; ".join(core)
+    return Verdict.UNKNOWN, f"solver: {why} (while checking that the assumptions are satisfiable)"

@@ -73,7 +73,7 @@ def boot_all(
     n2m: int = 100,
 ) -> dict[str, guest.BootResult]:
     """Boot once per HVO mode ("on", "off") and run the scenarios.  Raises
-    guest.GuestUnavailable when QEMU, the kernel, busybox or gcc are missing."""
+    errors.GuestUnavailable when QEMU, the kernel, busybox or gcc are missing."""
     cmdline = f"hvoguest.scenarios={','.join(scenarios)} hvoguest.n2m={n2m}"
     return {hvo: guest.boot(hvo == "on", cmdline, timeout_s) for hvo in modes}
 

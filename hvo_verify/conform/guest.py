@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hvo_verify.errors import GuestError, GuestUnavailable
+
 INSTALL_LINE = "apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static"
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 HELPER_SOURCE = GUEST_DIR / "hvoguest.c"
@@ -62,15 +64,6 @@ CONSOLE_TAIL_CHARS = 6000
 # record line. Record strings never contain "[" (the helper escapes it), so cutting these
 # out of the console stream can only remove kernel text.
 _KMSG_LINE = re.compile(r"\[\s*\d+\.\d+\] [^\n]*\n")
-
-
-class GuestError(Exception):
-    """The guest could not be built or started (not: the kernel misbehaved)."""
-
-
-class GuestUnavailable(GuestError):
-    """QEMU, a kernel with its modules, a static busybox or gcc is missing; the message
-    is `available()`'s, ending with the install line."""
 
 
 def pattern(x: int) -> int:

@@ -1,6 +1,6 @@
 """What the model predicts a real kernel shows, for each conformance scenario.
 
-Every prediction runs the concrete model (`model/kernel.py` Machine, `model/accounting.py`,
+Every prediction runs the concrete model (`ops/machine.py` Machine, `model/accounting.py`,
 `model/readers.py`) for the preset the booted kernel maps to, on a folio placed at the pfn
 the guest observed.  Where the kernel does several of the model's operations in one
 system call, the sequence is written out here with the kernel function that does it.

@@ -177,7 +177,7 @@ class SymFolio:
         else:
             alias = Pte(bv(K_NONE), bv(0), FALSE, TRUE, bv(0))
         copied = z3.And(self.head_copied, k == 0)
-        return _select(self.remapped(k), alias, _select(copied, new_head, orig))
+        return select_pte(self.remapped(k), alias, select_pte(copied, new_head, orig))
 
     def freed_orig(self, k: BV) -> z3.BoolRef:
         """Is the populated frame of vmemmap page k on the scheme's free list?
@@ -320,7 +320,7 @@ class SymFolio:
         return self._ite(w == facts.W_FLAGS, self._leaf(fields), self._tail_word(w, compound_head))
 
 
-def _select(cond: z3.BoolRef, a: Pte, b: Pte) -> Pte:
+def select_pte(cond: z3.BoolRef, a: Pte, b: Pte) -> Pte:
     return Pte(
         z3.If(cond, a.kind, b.kind),
         z3.If(cond, a.source, b.source),

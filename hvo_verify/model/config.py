@@ -14,7 +14,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from hvo_verify.model.names import UnknownName, unknown
+from hvo_verify.errors import UnknownName
+from hvo_verify.model.names import unknown
 
 KiB = 1 << 10
 MiB = 1 << 20

@@ -8,10 +8,10 @@ from __future__ import annotations
 from hvo_verify.errors import VmemmapFault
 from hvo_verify.model.facts import W_COMPOUND_HEAD, W_FLAGS, WORD, FrameId, FrameKind
 from hvo_verify.model.scheme import HeadCopy
-from hvo_verify.model.vmemmap import Pte, VmemmapState
+from hvo_verify.model.vmemmap import Pte, VmemmapState, VmemmapView
 
 
-def frame_label(mem: VmemmapState, pte: Pte | None) -> str:
+def frame_label(mem: VmemmapView, pte: Pte | None) -> str:
     if pte is None:
         return "unmapped"
     kind = pte.frame.kind

@@ -5,9 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-
-class UnknownName(ValueError):
-    """Raised when a preset, config, invariant or enum value is not known."""
+from hvo_verify.errors import UnknownName
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

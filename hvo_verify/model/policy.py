@@ -77,6 +77,19 @@ class Policies:
     # folio_set_hugetlb_hwpoison(): kmalloc(GFP_ATOMIC) may fail -> raw_hwp_unreliable.
     kmalloc_may_fail: bool = False
 
+    def describe(self, *, kmalloc: bool = True) -> str:
+        """One line: `kernel behaviour of v6.1: hwpoison=raw-hwp-list, pg_arch_1=head, ...`
+        (every policy by its spec value); `kmalloc=False` leaves out kmalloc_may_fail,
+        for a caller that states it in words of its own."""
+        line = (
+            f"kernel behaviour of {self.kernel}: hwpoison={self.hwpoison.value}, pg_arch_1={self.pg_arch_1.value}, "
+            f"mapcount={self.mapcount.value}, gup_refs={self.gup_refs.value}, "
+            f"hugetlb_clear={self.hugetlb_clear.value}, restore_reset={str(self.restore_reset).lower()}"
+        )
+        if kmalloc:
+            line += f", kmalloc_may_fail={str(self.kmalloc_may_fail).lower()}"
+        return line
+
 
 # The kernel behaviour of each preset, as data (tests/unit/test_kernel_ops.py checks that
 # every preset has an entry).  `restore_reset` depends on the scheme: policies_for().

@@ -79,12 +79,12 @@ def add_hugetlb_folio(cpu: Cpu) -> None:
         cpu.stop()
 
 
-def __folio_clear_hugetlb(cpu: Cpu) -> None:  # noqa: N807 (the kernel's name)
+def __folio_clear_hugetlb(cpu: Cpu) -> None:  # the kernel's name
     """The folio is not hugetlb any more (after the restore from v6.5)."""
     cpu.update(hugetlb=False)
 
 
-def __free_pages(cpu: Cpu) -> None:  # noqa: N807 (the kernel's name)
+def __free_pages(cpu: Cpu) -> None:  # the kernel's name
     """The folio's pages go to the buddy allocator."""
     cpu.say("pages freed to buddy (take_page_off_buddy() keeps PageHWPoison pages off)")
     cpu.free_to_buddy()

@@ -1,8 +1,8 @@
 """Operation traces: what BMC and exploration find, what `hvo-verify replay` re-runs.
 
 A trace names everything needed to rebuild the machine (config, full scheme, policies,
-folio placement, I/O bounds) and the operations with their arguments.  `replay()` runs
-it on the concrete model and returns every step's outcome and the first violation.
+folio placement, I/O bounds) and the operations with their arguments;
+hvo_verify/invariants/replay.py `replay()` runs it on the concrete model.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hvo_verify.errors import TraceError
 from hvo_verify.model import policy as policy_module
 from hvo_verify.model import scheme as scheme_module
 from hvo_verify.model.config import parse_config_id
@@ -24,10 +25,6 @@ from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.table import OPS
 
 TRACE_VERSION = 1
-
-
-class TraceError(ValueError):
-    """A trace file that does not describe a runnable trace (one-line message)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,2 +1,3 @@
-"""Rendering only: text tables, diagrams, JSON.  The only package (with cli.py) that
-produces output, and it writes to the stream it is given."""
+"""Rendering only: results, traces, diagrams and savings as text (at most 80 columns
+where pasteable) and as versioned JSON.  Every function returns a string; cli.py
+writes it to its stream."""

@@ -1,14 +1,16 @@
-"""Versioned JSON documents (`{"version": 1, ...}`) for tools."""
+"""Versioned JSON documents (`{"version": 1, ...}`) for tools, and the trace files of
+`check --save-traces` (their names and text; `replay` reads them, specs/tracefile.py)."""
 
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import Sequence
 from dataclasses import asdict
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.model.accounting import Savings
-from hvo_verify.selfcheck import Section
+from hvo_verify.verdict import Verdict
 
 VERSION = 1
 
@@ -17,30 +19,22 @@ def results_document(results: Sequence[CheckResult]) -> str:
     return json.dumps({"version": VERSION, "results": [r.to_json() for r in results]}, indent=2, sort_keys=False) + "\n"
 
 
+def trace_file_name(result: CheckResult) -> str:
+    """`<spec-stem>.<config id, / -> _>.<invariant>.json`."""
+    stem = pathlib.PurePath(result.spec).stem
+    return f"{stem}.{result.config.replace('/', '_')}.{result.invariant}.json"
+
+
+def traces_to_save(results: Sequence[CheckResult]) -> list[tuple[str, str]]:
+    """(file name, JSON text) of every violated operation result's trace."""
+    return [
+        (trace_file_name(r), json.dumps(r.trace.to_json(), indent=2) + "\n")
+        for r in results
+        if r.verdict is Verdict.VIOLATED and r.trace is not None
+    ]
+
+
 def savings_document(rows: Sequence[Savings]) -> str:
     items = [asdict(s) for s in rows]
     body: object = items[0] if len(items) == 1 else items
     return json.dumps({"version": VERSION, "savings": body}, indent=2) + "\n"
-
-
-def selfcheck_document(sections: Sequence[tuple[Section, float]]) -> str:
-    """`hvo-verify selfcheck --format json`: `{"version": 1, "ok", "seconds", "sections":
-    [{"name", "ok", "seconds", "figures", "failures", "details"}]}`, figures as an
-    object in the section's order, details as [what, value] pairs."""
-    doc = {
-        "version": VERSION,
-        "ok": all(s.ok for s, _t in sections),
-        "seconds": round(sum(t for _s, t in sections), 3),
-        "sections": [
-            {
-                "name": s.name,
-                "ok": s.ok,
-                "seconds": round(t, 3),
-                "figures": dict(s.figures),
-                "failures": list(s.failures),
-                "details": [list(row) for row in s.details],
-            }
-            for s, t in sections
-        ],
-    }
-    return json.dumps(doc, indent=2) + "\n"

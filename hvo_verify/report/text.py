@@ -3,16 +3,15 @@ where a reviewer may paste it into a mailing-list reply)."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Iterable, Sequence
 
 from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.model.accounting import Savings
-from hvo_verify.model.diagram import VmemmapPages, page_runs
-from hvo_verify.model.vmemmap import Pte, VmemmapState
-from hvo_verify.specs.schema import Spec, Verdict
-
-WIDTH = 80
+from hvo_verify.model.vmemmap import Pte, VmemmapState, VmemmapView
+from hvo_verify.report.diagram import page_runs
+from hvo_verify.report.wrap import WIDTH, wrap
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 
 def verdict_table(results: Sequence[CheckResult]) -> str:
@@ -29,11 +28,11 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
         elif res.verdict is Verdict.VIOLATED and res.trace is not None:
             lines.append(f"      {res.reason}")
             calls = " -> ".join(step.call() for step in res.trace.steps)
-            lines += _wrap(f"      trace: {calls}")
+            lines += wrap(f"      trace: {calls}")
         elif res.verdict is Verdict.UNKNOWN:
             lines.append(f"      {res.reason}")
         elif res.verdict is Verdict.VACUOUS:
-            lines += _wrap(f"      {res.reason}")
+            lines += wrap(f"      {res.reason}")
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
 
@@ -52,15 +51,10 @@ def counterexample_lines(cex: Counterexample) -> list[str]:
     out = [f"counterexample ({cex.invariant}, {where}), replayed on the concrete model:"]
     out += [f"  {line}" for line in cex.details]
     out.append(f"  => {cex.message}")
-    return [wrapped for line in out for wrapped in _wrap(line)]
+    return [wrapped for line in out for wrapped in wrap(line)]
 
 
-def _wrap(line: str) -> list[str]:
-    indent = len(line) - len(line.lstrip())
-    return textwrap.wrap(line, WIDTH, subsequent_indent=" " * (indent + 4), break_long_words=False) or [""]
-
-
-def diagram(mem: VmemmapPages, label: Callable[[Pte | None], str] | None = None, width: int = WIDTH) -> str:
+def diagram(mem: VmemmapView, label: Callable[[Pte | None], str] | None = None, width: int = WIDTH) -> str:
     """willy's notation: one 8-letter group per vmemmap page, runs of identical pages
     written once with a count; then which frame backs each run.  `label` names frames
     (see page_runs); `width` is the row width (less than 80 when the caller indents)."""
@@ -107,16 +101,23 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
-def explain(
-    spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, str]], results: Sequence[CheckResult]
-) -> str:
+def explain_header(spec: Spec, *, break_on_hyphens: bool = True) -> list[str]:
+    """The first lines of `explain`, static and operation specs alike: title, source,
+    scheme, and the description wrapped (see wrap.wrap for `break_on_hyphens`)."""
     out = [
-        f"{spec.title}",
+        spec.title,
         f"source: {spec.source}",
         f"scheme: {spec.scheme.name} ({spec.scheme.version}): {spec.scheme.summary}",
     ]
     if spec.description:
-        out += _wrap(spec.description)
+        out += wrap(spec.description, break_on_hyphens=break_on_hyphens)
+    return out
+
+
+def explain(
+    spec: Spec, mem_by_config: Sequence[tuple[str, VmemmapState | None, str]], results: Sequence[CheckResult]
+) -> str:
+    out = explain_header(spec)
     for config, mem, na in mem_by_config:
         out.append("")
         if mem is None:
@@ -143,9 +144,9 @@ def explain(
     if spec.answer:
         out.append("")
         out.append("answer:")
-        out += [f"  {line}" for para in spec.answer.strip().splitlines() for line in (_wrap(para) if para else [""])]
+        out += [f"  {line}" for para in spec.answer.strip().splitlines() for line in (wrap(para) if para else [""])]
     return "\n".join(_wrap_all(out)) + "\n"
 
 
 def _wrap_all(lines: list[str]) -> list[str]:
-    return [w for line in lines for w in (_wrap(line) if len(line) > WIDTH else [line])]
+    return [w for line in lines for w in (wrap(line) if len(line) > WIDTH else [line])]

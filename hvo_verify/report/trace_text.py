@@ -17,19 +17,20 @@ import functools
 import textwrap
 from collections.abc import Sequence
 
+from hvo_verify.check.explore import Exploration
 from hvo_verify.check.result import CheckResult
 from hvo_verify.errors import VmemmapFault
-from hvo_verify.explore import Exploration
 from hvo_verify.invariants.replay import Replayed
 from hvo_verify.model.facts import FrameKind
-from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, Io, KState, Pool
 from hvo_verify.ops.trace import Trace
-from hvo_verify.report.text import WIDTH, diagram
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.report.text import diagram, explain_header
+from hvo_verify.report.wrap import WIDTH, wrap
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 
 def frame_name(vm: VmemmapState, pte: Pte | None) -> str:
@@ -122,22 +123,14 @@ def header_lines(trace: Trace) -> list[str]:
     return [
         f"{trace.config}, scheme {scheme.name} ({scheme.version}): head pfn {trace.head_pfn:#x}, "
         f"vmemmap base {trace.vmemmap_base:#x}, head struct page {m.folio.head:#x}",
-        policies_line(trace.policies),
+        trace.policies.describe(),
     ]
-
-
-def policies_line(pol: Policies) -> str:
-    return (
-        f"kernel behaviour of {pol.kernel}: hwpoison={pol.hwpoison.value}, pg_arch_1={pol.pg_arch_1.value}, "
-        f"mapcount={pol.mapcount.value}, gup_refs={pol.gup_refs.value}, hugetlb_clear={pol.hugetlb_clear.value}, "
-        f"restore_reset={str(pol.restore_reset).lower()}, kmalloc_may_fail={str(pol.kmalloc_may_fail).lower()}"
-    )
 
 
 def render_trace(
     trace: Trace, replayed: Sequence[Replayed], invariants: Sequence[str] = (), *, header: bool = True
 ) -> str:
-    """The replayed trace (hvo_verify.op_invariants.replay()) as numbered states and steps;
+    """The replayed trace (hvo_verify/invariants/replay.py replay()) as numbered states and steps;
     `invariants`, if given, are named as those checked after every step; `header`: the
     config, placement and policies first (explain prints those once, as assumptions)."""
     m = trace.machine()
@@ -188,15 +181,6 @@ def _changes(m: Machine, before: KState, after: KState) -> list[str]:
     return [text for topic, text in new.items() if text != old[topic]]
 
 
-def _wrap(line: str) -> list[str]:
-    """Wrap at WIDTH, continuation lines indented 4 more; never inside a word or at a
-    hyphen (config ids, policy values)."""
-    indent = len(line) - len(line.lstrip())
-    return textwrap.wrap(
-        line, WIDTH, subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False
-    ) or [""]
-
-
 def _paragraphs(text: str, indent: str) -> list[str]:
     """Text with hard line breaks (TOML strings) refilled, blank lines between paragraphs kept."""
     out: list[str] = []
@@ -209,7 +193,11 @@ def _paragraphs(text: str, indent: str) -> list[str]:
 
 
 def _finish(lines: list[str]) -> str:
-    return "\n".join(w for line in lines for w in (_wrap(line) if len(line) > WIDTH else [line])) + "\n"
+    """The text, lines over WIDTH wrapped, never at a hyphen (config ids, policy values)."""
+    out: list[str] = []
+    for line in lines:
+        out += wrap(line, break_on_hyphens=False) if len(line) > WIDTH else [line]
+    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------- explain, explore
@@ -219,17 +207,11 @@ def explain_ops(spec: Spec, results: Sequence[tuple[CheckResult, Sequence[Replay
     """`hvo-verify explain` of an operation spec: what it asks, the answer, what the
     checks assume, and every violation as a replayed trace."""
     assert spec.ops is not None
-    out = [
-        spec.title,
-        f"source: {spec.source}",
-        f"scheme: {spec.scheme.name} ({spec.scheme.version}): {spec.scheme.summary}",
-    ]
-    if spec.description:
-        out += _wrap(spec.description)
+    out = explain_header(spec, break_on_hyphens=False)
     if spec.answer:
         out += ["", "answer:", *_paragraphs(spec.answer, "  ")]
     if not any(res.assumptions for res, _ in results):
-        out += ["", policies_line(spec.ops.policies)]
+        out += ["", spec.ops.policies.describe()]
     shown: set[str] = set()
     for res, replayed in results:
         if res.assumptions and res.config not in shown:

@@ -1,21 +1,84 @@
-"""`hvo-verify selfcheck`: the checker checking itself (issue 5).
+"""`hvo-verify selfcheck`: the checker checking itself.
 
-Each part (mutation testing, differential checks, vacuity, unknown handling,
-determinism, malformed input) returns one frozen `Section`; the report layer prints them.
-Nothing here prints.
+An application on top of the checker (below cli.py only).  Each part (mutation
+testing, differential checks, malformed input, vacuity, unknown handling,
+determinism, exploration against BMC) returns one frozen `Section`; `SECTIONS` maps
+each part's name to its runner, in the order they run; selfcheck/report.py renders
+the sections.  Nothing here prints.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import pathlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.suite import check_specs
+from hvo_verify.selfcheck import determinism, differential, explore_bmc, fuzz, mutants, unknown, vacuity
+from hvo_verify.selfcheck.fuzz import CliRun
+from hvo_verify.selfcheck.section import Section
+from hvo_verify.specs.loader import load_specs
+
+__all__ = ["SECTIONS", "Options", "Section"]
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    """One part of the self-check: its figures and, when it failed, why."""
+@dataclass(frozen=True)
+class Options:
+    """What every section runner is given (the `selfcheck` command's options)."""
 
-    name: str  # e.g. "mutation", "differential", "fuzz"
-    ok: bool
-    figures: tuple[tuple[str, int | float | str], ...]  # ("kill rate", "27/27 (100%)"), ...
-    failures: tuple[str, ...] = ()  # one line each, in kernel/checker terms
-    details: tuple[tuple[str, str], ...] = ()  # optional rows for --verbose/json (e.g. mutant -> killer)
+    specs: pathlib.Path  # the spec folder: the regression suite
+    cli_run: CliRun  # the command line (cli.run), which the fuzz section drives; selfcheck never imports cli
+    jobs: int = 2
+    seed: int = 0  # of the fuzz and differential cases
+    fuzz_cases: int = 2000
+    diff_cases: int = 10_000
+    full: bool = False  # mutation testing without early stop
+    _suite: list[CheckResult] = field(default_factory=list, repr=False, compare=False)
+
+    def suite(self) -> list[CheckResult]:
+        """The regression suite's results, checked once for the sections that read them."""
+        if not self._suite:
+            self._suite.extend(check_specs(load_specs([str(self.specs)]), workers=self.jobs))
+        return self._suite
+
+
+def _mutation(o: Options) -> Section:
+    return mutants.run_mutation([str(o.specs)], jobs=o.jobs, full=o.full)
+
+
+def _differential(o: Options) -> Section:
+    return differential.run_differential(cases=o.diff_cases, seed=o.seed)
+
+
+def _fuzz(o: Options) -> Section:
+    return fuzz.run_fuzz(cases=o.fuzz_cases, seed=o.seed, cli_run=o.cli_run, specs=o.specs)
+
+
+def _vacuity(o: Options) -> Section:
+    return vacuity.run_vacuity([str(o.specs)], jobs=o.jobs, results=o.suite())
+
+
+def _unknown(o: Options) -> Section:
+    return unknown.run_unknown([str(o.specs / p) for p in unknown.SPECS], jobs=o.jobs)
+
+
+def _determinism(o: Options) -> Section:
+    return determinism.run_determinism([str(o.specs / p) for p in determinism.SPECS], jobs=o.jobs)
+
+
+def _explore_bmc(o: Options) -> Section:
+    return explore_bmc.run_explore_bmc([str(o.specs)], jobs=o.jobs, results=o.suite())
+
+
+# name -> runner, in the order `hvo-verify selfcheck` runs them.  The runners call
+# through the section modules, so a test can replace a section's entry point.
+SECTIONS: dict[str, Callable[[Options], Section]] = {
+    "mutation": _mutation,
+    "differential": _differential,
+    "fuzz": _fuzz,
+    "vacuity": _vacuity,
+    "unknown": _unknown,
+    "determinism": _determinism,
+    "explore-bmc": _explore_bmc,
+}

@@ -1,4 +1,4 @@
-"""Determinism (issue 5, part 5): the same specs give byte-identical output, run after run.
+"""Determinism: the same specs give byte-identical output, run after run.
 
 `hvo-verify check --format json` runs on a set of specs `runs` times, each in a fresh
 process, and the outputs' SHA-256 must all be equal; then the same check runs in this
@@ -18,10 +18,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from hvo_verify.check.runner import check_specs
 from hvo_verify.check.solver import SEED, set_seed
+from hvo_verify.check.suite import check_specs
 from hvo_verify.report.json_out import results_document
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 
 NAME = "determinism"

@@ -1,4 +1,4 @@
-"""Differential check of the static invariants (issue 5, part 2): z3 against brute force.
+"""Differential check of the static invariants: z3 against brute force.
 
 A *case* is one (config, scheme, invariant, vmemmap base alignment, placement), where a
 placement is a head pfn, a vmemmap base and, for schemes that copy the head vmemmap
@@ -6,15 +6,15 @@ page, the outcome of that allocation, chosen inside the solver's assumptions (al
 head pfn below 2^(MAX_PHYSMEM_BITS - PAGE_SHIFT), aligned base in the kernel half that
 does not wrap).  For each case, with B the indices (of `invariants.index_range()`)
 whose concrete check fails at that placement on the concrete model (model.vmemmap.
-optimize() then every index, brute force), z3 answers the runner's query for the
-invariant with the placement pinned (hvo_verify.check.differential.PinnedQuery):
+optimize() then every index, brute force), z3 answers the static query for the
+invariant with the placement pinned (hvo_verify.check.pinned.PinnedQuery):
 
 * B empty (`proved` here): z3 must find no violating index (unsat, every index free);
 * B not empty (`violated` here): z3 must find no violation outside B (every violation
   it sees is a concrete one) and one at min(B) (it sees the first concrete one).
   For `accounting` (no index) z3 must find the violation.
 
-When the runner's not-applicable rule holds for (config, scheme, invariant), z3 is not
+When the static engine's not-applicable rule holds for (config, scheme, invariant), z3 is not
 asked: the concrete model must refuse too (optimize() raises NotApplicable, or the
 invariant's own rule applies); such a (config, scheme, invariant, alignment) counts as
 ONE case, since the rule does not depend on the placement.  A solver `unknown` is
@@ -22,7 +22,7 @@ counted, never a disagreement.  Placements are checked against the query's
 assumptions (a placement outside them would make every answer unsat).
 
 Groups of placements share one query (built once, asked with push/pop): see
-check/differential.py for why pinned queries, and the measured costs.
+check/pinned.py for why pinned queries, and the measured costs.
 
 The generators (`random_scheme`, `placements`, `first_violation`) are shared with
 tests/property/test_symbolic_vs_concrete.py; `schemes()` is the same generator as a
@@ -40,7 +40,7 @@ from typing import Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from hvo_verify.check.differential import PinnedQuery, Placement
+from hvo_verify.check.pinned import PinnedQuery, Placement
 from hvo_verify.errors import NotApplicable
 from hvo_verify.invariants.static import INVARIANTS, Index, Invariant, index_range
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig, parse_config_id
@@ -48,8 +48,8 @@ from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
-from hvo_verify.selfcheck import Section
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.selfcheck.section import Section
+from hvo_verify.verdict import Verdict
 
 T = TypeVar("T")
 

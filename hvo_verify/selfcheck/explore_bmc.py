@@ -1,7 +1,7 @@
-"""Exploration against BMC, and replay of every counterexample (issue 5, part 2).
+"""Exploration against BMC, and replay of every counterexample.
 
 For every operation spec (an `[ops]` table), Hypothesis exploration on the concrete
-model (hvo_verify.explore, the spec's depth, derandomized) must not find a violation of
+model (hvo_verify/check/explore.py, the spec's depth, derandomized) must not find a violation of
 an invariant that BMC at the same depth calls `proved`: that would be a proof of
 something false.  (Exploration missing a violation BMC found is counted, not a failure:
 random runs are not exhaustive.)  A `vacuous` BMC verdict says no run exists at all:
@@ -10,7 +10,7 @@ exploration finding one is a failure too.
 Every counterexample the suite reports is replayed again here, independently of the
 replay inside the checker: a static counterexample on the literal vmemmap
 (`optimize()` + the invariant's concrete check at its index), an operation trace with
-`op_invariants.replay()`.  A counterexample that does not replay is a failure (inside
+`invariants/replay.py` `replay()`.  A counterexample that does not replay is a failure (inside
 the checker it raises EncodingMismatch, which fails the section the same way).
 """
 
@@ -20,18 +20,19 @@ import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.explore import DEFAULT_EXAMPLES, Exploration, explore_spec
 from hvo_verify.invariants.replay import replay
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.structpage import Folio
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 NAME = "explore-bmc"
 

@@ -1,9 +1,10 @@
-"""Malformed spec files (issue 5, part 6): Hypothesis writes bad spec files; each one the
-loader rejects goes through the real command line, `hvo-verify check FILE`, in-process.
+"""Malformed spec files: Hypothesis writes bad spec files; each one the loader rejects
+goes through the real command line, `hvo-verify check FILE`, in-process (the caller
+passes the command line in as `cli_run`, i.e. `cli.run`).
 
 A *case* is one generated file (bytes).  `parse_spec` decides first: a file that parses
 is a valid spec and counts as `valid` (it is not checked: that would run the solver).
-A rejected file must give, through `cli.run(["check", FILE])`:
+A rejected file must give, through `cli_run(["check", FILE], stdout, stderr)`:
 
 * exit code 2, nothing on stdout;
 * exactly one line on stderr, printable, no "Traceback": `FILE: KEY: message`, the same
@@ -13,12 +14,12 @@ A rejected file must give, through `cli.run(["check", FILE])`:
   TOML itself refuses).
 
 Any other exception, from `parse_spec` or from the command line, is a `traceback`.
-The categories cover the issue's list (wrong types, unknown keys, missing fields, huge
-numbers, non-UTF-8 bytes, deep nesting, duplicate keys) and more: malformed [ops]
-tables, bad config ids, bad expectation keys and verdicts, impossible scheme
-combinations, BOMs, NUL bytes, floats/NaN/inf, arrays of tables, dotted keys, Python
-code in strings (plain data: nothing may run it), mutations of the real spec files in
-specs/, and random bytes.
+The categories cover wrong types, unknown keys, missing fields, huge numbers, non-UTF-8
+bytes, deep nesting and duplicate keys, and more: malformed [ops] tables, bad config
+ids, bad expectation keys and verdicts, impossible scheme combinations, BOMs, NUL
+bytes, floats/NaN/inf, arrays of tables, dotted keys, Python code in strings (plain
+data: nothing may run it), mutations of the real spec files in the spec folder given
+(`specs`), and random bytes.
 
 Nothing here prints; Hypothesis's reports are dropped and it keeps no files.
 """
@@ -33,32 +34,33 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
-from hypothesis.reporting import with_reporter
 
-from hvo_verify import cli
+from hvo_verify.check.hypothesis_settings import library_settings, quiet
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import CONFIG_IDS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
 from hvo_verify.ops.table import OPS
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import OPS_KEYS, SCHEME_KEYS, TOP_KEYS, parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 MAX_FAILURE_LINES = 20
 EXIT_SPEC_ERROR = 2  # the documented exit code (not cli.EXIT_ERROR: a check must not read what it checks)
 MAX_ROUNDS = 40  # Hypothesis runs per category, for the ones it exhausts
-SPECS_DIR = pathlib.Path(__file__).resolve().parents[2] / "specs"  # the repository's specs/, when present
 SENTINEL_NAME = "code-ran"  # the Python payloads would create this file in the case folder
+
+# The command line under test, `cli.run(argv, stdout, stderr) -> exit code`: passed in by
+# cli.py (the self-check sits below the command line and never imports it).
+CliRun = Callable[[Sequence[str], TextIO, TextIO], int]
 
 # ---------------------------------------------------------------- seed specs (valid)
 
@@ -632,10 +634,12 @@ def _g_code(data: st.DataObject) -> Case:
     return toml_doc(_set(doc, path, payload)).encode(), expected
 
 
-def _repo_specs() -> list[bytes]:
-    """The spec files of the repository (empty when hvo-verify is installed without them)."""
+def _real_specs(folder: pathlib.Path | None) -> list[bytes]:
+    """The spec files under `folder` (none: the mutations start from a seed instead)."""
+    if folder is None:
+        return []
     try:
-        return [p.read_bytes() for p in sorted(SPECS_DIR.rglob("*.toml")) if p.is_file()]
+        return [p.read_bytes() for p in sorted(folder.rglob("*.toml")) if p.is_file()]
     except OSError:
         return []
 
@@ -767,12 +771,12 @@ def _loader_line(data: bytes, name: str) -> tuple[str, SpecError | None, str]:
         return "traceback", None, f"parse_spec raised {type(exc).__name__}: {_first_line(exc)}"
 
 
-def _cli(paths: list[str], want: list[str]) -> tuple[str, str]:
+def _cli(cli_run: CliRun, paths: list[str], want: list[str]) -> tuple[str, str]:
     """Run `hvo-verify check PATHS`; it must exit 2 with exactly the lines `want` on
     stderr and nothing on stdout."""
     out, err = io.StringIO(), io.StringIO()
     try:
-        code = cli.run(["check", *paths], out, err)
+        code = cli_run(["check", *paths], out, err)
     except BaseException as exc:  # noqa: BLE001 - SystemExit, RecursionError... nothing may escape the CLI
         return "traceback", f"hvo-verify check raised {type(exc).__name__}: {_first_line(exc)}"
     text = err.getvalue()
@@ -786,7 +790,7 @@ def _cli(paths: list[str], want: list[str]) -> tuple[str, str]:
     return "rejected", ""
 
 
-def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None) -> tuple[str, str]:
+def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None, cli_run: CliRun) -> tuple[str, str]:
     """One file through parse_spec, then (if rejected) `hvo-verify check FILE`:
     (outcome, why), outcome `valid`, `rejected`, `traceback`, `exit`, `line` or `key`."""
     outcome, exc, why = _loader_line(data, str(path))
@@ -796,7 +800,7 @@ def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None
     if not line.startswith(f"{_escape(str(path))}: ") or "\n" in line or not line.isprintable():
         return "line", f"the loader's error is not one printable line starting with the file name: {line[:200]!r}"
     path.write_bytes(data)
-    outcome, why = _cli([str(path)], [line])
+    outcome, why = _cli(cli_run, [str(path)], [line])
     if outcome != "rejected":
         return outcome, why
     if expected_keys is not None and not exc.key.startswith(expected_keys):
@@ -807,7 +811,7 @@ def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None
     return "rejected", ""
 
 
-def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes]) -> tuple[str, str]:
+def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes], cli_run: CliRun) -> tuple[str, str]:
     """A folder of valid specs and bad files: `hvo-verify check FOLDER` must print one
     line per bad file (in file order), nothing else, and exit 2 without checking."""
     folder.mkdir()
@@ -823,20 +827,7 @@ def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes]) -> t
             return "line", f"{path.name}: the seed is {'invalid' if exc else 'valid'}"
         if exc is not None:
             want.append(exc.line())
-    return _cli([str(folder)], want)
-
-
-@contextlib.contextmanager
-def _quiet_hypothesis() -> Iterator[None]:
-    """No reports, and no `.hypothesis/` folder left behind (as hvo_verify.explore)."""
-    previous = storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="hvo-verify-hypothesis-") as scratch:
-        set_hypothesis_home_dir(scratch)
-        try:
-            with with_reporter(lambda _text: None):
-                yield
-        finally:
-            set_hypothesis_home_dir(previous)
+    return _cli(cli_run, [str(folder)], want)
 
 
 def _bound(test: Callable[[str, st.DataObject], None], category: str) -> Callable[[st.DataObject], None]:
@@ -859,15 +850,23 @@ def _definitely_bad(data: bytes) -> bytes:
     return data + b"\n[expect]\n"  # a table defined twice
 
 
-def run_fuzz(cases: int = 2000, seed: int = 0, *, categories: tuple[str, ...] | None = None) -> Section:
-    """`cases` malformed spec files through `hvo-verify check` (see the module docstring);
-    the same files for the same seed."""
+def run_fuzz(
+    cases: int = 2000,
+    seed: int = 0,
+    *,
+    cli_run: CliRun,
+    specs: pathlib.Path | None = None,
+    categories: tuple[str, ...] | None = None,
+) -> Section:
+    """`cases` malformed spec files through `hvo-verify check`, run by `cli_run` (see
+    the module docstring); the mutated real specs are those under `specs`.  The same
+    files for the same seed and spec folder."""
     start, cpu = time.perf_counter(), time.process_time()
     names = list(categories or (*CATEGORIES, *SPECIAL))
     plain = [name for name in names if name in CATEGORIES] or list(CATEGORIES)
     tally = _Tally()
-    REAL_SPECS[:] = _repo_specs()
-    with tempfile.TemporaryDirectory(prefix="hvo-verify-fuzz-") as folder, _quiet_hypothesis():
+    REAL_SPECS[:] = _real_specs(specs)
+    with tempfile.TemporaryDirectory(prefix="hvo-verify-fuzz-") as folder, quiet():
         base = pathlib.Path(folder)
 
         def one(category: str, data: st.DataObject) -> None:
@@ -877,13 +876,13 @@ def run_fuzz(cases: int = 2000, seed: int = 0, *, categories: tuple[str, ...] | 
                 good = [toml_doc(SEEDS[_seed_name(data)]).encode() for _ in range(data.draw(st.integers(1, 3)))]
                 bad = [_definitely_bad(CATEGORIES[data.draw(st.sampled_from(plain))](data)[0])
                        for _ in range(data.draw(st.integers(1, 3)))]  # fmt: skip
-                outcome, why = judge_folder(base / f"folder-{tally.cases}", good, bad)
+                outcome, why = judge_folder(base / f"folder-{tally.cases}", good, bad, cli_run)
                 tally.add(category, outcome, why, b"\0".join(bad))
                 return
             name = data.draw(st.sampled_from(FILE_NAMES)) if category == "file-name" else "spec.toml"
             raw, expected = CATEGORIES[data.draw(st.sampled_from(plain)) if category == "file-name" else category](data)
             target = base / name
-            outcome, why = judge(raw, target, expected)
+            outcome, why = judge(raw, target, expected, cli_run)
             tally.add(category, outcome, why, raw)
             with contextlib.suppress(OSError):
                 target.unlink(missing_ok=True)
@@ -896,16 +895,9 @@ def run_fuzz(cases: int = 2000, seed: int = 0, *, categories: tuple[str, ...] | 
                 missing = quota[category] - tally.per_category[category]
                 if missing <= 0:
                     break
-                run = settings(
-                    max_examples=missing,
-                    deadline=None,
-                    database=None,
-                    derandomize=False,
-                    suppress_health_check=list(HealthCheck),
-                    verbosity=Verbosity.quiet,
-                    phases=(Phase.generate,),
-                    print_blob=False,
-                )(given(st.data())(_bound(one, category)))
+                run = library_settings(max_examples=missing, derandomize=False, phases=(Phase.generate,))(
+                    given(st.data())(_bound(one, category))
+                )
                 hypothesis_seed(f"{seed}:{n}:{round_}")(run)()
         code_ran = (base / SENTINEL_NAME).exists()
     if code_ran:

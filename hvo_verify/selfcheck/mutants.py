@@ -1,20 +1,22 @@
-"""Mutation testing of the model (issue 5, part 1): break the kernel model on purpose and
-check that the spec suite notices.
+"""Mutation testing of the model: break the kernel model on purpose and check that the
+spec suite notices.
 
 A `Mutant` is one deliberate kernel bug.  Applying it (`with mutant.apply():`) patches
 module attributes, as unittest.mock.patch does, and undoes them on exit.  Every mutant
-changes the concrete model (hvo_verify/model, what counterexamples replay on) and the z3
-encoding of the same function (hvo_verify/encode) alike, so that a kill is a verdict that
-differs from the spec's expectation; a kill by an EncodingMismatch (a counterexample the
-concrete model does not reproduce) is counted too, but as a "replay" kill.  Three kinds of
-patch, all on model or encode code, none on a spec or an expectation:
+changes the concrete model (hvo_verify/model and hvo_verify/ops, what counterexamples
+replay on) and the z3 encoding of the same function (hvo_verify/encode) alike: one
+patched function per side of the mirror (tests/must_catch/test_mutants.py checks it), so
+that a kill is a verdict that differs from the spec's expectation; a kill by an
+EncodingMismatch (a counterexample the concrete model does not reproduce) is counted
+too, but as a "replay" kill.  Three kinds of patch, all on model, ops or encode code,
+none on a spec or an expectation:
 
 * a function or method replaced (in every module that bound it, `from x import f`
-  included, and in registries such as encode.ops.OP_ENCODERS);
+  included, and in registries such as encode/invariants/static.py BUILDERS);
 * a preset scheme changed in model.scheme.PRESETS (what the model says a kernel version
   does), read by both layers when the specs are loaded;
-* a kernel behaviour forced on every `Machine` (model.kernel): the operations model and
-  its unrolling (encode.ops reads `machine.policies`) both run it.
+* a kernel behaviour forced on every `Machine` (ops/machine.py): the operations and
+  their unrolling (encode/ops reads `machine.policies`) both run it.
 
 The z3 side of a mutation uses only the encode layer's own terms and helpers and Python
 operators on them (`&`, `|`, `~`, `+`): no z3 import here (tests/unit/test_layering.py).
@@ -43,9 +45,9 @@ from unittest import mock
 
 from hvo_verify.check import bmc
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.encode import readers as er
-from hvo_verify.encode.folio import K_ORIG, SymFolio, _select
+from hvo_verify.encode.folio import K_ORIG, SymFolio, select_pte
 from hvo_verify.encode.folio import Pte as SymPte
 from hvo_verify.encode.memory import Page, SymMemory, Val
 from hvo_verify.encode.ops import gup as sym_gup
@@ -72,9 +74,10 @@ from hvo_verify.ops import pageflags as ops_pageflags
 from hvo_verify.ops import pool as ops_pool
 from hvo_verify.ops.machine import Cpu, Machine
 from hvo_verify.ops.state import Pool
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 NAME = "mutation"
 KILLERS_SHOWN = 3  # kills recorded per mutant: its killing group of checks stops there unless full
@@ -110,8 +113,8 @@ class Mutant:
 
 def clear_check_caches() -> None:
     """The checker caches the last unrolling and its assumption checks per process
-    (check/bmc.py `_LAST`); a cache filled under another mutant (or none) must not be reused."""
-    bmc._LAST.clear()
+    (check/bmc.py `UNROLLINGS`); a cache filled under another mutant (or none) must not be reused."""
+    bmc.UNROLLINGS.clear()
 
 
 def everywhere(original: object, replacement: object) -> list[Patch]:
@@ -323,7 +326,7 @@ def _stale_tlb_last_page() -> list[Patch]:
     def symbolic(self: SymFolio, k: Any) -> SymPte:
         pte = orig_pte(self, k)
         stale = self.remapped(k) & (k == self.nr_vmemmap - 1)
-        return _select(stale, SymPte(bv(K_ORIG), k, TRUE, FALSE, bv(0)), pte)
+        return select_pte(stale, SymPte(bv(K_ORIG), k, TRUE, FALSE, bv(0)), pte)
 
     return [*everywhere(orig_opt, concrete), (SymFolio, "pte", symbolic)]
 
@@ -367,7 +370,7 @@ def _copies_head_reuses_old_frame() -> list[Patch]:
         if not affected(self.scheme):
             return pte
         old = SymPte(bv(K_ORIG), pte.source, pte.writable, pte.changed, pte.delta)
-        return _select(self.remapped(k), old, pte)
+        return select_pte(self.remapped(k), old, pte)
 
     return [*everywhere(orig_opt, concrete), (SymFolio, "pte", symbolic)]
 

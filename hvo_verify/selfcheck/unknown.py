@@ -1,5 +1,5 @@
-"""Unknown (issue 5, part 4): a solver timeout or unknown yields `unknown` with the
-solver's reason, never `proved`.
+"""Unknown: a solver timeout or unknown yields `unknown` with the solver's reason,
+never `proved`.
 
 The specs run again with a tiny per-query timeout (1 ms).  Every result must then be
 `unknown` carrying z3's reason (`solver: timeout`, `solver: canceled`, ...), or the
@@ -16,12 +16,12 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import replay_counts
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 NAME = "unknown"
 TIMEOUT_MS = 1

@@ -1,12 +1,12 @@
-"""Vacuity (issue 5, part 3): a proof whose assumptions are unsatisfiable is `vacuous`.
+"""Vacuity: a proof whose assumptions are unsatisfiable is `vacuous`.
 
 The checker asks, after every unsat negation, whether everything it asserted except
-the violation is satisfiable (check/runner.py, check/bmc.py).  This section counts the
+the violation is satisfiable (check/static.py, check/bmc.py).  This section counts the
 suite's proofs (each one's assumptions were found satisfiable, or it would not be
 `proved`) and shows that the check fires:
 
 * canaries: a static and an operation job that are proved, run again with a
-  contradictory extra assumption (check.bmc.EXTRA_ASSUMPTIONS, a self-check-only hook),
+  contradictory extra assumption (encode.canaries.EXTRA_ASSUMPTIONS, a self-check-only hook),
   must come back `vacuous`, never `proved`;
 * a spec whose assumptions are contradictory as written: an `[ops]` spec whose `run`
   list has no operation a free HugeTLB folio allows (`folio_put` alone), so the
@@ -19,10 +19,10 @@ import dataclasses
 from collections.abc import Sequence
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runner import check_specs, run_any, spec_jobs
-from hvo_verify.selfcheck import Section
+from hvo_verify.check.suite import check_specs, run_any, spec_jobs
+from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs, parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 NAME = "vacuity"
 

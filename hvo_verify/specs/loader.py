@@ -42,7 +42,8 @@ from hvo_verify.model.scheme import (
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.ops.table import OPS
-from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, Verdict
+from hvo_verify.specs.schema import Expectations, OpsSpec, Spec
+from hvo_verify.verdict import Verdict
 
 __all__ = ["load_spec", "load_spec_files", "load_specs", "parse_spec"]
 

@@ -6,23 +6,13 @@ verdict expected for each (invariant, config) pair.
 
 from __future__ import annotations
 
-import enum
 import fnmatch
 from dataclasses import dataclass
 
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
-
-
-class Verdict(enum.Enum):
-    """What a check can conclude."""
-
-    PROVED = "proved"  # the solver showed the negation unsatisfiable under the listed assumptions
-    VIOLATED = "violated"  # a concrete counterexample, replayed on the concrete model
-    UNKNOWN = "unknown"  # solver unknown or timeout: never read as proved
-    NOT_APPLICABLE = "not-applicable"  # the kernel would not optimize here, or the invariant does not apply
-    VACUOUS = "vacuous"  # the negation is unsat, but so are the assumptions alone: nothing was checked
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
-"""Vacuity can fire (issue 5, part 3): a proof whose assumptions are unsatisfiable is
-reported `vacuous`, never `proved`, with the contradictory assumptions named.
+"""Vacuity can fire (the selfcheck `vacuity` section): a proof whose assumptions are
+unsatisfiable is reported `vacuous`, never `proved`, with the contradictory
+assumptions named.
 
-Two ways in: the self-check-only hook `extra_assumptions` (check.bmc.EXTRA_ASSUMPTIONS)
+Two ways in: the self-check-only hook `extra_assumptions` (encode.canaries.EXTRA_ASSUMPTIONS)
 adds a contradictory assumption to a job that is proved without it, static and
 operations; and a spec whose assumptions are contradictory as written: an `[ops]` spec
 whose `run` list has no operation a folio just added to the pool allows (`folio_put`
@@ -17,12 +18,14 @@ import pathlib
 import pytest
 
 from hvo_verify import cli
-from hvo_verify.check.bmc import EXTRA_ASSUMPTIONS, OpsJob
-from hvo_verify.check.runner import Job, check_specs, run_any, spec_jobs
+from hvo_verify.check.bmc import OpsJob
+from hvo_verify.check.static import Job
+from hvo_verify.check.suite import check_specs, run_any, spec_jobs
+from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
 from hvo_verify.report import text
 from hvo_verify.selfcheck.vacuity import OPS_CANARY, STATIC_CANARY, VACUOUS_SPEC, run_vacuity
 from hvo_verify.specs.loader import parse_spec
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 def job(source: str) -> Job | OpsJob:

@@ -96,7 +96,8 @@ def runs(draw: st.DrawFn) -> tuple[Machine, tuple[str, ...], list[tuple[str, dic
             break
         # prefer what makes states interesting: optimize first, I/O and the free path next
         preferred = [o for o in enabled if o in PREFERRED]
-        op = draw(st.sampled_from(preferred) if preferred and draw(st.booleans()) else st.sampled_from(enabled))
+        use_preferred = bool(preferred) and draw(st.booleans())
+        op = draw(st.sampled_from(preferred if use_preferred else enabled))
         args = _args(draw, m, op)
         if not m.args_ok(op, args):
             break

@@ -21,10 +21,9 @@ CONFIGS = ["x86-64/4K/2M", "arm64/4K/64K", "arm64/16K/32M", "arm64/64K/16G", "x8
 
 @st.composite
 def spec_texts(draw: st.DrawFn) -> str:
-    scheme = {
-        "private": sorted(
-            draw(st.sets(st.integers(0, 7), max_size=5)) | ({9} if draw(st.integers(0, 9)) == 0 else set())
-        ),
+    private = sorted(draw(st.sets(st.integers(0, 7), max_size=5)) | ({9} if draw(st.integers(0, 9)) == 0 else set()))
+    scheme: dict[str, object] = {
+        "private": private,
         "remap_to": draw(st.sampled_from(["page:0", "page:1", "page:7", "page:9", "shared-tail", "unmapped"])),
         "writable": draw(st.booleans()),
         "compound_head": draw(st.sampled_from([e.value for e in Encoding])),
@@ -35,7 +34,7 @@ def spec_texts(draw: st.DrawFn) -> str:
         "memory_model": draw(st.sampled_from([e.value for e in MemoryModel])),
         "vmemmap_align": draw(st.sampled_from(["page", "max-folio"])),
     }
-    if 0 not in scheme["private"] and draw(st.integers(0, 9)):  # mostly valid: a head copy needs page 0
+    if 0 not in private and draw(st.integers(0, 9)):  # mostly valid: a head copy needs page 0
         scheme["head_copy"] = "none"
     if draw(st.booleans()):
         scheme["base"] = draw(st.sampled_from(["v5.14", "v5.18", "v6.2", "mask-2026", "devdax"]))

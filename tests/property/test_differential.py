@@ -1,6 +1,6 @@
-"""z3 against brute force on the static invariants (issue 5, part 2): 10,000 random
-cases agree; a broken concrete check is caught; the placements are inside the solver's
-assumptions."""
+"""z3 against brute force on the static invariants (the selfcheck `differential`
+section): 10,000 random cases agree; a broken concrete check is caught; the placements
+are inside the solver's assumptions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from hvo_verify.check.differential import PinnedQuery, Placement
+from hvo_verify.check.pinned import PinnedQuery, Placement
 from hvo_verify.invariants.static import INVARIANTS, index_range
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.remap import optimize
@@ -24,7 +24,7 @@ from hvo_verify.selfcheck.differential import (
     run_differential,
     violations,
 )
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 CASES = 10_000
 

@@ -1,4 +1,4 @@
-"""Hypothesis exploration of operation specs (hvo_verify.explore): it finds and shrinks
+"""Hypothesis exploration of operation specs (hvo_verify.check.explore): it finds and shrinks
 violations, finds none where BMC proves, honours `max_calls`, is deterministic, and
 prints nothing and leaves no files."""
 
@@ -8,10 +8,11 @@ import pathlib
 
 import pytest
 
-from hvo_verify.explore import explore_spec, machine_for
+from hvo_verify.check.explore import explore_spec, machine_for
 from hvo_verify.invariants.replay import check_step, replay
 from hvo_verify.specs.loader import parse_spec
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 DMA_RUN = '["hugetlb_vmemmap_optimize_folio", "alloc_hugetlb_folio", "pin_user_pages_fast", "submit_bio"]'
 

@@ -14,7 +14,8 @@ from hvo_verify.model.config import CONFIG_IDS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
 from hvo_verify.selfcheck.fuzz import toml_string, toml_value
 from hvo_verify.specs.loader import TOP_KEYS, parse_spec
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 PATH = "fuzz/spec.toml"
 FUZZ = settings(derandomize=True, deadline=None, database=None)

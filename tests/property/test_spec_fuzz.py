@@ -1,6 +1,7 @@
-"""Malformed spec files through `hvo-verify check` (issue 5, part 6): run_fuzz with 2,000
-cases, each rejected one giving exit 2 and one line `PATH: KEY: message`; the check
-itself can fail; a folder with bad files among good ones; the loader fixes it found."""
+"""Malformed spec files through `hvo-verify check` (the selfcheck `fuzz` section):
+run_fuzz with 2,000 cases, each rejected one giving exit 2 and one line
+`PATH: KEY: message`; the check itself can fail; a folder with bad files among good
+ones; the loader fixes it found."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 
 from hvo_verify import cli
 from hvo_verify.errors import SpecError
-from hvo_verify.selfcheck import Section
-from hvo_verify.selfcheck.fuzz import CATEGORIES, SPECIAL, STATIC_SEED, judge, run_fuzz, toml_doc
+from hvo_verify.selfcheck import Section, fuzz
+from hvo_verify.selfcheck.fuzz import CATEGORIES, SPECIAL, STATIC_SEED, toml_doc
 from hvo_verify.specs import loader
 from hvo_verify.specs.loader import parse_spec
 
@@ -25,6 +26,15 @@ CASES = 2000
 def figures(section: Section) -> dict[str, int]:
     """The counts among the figures (seconds are floats)."""
     return {name: value for name, value in section.figures if isinstance(value, int)}
+
+
+def run_fuzz(cases: int, seed: int, categories: tuple[str, ...] | None = None) -> Section:
+    """The fuzz section through this repository's command line, mutating its specs/."""
+    return fuzz.run_fuzz(cases, seed, cli_run=cli.run, specs=ROOT / "specs", categories=categories)
+
+
+def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None) -> tuple[str, str]:
+    return fuzz.judge(data, path, expected_keys, cli.run)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

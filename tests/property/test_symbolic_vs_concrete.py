@@ -3,7 +3,7 @@ model, for random configs, custom schemes and vmemmap alignments.
 
 PROVED: no index of any sampled (head pfn, vmemmap base, allocation outcome) violates
 the invariant on the concrete model.  VIOLATED: the counterexample was replayed by the
-runner; here we also check it is minimal: no smaller index fails for the same folio.
+static engine; here we also check it is minimal: no smaller index fails for the same folio.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hvo_verify.check.runner import Job, run
+from hvo_verify.check.static import Job, run
 from hvo_verify.invariants.static import INVARIANTS, Index
 from hvo_verify.model.config import KernelConfig, parse_config_id
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.selfcheck.differential import RandomChooser, first_violation, placements, schemes
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 SMALL_CONFIGS = ["x86-64/4K/2M", "arm64/16K/32M", "arm64/4K/2M"]
 ODD_CONFIGS = ["x86-64/4K/2M@56", "x86-64/4K/2M@80"]

@@ -13,7 +13,7 @@ import pytest
 
 from hvo_verify import cli
 from hvo_verify.check.result import CheckResult
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Outcome, Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -88,6 +88,17 @@ def test_differ_wins_over_unknown() -> None:
     assert cli.exit_code([ok]) == 0
     assert cli.exit_code([ok, unknown]) == 3
     assert cli.exit_code([unknown, differ]) == 1
+    assert cli.exit_code([]) == 0
+
+
+def test_outcome_severity_order() -> None:
+    """A run ends as its worst check: as expected < unknown < differs < error, with the
+    documented exit codes 0, 3, 1, 2."""
+    assert sorted(Outcome, reverse=True) == [Outcome.ERROR, Outcome.DIFFERS, Outcome.UNKNOWN, Outcome.AS_EXPECTED]
+    assert [o.exit_code for o in Outcome] == [0, 3, 1, 2]
+    assert Outcome.of(Verdict.UNKNOWN, Verdict.UNKNOWN) is Outcome.AS_EXPECTED
+    assert Outcome.of(Verdict.UNKNOWN, Verdict.PROVED) is Outcome.UNKNOWN
+    assert Outcome.of(Verdict.PROVED, None) is Outcome.DIFFERS
 
 
 # ---------------------------------------------------------------- 2: one line

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import pytest
 
@@ -18,8 +19,10 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, FaultKind, KState, Pool
 
-OPT = ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True})
-ALLOC = ("alloc_hugetlb_folio", {})
+Call = tuple[str, Mapping[str, int | bool]]
+
+OPT: Call = ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True})
+ALLOC: Call = ("alloc_hugetlb_folio", {})
 
 
 def machine(preset: str, config: str = "x86-64/4K/2M", **policy: object) -> Machine:
@@ -31,11 +34,11 @@ def machine(preset: str, config: str = "x86-64/4K/2M", **policy: object) -> Mach
     return Machine(Folio(cfg, scheme, cfg.nr_pages, cfg.default_vmemmap_base), pol, io_max=cfg.page_size)
 
 
-def run(m: Machine, *steps: tuple[str, dict[str, object]]) -> tuple[KState, list[str], tuple[str, str] | None]:
-    state, lines = m.initial(), []
+def run(m: Machine, *steps: Call) -> tuple[KState, list[str], tuple[str, str] | None]:
+    state, lines = m.initial(), list[str]()
     for op, args in steps:
         assert m.enabled(state, op), op
-        out = m.apply(state, op, args)  # type: ignore[arg-type]
+        out = m.apply(state, op, args)
         lines += out.lines
         violation = check_step(m, state, out, tuple(OP_INVARIANTS))
         if violation is not None or out.fault is not None:

@@ -1,28 +1,47 @@
-"""Layering of hvo_verify, checked on the source with `ast`:
+"""Layering of hvo_verify, checked on the source with `ast` (the same order as the
+import-linter contract in pyproject.toml, which CI runs as `lint-imports`):
 
+- layer order: a module imports only its own part of the package (`check`, `report`,
+  `errors`, ...) and parts of the layers below it, top to bottom
+  cli -> selfcheck -> report -> conform -> check -> encode -> specs -> invariants
+  -> ops -> model -> verdict | errors (parts on one layer do not import each other);
 - z3 is imported only in hvo_verify/encode/ and hvo_verify/check/;
 - only hvo_verify/cli.py and hvo_verify/report/ print or write to sys.stdout/sys.stderr;
-- hvo_verify/model/ (the concrete model) imports nothing from encode, check, report,
-  cli, nor hypothesis;
-- hvo_verify/selfcheck/ (which checks the checker) sits above check/ and below report/:
-  only report/, cli.py and selfcheck/ itself import it (and, like every module outside
-  encode/ and check/, it does not import z3, nor print).
+- hvo_verify/model/ and hvo_verify/ops/ (the concrete model) do not import hypothesis.
 """
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import tomllib
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hvo_verify"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "hvo_verify"
 MODULES = sorted(p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob("*.py"))
+
+# Top to bottom; the parts of one layer may not import each other.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__main__",),
+    ("cli",),
+    ("selfcheck",),
+    ("report",),
+    ("conform",),
+    ("check",),
+    ("encode",),
+    ("specs",),
+    ("invariants",),
+    ("ops",),
+    ("model",),
+    ("verdict", "errors"),
+)
+RANK = {part: n for n, parts in enumerate(LAYERS) for part in parts}  # 0: the top
 
 Z3_ALLOWED = ("hvo_verify/encode/", "hvo_verify/check/")
 OUTPUT_ALLOWED = ("hvo_verify/cli.py", "hvo_verify/report/")
-MODEL_FORBIDDEN = ("hvo_verify.encode", "hvo_verify.check", "hvo_verify.report", "hvo_verify.cli", "hypothesis")
-SELFCHECK_IMPORT_ALLOWED = ("hvo_verify/selfcheck/", "hvo_verify/report/", "hvo_verify/cli.py")
+MODEL_FORBIDDEN = ("hypothesis",)
 
 
 def _package_of(path: str) -> str:
@@ -62,19 +81,42 @@ def _matches(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+def part_of(module: str) -> str | None:
+    """`hvo_verify.check.static` -> `check`; None for the package itself and other packages."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "hvo_verify" and len(parts) > 1 and parts[1] != "__init__" else None
+
+
+def layer_violation(importer: str, imported: str) -> str | None:
+    """Why part `importer` may not import part `imported` (None: it may)."""
+    if importer == imported:
+        return None
+    for part in (importer, imported):
+        if part not in RANK:
+            return f"hvo_verify.{part} has no layer (add it to LAYERS and to pyproject.toml)"
+    if RANK[imported] < RANK[importer]:
+        return f"{importer} imports {imported}, a layer above it"
+    if RANK[imported] == RANK[importer]:
+        return f"{importer} imports {imported}, on the same layer"
+    return None
+
+
 def violations(source: str, path: str) -> list[str]:
     """Every layering violation in one module's source, as `path:line: what`."""
     tree = ast.parse(source, filename=path)
     found: list[str] = []
+    importer = part_of(path.removesuffix(".py").replace("/", "."))
     for line, module in imported_modules(tree, path):
         if _matches(module, "z3") and not path.startswith(Z3_ALLOWED):
             found.append(f"{path}:{line}: imports z3 (only encode/ and check/ may)")
-        if _matches(module, "hvo_verify.selfcheck") and not path.startswith(SELFCHECK_IMPORT_ALLOWED):
-            found.append(f"{path}:{line}: imports {module} (only report/ and cli.py may)")
-        if path.startswith("hvo_verify/model/"):
+        imported = part_of(module)
+        why = None if importer is None or imported is None else layer_violation(importer, imported)
+        if why is not None:
+            found.append(f"{path}:{line}: imports {module}: {why}")
+        if path.startswith(("hvo_verify/model/", "hvo_verify/ops/")):
             for forbidden in MODEL_FORBIDDEN:
                 if _matches(module, forbidden):
-                    found.append(f"{path}:{line}: model imports {module}")
+                    found.append(f"{path}:{line}: {path.split('/')[1]} imports {module}")
     if not path.startswith(OUTPUT_ALLOWED):
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
@@ -90,6 +132,20 @@ def violations(source: str, path: str) -> list[str]:
 def test_modules_found() -> None:
     assert "hvo_verify/cli.py" in MODULES
     assert any(m.startswith("hvo_verify/model/") for m in MODULES)
+
+
+def test_every_part_has_a_layer() -> None:
+    parts = {part_of(m.removesuffix(".py").replace("/", ".")) for m in MODULES} - {None}
+    assert parts - set(RANK) == set()
+
+
+def test_same_order_as_the_import_linter_contract() -> None:
+    """LAYERS here and the `layers` contract in pyproject.toml say the same (optional
+    layers in parentheses there)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [contract] = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers"]
+    layers = [tuple(name.strip().strip("()") for name in layer.split("|")) for layer in contract["layers"]]
+    assert layers == list(LAYERS)
 
 
 @pytest.mark.parametrize("path", MODULES)
@@ -114,25 +170,39 @@ def test_layering(path: str) -> None:
         (
             "hvo_verify/model/x.py",
             "from hvo_verify.encode.folio import SymFolio\n",
-            ["model imports hvo_verify.encode"],
+            ["hvo_verify/model/x.py:1: imports hvo_verify.encode.folio: model imports encode, a layer above it"],
         ),
-        ("hvo_verify/model/x.py", "from hvo_verify import cli\n", ["model imports hvo_verify.cli"]),
-        ("hvo_verify/model/x.py", "from ..check import runner\n", ["model imports hvo_verify.check"]),
+        ("hvo_verify/model/x.py", "from hvo_verify import cli\n", ["model imports cli, a layer above it"]),
+        ("hvo_verify/model/x.py", "from ..check import static\n", ["model imports check"]),
         ("hvo_verify/model/x.py", "from hypothesis import strategies\n", ["model imports hypothesis"]),
-        ("hvo_verify/model/x.py", "import hvo_verify.report.text\n", ["model imports hvo_verify.report.text"]),
+        ("hvo_verify/ops/x.py", "import hypothesis\n", ["ops imports hypothesis"]),
+        ("hvo_verify/model/x.py", "import hvo_verify.report.text\n", ["model imports report"]),
         ("hvo_verify/selfcheck/x.py", "import z3\n", ["imports z3"]),
         ("hvo_verify/selfcheck/x.py", "print('x')\n", ["print() call"]),
         ("hvo_verify/selfcheck/x.py", "import sys\nsys.stderr.write('x')\n", ["uses sys.stderr"]),
-        ("hvo_verify/check/x.py", "from hvo_verify.selfcheck import Section\n", ["only report/ and cli.py may"]),
+        ("hvo_verify/check/x.py", "from hvo_verify.selfcheck import Section\n", ["check imports selfcheck"]),
         (
             "hvo_verify/model/x.py",
             "from hvo_verify.selfcheck.vacuity import run_vacuity\n",
-            ["imports hvo_verify.selfcheck"],
+            ["model imports selfcheck"],
         ),
+        ("hvo_verify/selfcheck/fuzz.py", "from hvo_verify import cli\n", ["selfcheck imports cli, a layer above it"]),
+        ("hvo_verify/report/x.py", "from hvo_verify.selfcheck import Section\n", ["report imports selfcheck"]),
+        ("hvo_verify/specs/x.py", "from hvo_verify.encode import folio\n", ["specs imports encode"]),
+        ("hvo_verify/check/x.py", "from hvo_verify.conform import guest\n", ["check imports conform"]),
+        (
+            "hvo_verify/errors.py",
+            "from hvo_verify.verdict import Verdict\n",
+            ["errors imports verdict, on the same layer"],
+        ),
+        ("hvo_verify/ops/x.py", "from hvo_verify.invariants import reachable\n", ["ops imports invariants"]),
+        ("hvo_verify/model/x.py", "from hvo_verify.ops.machine import Machine\n", ["model imports ops"]),
+        ("hvo_verify/check/x.py", "import hvo_verify.encoder_notes\n", ["hvo_verify.encoder_notes has no layer"]),
     ],
 )
 def test_checker_catches(path: str, source: str, expected: list[str]) -> None:
     found = violations(source, path)
+    assert found
     for fragment in expected:
         assert any(fragment in v for v in found), (fragment, found)
 
@@ -145,10 +215,15 @@ def test_checker_catches(path: str, source: str, expected: list[str]) -> None:
         ("hvo_verify/cli.py", "import sys\nprint('x')\nsys.stdout.write('y')\n"),
         ("hvo_verify/report/text.py", "import sys\nprint('x', file=sys.stderr)\n"),
         ("hvo_verify/model/x.py", "from hvo_verify.model.config import CONFIGS\nfrom . import scheme\n"),
-        ("hvo_verify/model/x.py", "import hvo_verify.encoder_notes\nx = 'print(1)'\n"),
+        ("hvo_verify/model/x.py", "from hvo_verify.errors import VmemmapFault\nx = 'print(1)'\n"),
         ("hvo_verify/specs/x.py", "out.write('no print here')\nself.print = 1\n"),
-        ("hvo_verify/selfcheck/x.py", "from hvo_verify.check.runner import check_specs\nfrom . import Section\n"),
-        ("hvo_verify/report/x.py", "from hvo_verify.selfcheck import Section\n"),
+        ("hvo_verify/selfcheck/x.py", "from hvo_verify.check.suite import check_specs\nfrom . import Section\n"),
+        ("hvo_verify/cli.py", "from hvo_verify.selfcheck import SECTIONS\n"),
+        ("hvo_verify/check/x.py", "from hvo_verify.specs.schema import Spec\nfrom hvo_verify.verdict import Verdict\n"),
+        ("hvo_verify/report/x.py", "from hvo_verify.conform import ConformReport\n"),
+        ("hvo_verify/conform/x.py", "from hvo_verify.check.suite import check_specs\n"),
+        ("hvo_verify/__main__.py", "from hvo_verify.cli import main\n"),
+        ("hvo_verify/__init__.py", "from hvo_verify.errors import HvoVerifyError\n"),
     ],
 )
 def test_checker_allows(path: str, source: str) -> None:

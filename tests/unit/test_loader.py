@@ -11,7 +11,8 @@ from hvo_verify.errors import SpecError
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Target
 from hvo_verify.specs.loader import load_spec, load_specs, parse_spec
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 PATH = "s.toml"
 OMIT = None

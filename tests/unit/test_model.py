@@ -4,18 +4,19 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
-from hvo_verify.errors import NotApplicable, VmemmapFault
+from hvo_verify.errors import NotApplicable, UnknownName, VmemmapFault
 from hvo_verify.invariants.static import INVARIANTS, index_range
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, GiB, parse_config_id
-from hvo_verify.model.names import UnknownName
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import Encoding, preset
 from hvo_verify.model.structpage import Folio
+from hvo_verify.model.vmemmap import VmemmapState
 
 # reference kernel-hvo.md 3.1: (config, V, freed 5.14 (R=2), freed 5.18+ (R=1))
 TABLE_3_1 = [
@@ -78,7 +79,7 @@ def test_vmemmap_mapping_per_arch() -> None:
     assert "arm64/16K/32M" not in pmd and "arm64/64K/16G" not in pmd
 
 
-def mem_for(scheme_name: str, config_id: str = "x86-64/4K/2M", **changes: object):  # type: ignore[no-untyped-def]
+def mem_for(scheme_name: str, config_id: str = "x86-64/4K/2M", **changes: Any) -> VmemmapState:
     config = parse_config_id(config_id)[0]
     scheme = dataclasses.replace(preset(scheme_name), **changes) if changes else preset(scheme_name)
     return optimize(Folio(config, scheme, config.nr_pages * 5, config.default_vmemmap_base))

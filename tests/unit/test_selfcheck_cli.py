@@ -1,4 +1,4 @@
-"""`hvo-verify selfcheck`: options, exit codes, text and JSON (issue 5).  The sections
+"""`hvo-verify selfcheck`: options, exit codes, text and JSON.  The sections
 themselves are tested where they are cheap (tests/must_catch/test_vacuity.py,
 tests/unit/test_unknown.py); here a small spec folder keeps the runs short."""
 
@@ -11,10 +11,9 @@ import pathlib
 import pytest
 
 from hvo_verify import cli
-from hvo_verify.report.json_out import selfcheck_document
-from hvo_verify.report.selfcheck_text import selfcheck_text
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.explore_bmc import run_explore_bmc
+from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -87,9 +86,9 @@ def test_vacuity_and_explore_bmc_sections(specs: pathlib.Path) -> None:
 def test_explore_finding_what_bmc_proved_is_a_failure(specs: pathlib.Path) -> None:
     """Feed the section a BMC result that (wrongly) says proved where exploration finds
     a violation: the disagreement is reported."""
-    from hvo_verify.check.runner import check_specs
+    from hvo_verify.check.suite import check_specs
     from hvo_verify.specs.loader import load_specs
-    from hvo_verify.specs.schema import Verdict
+    from hvo_verify.verdict import Verdict
 
     path = str(specs / "ops.toml")
     results = check_specs(load_specs([path]))

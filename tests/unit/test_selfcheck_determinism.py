@@ -1,14 +1,14 @@
-"""Determinism in one process (issue 5, part 5): the first model z3 finds differs
-between runs in one process and between seeds, but the printed counterexamples and
-traces do not (canonicalisation).  Fresh processes: tests/must_catch/test_trace_determinism.py
-and the selfcheck `determinism` section."""
+"""Determinism in one process: the first model z3 finds differs between runs in one
+process and between seeds, but the printed counterexamples and traces do not
+(canonicalisation).  Fresh processes: tests/must_catch/test_trace_determinism.py and
+the selfcheck `determinism` section."""
 
 from __future__ import annotations
 
 import pathlib
 
-from hvo_verify.check.runner import check_specs
 from hvo_verify.check.solver import SEED, set_seed
+from hvo_verify.check.suite import check_specs
 from hvo_verify.report.json_out import results_document
 from hvo_verify.specs.loader import load_specs
 

@@ -1,5 +1,5 @@
-"""Spec files are data only (issue 5, part 6): nothing on the spec-loading path can run
-or import what a file says.  Checked on the source with `ast`: hvo_verify/specs/,
+"""Spec files are data only: nothing on the spec-loading path can run or import what a
+file says.  Checked on the source with `ast`: hvo_verify/specs/,
 hvo_verify/cli.py, and every hvo_verify module the loader imports (transitively) use
 no eval/exec/compile/__import__, no importlib, pickle, marshal, shelve, runpy, code,
 ctypes, subprocess or yaml, and no os.system/popen/exec*/spawn*.  (The fuzz self-check

@@ -1,5 +1,5 @@
 """Trace files: JSON round trip, one-line TraceErrors for malformed documents, the
-argument checks of `traces.load_trace()`, and the kernel-terms rendering of a replay."""
+argument checks of `specs.tracefile.load_trace()`, and the kernel-terms rendering of a replay."""
 
 from __future__ import annotations
 
@@ -10,19 +10,20 @@ import json
 
 import pytest
 
+from hvo_verify.errors import TraceError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.replay import replay
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.diagram import page_runs
 from hvo_verify.model.policy import Hwpoison, default_policies
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, FolioKind, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.ops.machine import Machine
-from hvo_verify.ops.trace import Trace, TraceError, TraceStep, from_json
+from hvo_verify.ops.trace import Trace, TraceStep, from_json
+from hvo_verify.report.diagram import page_runs
 from hvo_verify.report.trace_text import frame_name, render_trace
-from hvo_verify.traces import load_trace
+from hvo_verify.specs.tracefile import load_trace
 
 CONFIG = "x86-64/4K/2M"
 OPTIMIZE = TraceStep("hugetlb_vmemmap_optimize_folio", (("alloc_ok", True),))

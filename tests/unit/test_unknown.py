@@ -1,9 +1,11 @@
-"""A solver timeout yields `unknown` with z3's reason, never `proved` (issue 5, part 4).
+"""A solver timeout yields `unknown` with z3's reason, never a wrong verdict (the
+selfcheck `unknown` section's claim).
 
-With a 1 ms timeout per query, queries z3 cannot finish in time (every operation spec,
-a 56-byte struct page) come back `unknown` carrying the solver's reason, in the result,
-the text table and the JSON; nothing is `proved` or `vacuous`, and the exit code is 3.
-Over a broad set, whatever z3 does finish in time is the verdict the spec expects."""
+With a 1 ms timeout per query, queries z3 cannot finish in time (operation specs, a
+56-byte struct page) come back `unknown` carrying the solver's reason, in the result,
+the text table and the JSON, and the exit code is 3.  A query z3 does finish in time
+(on a fast machine, in a process whose z3 context is warm) must give the verdict the
+spec expects, never `vacuous`.  Over a broad set, the same holds."""
 
 from __future__ import annotations
 
@@ -13,16 +15,16 @@ import json
 import pathlib
 
 from hvo_verify import cli
-from hvo_verify.check.bmc import vacuity_verdict
-from hvo_verify.check.runner import check_specs
+from hvo_verify.check.result import vacuity_verdict
 from hvo_verify.check.solver import Status
+from hvo_verify.check.suite import check_specs
 from hvo_verify.selfcheck.unknown import run_unknown
 from hvo_verify.specs.loader import load_specs
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
-# Every query here takes longer than 1 ms: BMC unrollings, and division by 56.
+# Nearly every query here takes longer than 1 ms: BMC unrollings, and division by 56.
 SLOW = [
     "must-catch/ops-gup-returns-representative.toml",
     "must-catch/ops-restore-without-reset.toml",
@@ -37,8 +39,12 @@ def test_tiny_timeout_gives_unknown_with_the_solvers_reason() -> None:
     specs = [dataclasses.replace(s, timeout_ms=1) for s in load_specs([str(SPECS / p) for p in SLOW])]
     results = [r for r in check_specs(specs, workers=2) if r.verdict is not Verdict.NOT_APPLICABLE]
     assert len(results) >= 10
+    unknown = [r for r in results if r.verdict is Verdict.UNKNOWN]
+    assert len(unknown) >= 10
     for r in results:
-        assert r.verdict is Verdict.UNKNOWN, r
+        if r.verdict is not Verdict.UNKNOWN:  # finished within 1 ms: earned, and as expected
+            assert r.as_expected and r.verdict is not Verdict.VACUOUS, r
+            continue
         assert r.reason.startswith("solver: ") and r.reason.removeprefix("solver: ").split()[0] in Z3_REASONS, r
 
 

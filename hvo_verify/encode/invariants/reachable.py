@@ -71,7 +71,7 @@ def refcount(u: Unrolling, st: Step) -> B:
     tail = u.page(j)
     in_tail = z3.And(z3.UGT(j, 0), z3.ULT(j, u.nr))
     # A tail whose vmemmap page is unmapped cannot hold a reference (a store there would
-    # have oopsed): op_invariants.check_refcount() only reads tails that were stored to.
+    # have oopsed): invariants/reachable.py check_refcount() only reads tails that were stored to.
     tail_faults: list[B] = []
     fake_head = readers.page_is_fake_head(u.memory(st.t, s.optimized), Page(tail))
     tail_faults.append(z3.And(in_tail, fake_head.fault))

@@ -71,12 +71,12 @@ def add_hugetlb_folio(cpu: SymCpu) -> StepGen:
     yield from ()
 
 
-def __folio_clear_hugetlb(cpu: SymCpu) -> StepGen:  # noqa: N807 (the kernel's name)
+def __folio_clear_hugetlb(cpu: SymCpu) -> StepGen:  # the kernel's name
     cpu.update(hugetlb=FALSE)
     yield from ()
 
 
-def __free_pages(cpu: SymCpu) -> StepGen:  # noqa: N807 (the kernel's name)
+def __free_pages(cpu: SymCpu) -> StepGen:  # the kernel's name
     cpu.free_to_buddy()
     cpu.update(pool=bv(POOL[Pool.BUDDY]))
     yield from ()

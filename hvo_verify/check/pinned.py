@@ -1,12 +1,12 @@
 """Pinned queries for the differential self-check (hvo_verify.selfcheck.differential).
 
-`PinnedQuery` is the runner's query for one (config, scheme, invariant, vmemmap base
-alignment): the same assumptions, auxiliary definitions, index domain and violation
-(`runner.run()`), built once.  `ask()` solves it with the folio's placement pinned to
-concrete values (head pfn, vmemmap base, head-page allocation outcome): is there a
-violating index (any, one outside given ranges, or one given index)?  The self-check
-compares the answers with brute-force enumeration of every index on the concrete model
-at the same placement.
+`PinnedQuery` is the static engine's query for one (config, scheme, invariant, vmemmap
+base alignment), built once by check/query.py exactly as check/static.py builds it
+(the same assumptions, auxiliary definitions, index domain and violation).  `ask()`
+solves it with the folio's placement pinned to concrete values (head pfn, vmemmap
+base, head-page allocation outcome): is there a violating index (any, one outside
+given ranges, or one given index)?  The self-check compares the answers with
+brute-force enumeration of every index on the concrete model at the same placement.
 
 Why pinned: an unpinned proof costs 20-200 ms (seconds with a non-power-of-2
 `struct page`), too slow for 10,000 cases; pinned, the head address is a constant.  One
@@ -24,19 +24,18 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.check.solver import Status, new_solver, solve
+from hvo_verify.check.query import build, not_applicable
+from hvo_verify.check.solver import Status, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.invariants.static import BUILDERS, IndexVar
-from hvo_verify.invariants.static import INVARIANTS
+from hvo_verify.encode.invariants.static import IndexVar
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.scheme import Scheme
-from hvo_verify.model.vmemmap import fit_error, not_applicable_reason
-from hvo_verify.specs.schema import Verdict
+from hvo_verify.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where the folio sits: what the runner's query leaves symbolic, made concrete."""
+    """Where the folio sits: what the static query leaves symbolic, made concrete."""
 
     head_pfn: int
     vmemmap_base: int
@@ -55,9 +54,10 @@ class PinnedAnswer:
 
 
 class PinnedQuery:
-    """The runner's query for one (config, scheme, invariant, base alignment), asked at
-    concrete placements.  `not_applicable` is the runner's rule (`run()` answers
-    NOT_APPLICABLE without solving when it is set); then nothing is built."""
+    """The static query for one (config, scheme, invariant, base alignment), asked at
+    concrete placements.  `not_applicable` is the static engine's rule (check/query.py;
+    check/static.py answers NOT_APPLICABLE without solving when it is set); then
+    nothing is built."""
 
     def __init__(
         self,
@@ -68,27 +68,15 @@ class PinnedQuery:
         base_align: int | None = None,
         timeout_ms: int = 10_000,
     ) -> None:
-        inv = INVARIANTS[invariant]
         self.config, self.scheme, self.invariant = config, scheme, invariant
-        # The same rule, in the same order, as runner.run().
-        self.not_applicable = not_applicable_reason(config, scheme) or inv.not_applicable(scheme)
+        self.not_applicable = not_applicable(config, scheme, invariant)
         self._folio: SymFolio | None = None
         self._solver: z3.Solver | None = None
         if self.not_applicable:
             return
-        misfit = fit_error(config, scheme)
-        if misfit is not None:  # as runner.run(): the loader rejects these
-            raise ValueError(f"scheme.{misfit[0]}: {misfit[1]}")
-        folio = SymFolio(config, scheme, base_align=base_align)
-        query = BUILDERS[invariant](folio)
-        solver = new_solver(timeout_ms)
-        for assumption in folio.assumptions:
-            solver.add(assumption.expr)
-        solver.add(*folio.side)
-        solver.add(*query.domain)
-        solver.add(query.violation)
-        self._folio, self._query, self._solver = folio, query, solver
-        self._divisions = _divisions(folio)
+        built = build(config, scheme, invariant, base_align=base_align, timeout_ms=timeout_ms)
+        self._folio, self._query, self._solver = built.folio, built.query, built.solver
+        self._divisions = _divisions(built.folio)
 
     @property
     def base_align(self) -> int:

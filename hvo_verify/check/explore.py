@@ -6,26 +6,23 @@ exploration is its independent, solver-free cross-check: a Hypothesis
 (arguments from `Machine.arg_values`, filtered by `Machine.args_ok`; precondition
 `Machine.enabled`) checks one invariant after every step, and Hypothesis shrinks the
 first violating sequence it finds.  The shrunk sequence becomes a `Trace`, replayed with
-`op_invariants.replay()` before it is returned.
+`invariants/replay.py` `replay()` before it is returned.
 
-Nothing here prints: Hypothesis's own reports go to a null reporter and its
+Nothing here prints: Hypothesis runs quietly (check/hypothesis_settings.py) and its
 exceptions are caught; results are frozen and rendered by hvo_verify.report.
 """
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import Phase, seed
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
-from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
+from hvo_verify.check.hypothesis_settings import library_settings, quiet
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.invariants.replay import check_step, replay
 from hvo_verify.model.config import KernelConfig
@@ -34,7 +31,8 @@ from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import KState
 from hvo_verify.ops.table import OPS
 from hvo_verify.ops.trace import Trace, TraceStep
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
 
 DEFAULT_EXAMPLES = 200
 
@@ -135,25 +133,20 @@ def explore(
     log = _Log()
     cls = _state_machine(machine, tuple(alphabet), invariant, log, dict(max_calls))
     factory: Any = cls if seed is None else _seeded(cls, seed)
-    config = settings(
+    config = library_settings(
         max_examples=examples,
-        deadline=None,
-        database=None,
         derandomize=True,
-        suppress_health_check=list(HealthCheck),
-        stateful_step_count=depth,
-        verbosity=Verbosity.quiet,
-        report_multiple_bugs=False,
-        print_blob=False,
         # no explain phase: the last run must be the shrunk example
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        stateful_step_count=depth,
+        report_multiple_bugs=False,
     )
     try:
-        with with_reporter(_silent), _scratch_storage():
+        with quiet():
             run_state_machine_as_test(factory, settings=config)
     except _Found:
         return log.runs, len(log.seen), tuple(log.last)
-    except Exception as exc:  # noqa: BLE001 - a model bug or a Hypothesis error: ours, one line
+    except Exception as exc:  # a model bug or a Hypothesis error: ours, one line (re-raised)
         first = (str(exc).splitlines() or [""])[0]
         steps = "; ".join(s.call() for s in log.last)
         raise EncodingMismatch(
@@ -161,23 +154,6 @@ def explore(
             f"{type(exc).__name__}: {first} (last run: {steps or 'no steps'})"
         ) from exc
     return log.runs, len(log.seen), None
-
-
-@contextlib.contextmanager
-def _scratch_storage() -> Iterator[None]:
-    """Hypothesis caches what it learns from local source files under `.hypothesis/` in
-    the working directory even with `database=None`; an exploration leaves no files."""
-    previous = storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="hvo-verify-hypothesis-") as scratch:
-        set_hypothesis_home_dir(scratch)
-        try:
-            yield
-        finally:
-            set_hypothesis_home_dir(previous)
-
-
-def _silent(_text: object) -> None:
-    """Hypothesis reporter that drops everything (output belongs to report/ and cli)."""
 
 
 def _seeded(cls: type[RuleBasedStateMachine], value: int) -> Any:

@@ -1,22 +1,22 @@
-"""Run one invariant on one (config, scheme): build the query, solve, and turn the answer
+"""The static engine: one invariant on one (config, scheme), over every subpage, aligned
+head pfn and vmemmap base.  Build the query (check/query.py), solve, and turn the answer
 into a verdict.  A sat answer is made canonical (preferred base and pfn, minimal index),
-decoded, and replayed on the concrete model before it becomes a counterexample."""
+decoded, and replayed on the concrete model before it becomes a counterexample.
+
+Its twin for operation specs is check/bmc.py; check/suite.py runs both over specs."""
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.check.bmc import EXTRA_ASSUMPTIONS, OpsJob, run_ops, vacuity_verdict
-from hvo_verify.check.result import CheckResult, Counterexample
-from hvo_verify.check.solver import Status, contradiction, new_solver, solve
+from hvo_verify.check.query import build, not_applicable
+from hvo_verify.check.result import CheckResult, Counterexample, vacuity_verdict
+from hvo_verify.check.solver import Status, contradiction, solve
 from hvo_verify.encode.folio import SymFolio
-from hvo_verify.encode.invariants.static import BUILDERS, Query
+from hvo_verify.encode.invariants.static import Query
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.invariants.static import INVARIANTS, Index
 from hvo_verify.model import describe
@@ -24,8 +24,7 @@ from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import HeadCopy, Scheme
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import fit_error, not_applicable_reason
-from hvo_verify.specs.schema import Spec, Verdict
+from hvo_verify.verdict import Verdict
 
 NEIGHBOUR_ASSUMPTION = "struct pages outside the folio describe in-use order-0 pages"
 
@@ -37,95 +36,25 @@ class Job:
     invariant: str
     timeout_ms: int = 10_000
     base_align: int | None = None
-    # Self-check only: names from check.bmc.EXTRA_ASSUMPTIONS, added to the assumptions
+    # Self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS, added to the assumptions
     # (a contradictory one must turn a proof into `vacuous`).
     extra_assumptions: tuple[str, ...] = ()
 
 
-def spec_jobs(spec: Spec) -> list[Job | OpsJob]:
-    if spec.ops is not None:
-        ops = spec.ops
-        return [
-            OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
-                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
-            for config in spec.configs
-            for inv in spec.invariants
-        ]  # fmt: skip
-    return [
-        Job(config, spec.scheme, inv, spec.timeout_ms, spec.vmemmap_base_align)
-        for config in spec.configs
-        for inv in spec.invariants
-    ]
-
-
-def run_any(job: Job | OpsJob) -> CheckResult:
-    return run_ops(job) if isinstance(job, OpsJob) else run(job)
-
-
-def check_spec(spec: Spec) -> list[CheckResult]:
-    return check_specs([spec], workers=1)
-
-
-def run_batch(jobs: Sequence[Job | OpsJob]) -> list[CheckResult]:
-    return [run_any(job) for job in jobs]
-
-
-def _batches(jobs: Sequence[Job | OpsJob]) -> list[list[int]]:
-    """Job indices in the units one worker runs.  BMC jobs of one spec and config share
-    their unrolling (check/bmc.py `_LAST`): one batch each, the longest first (depth x
-    invariants), so that two workers finish together.  Static jobs take milliseconds:
-    batches of 8, after the BMC ones."""
-    ops: dict[OpsJob, list[int]] = {}
-    static: list[int] = []
-    for n, job in enumerate(jobs):
-        if isinstance(job, OpsJob):
-            ops.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
-        else:
-            static.append(n)
-    groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
-    return [g for _key, g in groups] + [static[i : i + 8] for i in range(0, len(static), 8)]
-
-
-def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
-    """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
-    jobs run in that many processes; results and their order do not depend on it."""
-    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
-    if workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("fork")
-        batches = _batches([job for _spec, job in jobs])
-        results: dict[int, CheckResult] = {}
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = pool.map(run_batch, [[jobs[n][1] for n in batch] for batch in batches])
-            for batch, batch_results in zip(batches, done, strict=True):
-                results.update(zip(batch, batch_results, strict=True))
-        raw = [results[n] for n in range(len(jobs))]
-    else:
-        raw = [run_any(job) for _spec, job in jobs]
-    return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
-
-
-def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
-    return dataclasses.replace(result, spec=spec.path, expected=spec.expect.expected(result.invariant, result.config))
-
-
 def run(job: Job) -> CheckResult:
-    config, scheme, inv = job.config, job.scheme, INVARIANTS[job.invariant]
-    reason = not_applicable_reason(config, scheme) or inv.not_applicable(scheme)
+    config, inv = job.config, INVARIANTS[job.invariant]
+    reason = not_applicable(config, job.scheme, inv.id)
     if reason:
         return CheckResult("", config.id, inv.id, Verdict.NOT_APPLICABLE, None, reason=reason)
-    misfit = fit_error(config, scheme)
-    if misfit is not None:  # specs are rejected by the loader; API callers get the same words
-        raise ValueError(f"scheme.{misfit[0]}: {misfit[1]}")
-    folio = SymFolio(config, scheme, base_align=job.base_align)
-    query = BUILDERS[inv.id](folio)
-    extras = [(EXTRA_ASSUMPTIONS[name][0], EXTRA_ASSUMPTIONS[name][1](folio)) for name in job.extra_assumptions]
-    solver = new_solver(job.timeout_ms)
-    for assumption in folio.assumptions:
-        solver.add(assumption.expr)
-    solver.add(*folio.side)
-    solver.add(*query.domain)
-    solver.add(*(expr for _text, expr in extras))
-    solver.add(query.violation)
+    built = build(
+        config,
+        job.scheme,
+        inv.id,
+        base_align=job.base_align,
+        timeout_ms=job.timeout_ms,
+        extra_assumptions=job.extra_assumptions,
+    )
+    folio, query, solver, extras = built.folio, built.query, built.solver, built.extras
     status, why, seconds = solve(solver)
     assumptions = _assumption_texts(folio, inv.index) + tuple(text for text, _expr in extras)
     if status is Status.UNSAT:
@@ -162,7 +91,7 @@ def run(job: Job) -> CheckResult:
 
 
 def _assumptions_sat(
-    job: Job, folio: SymFolio, query: Query, extras: list[tuple[str, z3.BoolRef]]
+    job: Job, folio: SymFolio, query: Query, extras: Sequence[tuple[str, z3.BoolRef]]
 ) -> tuple[Status, str, tuple[str, ...], float]:
     """Everything the proof asserted except the violation: the folio's assumptions, the
     index domain and the auxiliary definitions.  (status, unknown reason, unsat core,

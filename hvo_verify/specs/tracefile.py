@@ -1,4 +1,5 @@
-"""Trace files: what `check --save-traces` writes and `replay` reads.
+"""Trace files as input: what `replay` reads (`check --save-traces` writes them, named
+by report/json_out.py).
 
 `load_trace()` turns the text of a trace file into a `Trace` whose every step can run
 on the concrete model, or raises `TraceError` with a one-line message: besides
@@ -11,17 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
 
-from hvo_verify.check.result import CheckResult
+from hvo_verify.errors import TraceError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.model.facts import MASK64
 from hvo_verify.model.names import suggest
 from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.ops.table import OPS, ArgKind
-from hvo_verify.ops.trace import Trace, TraceError, from_json
-from hvo_verify.specs.schema import Verdict
-
-MASK64 = (1 << 64) - 1
+from hvo_verify.ops.trace import Trace, from_json
 
 
 def load_trace(text: str) -> Trace:
@@ -116,18 +114,3 @@ def _domain(domain: range | tuple[bool, ...]) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def trace_file_name(result: CheckResult) -> str:
-    """`<spec-stem>.<config id, / -> _>.<invariant>.json`."""
-    stem = pathlib.PurePath(result.spec).stem
-    return f"{stem}.{result.config.replace('/', '_')}.{result.invariant}.json"
-
-
-def traces_to_save(results: list[CheckResult]) -> list[tuple[str, str]]:
-    """(file name, JSON text) of every violated operation result's trace."""
-    return [
-        (trace_file_name(r), json.dumps(r.trace.to_json(), indent=2) + "\n")
-        for r in results
-        if r.verdict is Verdict.VIOLATED and r.trace is not None
-    ]

@@ -1,0 +1,82 @@
+"""Suite orchestration: specs -> jobs for the two engines (check/static.py and
+check/bmc.py) -> results with their expectations, in spec order, in parallel when asked.
+
+`check_specs()` is what `hvo-verify check`, `explain` and the self-check run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.static import Job, run
+from hvo_verify.specs.schema import Spec
+
+
+def spec_jobs(spec: Spec) -> list[Job | OpsJob]:
+    """One job per (config, invariant) of `spec`, in spec order: BMC jobs for an
+    operation spec, static jobs otherwise."""
+    if spec.ops is not None:
+        ops = spec.ops
+        return [
+            OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
+            for config in spec.configs
+            for inv in spec.invariants
+        ]  # fmt: skip
+    return [
+        Job(config, spec.scheme, inv, spec.timeout_ms, spec.vmemmap_base_align)
+        for config in spec.configs
+        for inv in spec.invariants
+    ]
+
+
+def run_any(job: Job | OpsJob) -> CheckResult:
+    """Run a job on its engine (its result names no spec and no expectation)."""
+    return run_ops(job) if isinstance(job, OpsJob) else run(job)
+
+
+def run_batch(jobs: Sequence[Job | OpsJob]) -> list[CheckResult]:
+    return [run_any(job) for job in jobs]
+
+
+def _batches(jobs: Sequence[Job | OpsJob]) -> list[list[int]]:
+    """Job indices in the units one worker runs.  BMC jobs of one spec and config share
+    their unrolling (check/bmc.py `UNROLLINGS`): one batch each, the longest first (depth x
+    invariants), so that two workers finish together.  Static jobs take milliseconds:
+    batches of 8, after the BMC ones."""
+    ops: dict[OpsJob, list[int]] = {}
+    static: list[int] = []
+    for n, job in enumerate(jobs):
+        if isinstance(job, OpsJob):
+            ops.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
+        else:
+            static.append(n)
+    groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
+    return [g for _key, g in groups] + [static[i : i + 8] for i in range(0, len(static), 8)]
+
+
+def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
+    """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
+    jobs run in that many processes; results and their order do not depend on it."""
+    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
+    if workers > 1 and len(jobs) > 1:
+        ctx = multiprocessing.get_context("fork")
+        batches = _batches([job for _spec, job in jobs])
+        results: dict[int, CheckResult] = {}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            done = pool.map(run_batch, [[jobs[n][1] for n in batch] for batch in batches])
+            for batch, batch_results in zip(batches, done, strict=True):
+                results.update(zip(batch, batch_results, strict=True))
+        raw = [results[n] for n in range(len(jobs))]
+    else:
+        raw = [run_any(job) for _spec, job in jobs]
+    return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
+
+
+def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
+    return dataclasses.replace(result, spec=spec.path, expected=spec.expect.expected(result.invariant, result.config))

@@ -1,0 +1,46 @@
+"""What a check can conclude (`Verdict`), and how a run of checks ends (`Outcome`).
+
+The lowest layer beside errors.py: specs state the verdicts they expect, the engines in
+check/ return them, report/ prints them, and cli.py turns the worst `Outcome` of a run
+into its exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Verdict(enum.Enum):
+    """What a check can conclude."""
+
+    PROVED = "proved"  # the solver showed the negation unsatisfiable under the listed assumptions
+    VIOLATED = "violated"  # a concrete counterexample, replayed on the concrete model
+    UNKNOWN = "unknown"  # solver unknown or timeout: never read as proved
+    NOT_APPLICABLE = "not-applicable"  # the kernel would not optimize here, or the invariant does not apply
+    VACUOUS = "vacuous"  # the negation is unsat, but so are the assumptions alone: nothing was checked
+
+
+class Outcome(enum.IntEnum):
+    """How a check (or a whole run) ended, in increasing severity: a run ends as its
+    worst check, `max(outcomes)`, and exits with that outcome's `exit_code`."""
+
+    AS_EXPECTED = 0  # the verdict equals its expectation
+    UNKNOWN = 1  # the solver gave up where the spec expects an answer; nothing differs outright
+    DIFFERS = 2  # a verdict differs from its expectation
+    ERROR = 3  # a usage or spec error, or an internal error (a counterexample that did not replay)
+
+    @classmethod
+    def of(cls, verdict: Verdict, expected: Verdict | None) -> Outcome:
+        """The outcome of one check: its verdict against the expected one (None: the
+        spec expects nothing, so any verdict differs)."""
+        if verdict is expected:
+            return cls.AS_EXPECTED
+        return cls.UNKNOWN if verdict is Verdict.UNKNOWN else cls.DIFFERS
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code (0, 1, 2, 3: cli.py's table): an unknown exits 3, not 1."""
+        return _EXIT_CODES[self]
+
+
+_EXIT_CODES = {Outcome.AS_EXPECTED: 0, Outcome.DIFFERS: 1, Outcome.ERROR: 2, Outcome.UNKNOWN: 3}
