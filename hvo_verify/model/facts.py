@@ -18,6 +18,7 @@ include/linux/mm_types.h (64-bit); see model/structpage.py for what each word ho
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 WORD = 8
@@ -73,7 +74,9 @@ class FrameId:
         return self.kind.value if self.kind is FrameKind.SHARED_TAIL else f"{self.kind.value} {self.n}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def orig(vpage: int) -> FrameId:
+    """The frame vmemmap_populate() gave vmemmap page `vpage`."""
     return FrameId(FrameKind.ORIG, vpage)
 
 

@@ -12,6 +12,7 @@ frame (with reset_struct_pages() applied), plus the stores made to it since.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -88,6 +89,21 @@ class Write:
     new: int
 
 
+# What vmemmap_populate() left: built once per vmemmap page, not once per read (the
+# explicit-state search and the 1 GiB conformance predictions read millions of words).
+@functools.lru_cache(maxsize=1 << 16)
+def _own_pte(vpage: int) -> Pte:
+    return Pte(orig(vpage), True)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _populated_content(vpage: int) -> Content:
+    return Content(Origin.POPULATED, vpage)
+
+
+_SHARED_TAIL_CONTENT = Content(Origin.SHARED_TAIL)
+
+
 class VmemmapView(Protocol):
     """What the readers (model/readers.py) and the diagram need: a VmemmapState, or one
     seen through a wrapper that memoises or names frames."""
@@ -138,15 +154,15 @@ class VmemmapState:
     def pte(self, vpage: int) -> Pte | None:
         if vpage in self.ptes:
             return self.ptes[vpage]
-        return Pte(orig(vpage), True)
+        return _own_pte(vpage)
 
     def content(self, frame: FrameId) -> Content:
         if frame in self.contents:
             return self.contents[frame]
         if frame.kind is FrameKind.SHARED_TAIL:
-            return Content(Origin.SHARED_TAIL)
+            return _SHARED_TAIL_CONTENT
         assert frame.kind is FrameKind.ORIG, frame
-        return Content(Origin.POPULATED, frame.n)
+        return _populated_content(frame.n)
 
     def frame(self, frame_id: FrameId) -> Frame:
         return Frame(self.content(frame_id).source)
