@@ -169,17 +169,17 @@ def check_refcount(m: Machine, before: KState, out: Outcome) -> str | None:
             return f"folio refcount is {head_ref}, but {state.refs} reference(s) are held"
         if pins != state.pins & 0xFFFFFFFF:
             return f"folio _pincount is {pins}, but {state.pins} page(s) are pinned"
-        base, size = m.folio.vmemmap_base, m.folio.size
+        vm, base, size, head_pfn, nr = state.vmemmap, m.folio.vmemmap_base, m.folio.size, m.folio.head_pfn, m.nr
         shift, mask = m.config.page_shift, m.config.page_size - 1
         words: dict[tuple[object, int], int] = {}  # aliases read the same frame word: read it once
-        for vaddr in sorted(state.vmemmap.touched_vaddrs(W_COUNTS)):
-            i = ((vaddr - base) & MASK64) // size - m.folio.head_pfn
-            if not 0 < i < m.nr:
+        for vaddr in sorted(vm.touched_vaddrs(W_COUNTS)):
+            i = ((vaddr - base) & MASK64) // size - head_pfn
+            if not 0 < i < nr:
                 continue
-            pte = m.pte(state, vaddr >> shift)
+            pte = vm.pte(vaddr >> shift)
             key = (None if pte is None else pte.frame, vaddr & mask)
             if key not in words:
-                words[key] = m.read(state, vaddr)
+                words[key] = vm.read_word(vaddr)
             if words[key] >> 32 == 0 or r.page_is_fake_head(state.vmemmap, m.page(i)):
                 continue  # fake heads mirror the head; page_ref_add_unless() skips them (B8)
             return f"tail head+{i} has refcount {words[key] >> 32} (tails must stay 0)"

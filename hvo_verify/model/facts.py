@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 WORD = 8
 MASK64 = (1 << 64) - 1
@@ -46,32 +47,33 @@ COMPOUND_PAGE_DTOR = 1
 HUGETLB_PAGE_DTOR = 2
 
 
-class FrameKind(enum.Enum):
-    """How a physical vmemmap frame came to be (the one frame-id vocabulary; the z3
-    side tags frame terms with `tag`)."""
+class FrameKind(enum.IntEnum):
+    """How a physical vmemmap frame came to be (the one frame-id vocabulary).  The value
+    is the tag the z3 side gives frame terms of this kind (an int: frame ids are hashed
+    millions of times by the concrete invariant checks)."""
 
-    ORIG = "orig"  # the frame vmemmap_populate() gave vmemmap page n
-    NEW = "new"  # the n-th page HVO allocated (head copy, restore)
-    SHARED_TAIL = "shared-tail"  # the per-(zone, order) shared tail page (2026)
-    NONE = "none"  # no frame: an unmapped PTE (z3 side only)
+    ORIG = 0  # the frame vmemmap_populate() gave vmemmap page n
+    NEW = 1  # the n-th page HVO allocated (head copy, restore)
+    SHARED_TAIL = 2  # the per-(zone, order) shared tail page (2026)
+    NONE = 3  # no frame: an unmapped PTE (z3 side only)
 
     @property
     def tag(self) -> int:
-        return _FRAME_TAGS[self]
+        return int(self)
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
 
 
-_FRAME_TAGS = {FrameKind.ORIG: 0, FrameKind.NEW: 1, FrameKind.SHARED_TAIL: 2, FrameKind.NONE: 3}
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class FrameId:
+class FrameId(NamedTuple):
     """One physical vmemmap frame: its kind and number (vmemmap page, allocation)."""
 
     kind: FrameKind
     n: int = 0
 
     def __str__(self) -> str:
-        return self.kind.value if self.kind is FrameKind.SHARED_TAIL else f"{self.kind.value} {self.n}"
+        return self.kind.label if self.kind is FrameKind.SHARED_TAIL else f"{self.kind.label} {self.n}"
 
 
 @functools.lru_cache(maxsize=1 << 16)
