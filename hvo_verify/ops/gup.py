@@ -43,20 +43,34 @@ def pin_user_pages_fast(cpu: Cpu) -> None:
     _gup(cpu, True)
 
 
+def bio_vec_offset(cpu: Cpu, uaddr: int, done: int) -> int:
+    """Where in its page the user's byte `done` of a buffer at `uaddr` lies: the offset of
+    the bio_vec bio_iov_iter_get_pages() builds for that page (offset_in_page() of the
+    buffer for the first page, 0 for the next ones)."""
+    return (uaddr + done) & (cpu.m.config.page_size - 1)
+
+
+def bvec_try_merge_page(cpu: Cpu, prev_end: int, start: int) -> bool:
+    """block/bio.c bvec_try_merge_page(): a page continues the last bio_vec when it is
+    physically contiguous with its end."""
+    return prev_end == start
+
+
 def submit_bio(cpu: Cpu) -> None:
-    """bio_add_page() per page (block/bio.c bvec_try_merge_page(): merge when physically
-    contiguous), dma_map_sg(), and the device writing each segment at sg_phys()."""
+    """bio_add_page() per page (merging physically contiguous pages), dma_map_sg(), and
+    the device writing each segment at sg_phys()."""
     m, io = cpu.m, cpu.state.io
     assert io is not None
     vm, ps = cpu.state.vmemmap, m.config.page_size
     bvecs: list[list[int]] = []  # [page, offset, len, user offset]
     done = 0
     for page in io.pages:
-        off = (io.uaddr + done) & (ps - 1)
+        off = bio_vec_offset(cpu, io.uaddr, done)
         seg = min(ps - off, io.length - done)
-        if bvecs and (readers.page_to_phys(vm, bvecs[-1][0]) + bvecs[-1][1] + bvecs[-1][2]
-                      == readers.page_to_phys(vm, page) + off):  # fmt: skip
-            bvecs[-1][2] += seg
+        start = readers.page_to_phys(vm, page) + off
+        last = bvecs[-1] if bvecs else None
+        if last is not None and bvec_try_merge_page(cpu, readers.page_to_phys(vm, last[0]) + last[1] + last[2], start):
+            last[2] += seg
         else:
             bvecs.append([page, off, seg, io.uaddr + done - USER_BASE])
         done += seg

@@ -426,6 +426,16 @@ def _bvec_offset_in_page() -> list[Patch]:
     return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
+def _bvec_offset_of_first_page() -> list[Patch]:
+    def concrete(cpu: Cpu, uaddr: int, done: int) -> int:
+        return uaddr & (cpu.m.config.page_size - 1)
+
+    def symbolic(cpu: SymCpu, uaddr: Any, done: Any) -> Any:
+        return uaddr & (cpu.u.page_size - 1)
+
+    return [*everywhere(ops_gup.bio_vec_offset, concrete), *everywhere(sym_gup.bio_vec_offset, symbolic)]
+
+
 def _free_path_drops_raw_hwp_list() -> list[Patch]:
     orig_c, orig_s = ops_hwpoison.folio_clear_hugetlb_hwpoison, sym_hwpoison.folio_clear_hugetlb_hwpoison
 
@@ -714,6 +724,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "starts at the folio's first page, so DMA for head+5 lands on the head's page",
         ("objections/gup-fifth-page-v5.14.toml:dma-exact",),
         _bvec_offset_in_page,
+    ),
+    Mutant(
+        "bvec-offset-of-first-page",
+        "block/bio.c: every bio_vec of a buffer that spans pages gets the first page's offset_in_page() "
+        "(the offset of segment >= 1 is wrong), so DMA for the second page lands past its start",
+        ("objections/gup-fifth-page-v5.14.toml:dma-exact",),
+        _bvec_offset_of_first_page,
     ),
     Mutant(
         "pg-arch-1-on-subpage",

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import z3
 
 from hvo_verify.encode.ops.state import SymIo
-from hvo_verify.encode.terms import FALSE, TRUE, B, bv
+from hvo_verify.encode.terms import BV, FALSE, TRUE, B, bv
 from hvo_verify.model.facts import W_COUNTS, W_FOLIO_COUNTS, WORD
 from hvo_verify.model.policy import GupRefs
+from hvo_verify.ops.state import USER_BASE
 
 if TYPE_CHECKING:
     from hvo_verify.encode.ops.step import StepGen, SymCpu
@@ -40,20 +41,36 @@ def pin_user_pages_fast(cpu: SymCpu) -> StepGen:
     yield from _gup(cpu, True)
 
 
+def bio_vec_offset(cpu: SymCpu, uaddr: BV, done: BV) -> BV:
+    return (uaddr + done) & (cpu.u.page_size - 1)
+
+
+def bvec_try_merge_page(cpu: SymCpu, prev_end: BV, start: BV) -> B:
+    return prev_end == start
+
+
 def submit_bio(cpu: SymCpu) -> StepGen:
-    """Per page j of the buffer: bvec start page_to_phys(page0 + j) + offset_j must be the
-    buffer's physical address at that point (merging only groups these; see ops/gup.py)."""
+    """The bio_vecs of the buffer as the block layer builds them from GUP's pages (offset,
+    length, merging), and where the device writes each page's bytes, against the user's
+    bytes from the running byte count (invariants/reachable.py check_dma_exact())."""
     u, io = cpu.u, cpu.s.io
     off, length, page0 = io.offset, io.length, io.page0
     idx = z3.LShR(off, u.shift)
     nr = z3.LShR(off + length - 1, u.shift) - idx + 1
+    uaddr = bv(USER_BASE) + off
     head_phys = bv(u.m.folio.head_pfn << u.shift)
+    ps = bv(u.page_size)
+    done: BV = bv(0)
+    prev_end: BV | None = None
     bad = []
     for j in range(u.io_pages):
-        page = page0 + j * u.size
-        poff = z3.If(z3.BoolVal(j == 0), off & (u.page_size - 1), bv(0))
-        user_off = (idx + j) * u.page_size + poff
-        bad.append(z3.And(z3.ULT(bv(j), nr), cpu.page_to_phys(page) + poff != head_phys + user_off))
+        bvec_off = bio_vec_offset(cpu, uaddr, done)
+        left = length - done
+        seg = z3.If(z3.ULT(ps - bvec_off, left), ps - bvec_off, left)
+        start = cpu.page_to_phys(page0 + j * u.size) + bvec_off
+        lands = start if prev_end is None else z3.If(bvec_try_merge_page(cpu, prev_end, start), prev_end, start)
+        bad.append(z3.And(z3.ULT(bv(j), nr), lands != head_phys + off + done))
+        prev_end, done = lands + seg, done + seg
     cpu.dma_bad = z3.Or(bad)
     cpu.update(io=replace(io, submitted=TRUE))
     yield from ()
