@@ -105,6 +105,7 @@ class RandomChooser:
 @dataclass
 class HypothesisChooser:
     draw: st.DrawFn
+    max_subset: int | None = None  # bound on subset sizes (None: up to n)
 
     def integer(self, low: int, high: int) -> int:
         return self.draw(st.integers(low, high))
@@ -116,7 +117,8 @@ class HypothesisChooser:
         return self.draw(st.sampled_from(options))
 
     def subset(self, n: int) -> tuple[int, ...]:
-        return tuple(sorted(self.draw(st.sets(st.integers(0, n - 1), max_size=n))))
+        size = n if self.max_subset is None else min(n, self.max_subset)
+        return tuple(sorted(self.draw(st.sets(st.integers(0, n - 1), max_size=size))))
 
 
 def random_scheme(choose: Chooser, nr_vmemmap: int = 8) -> Scheme:
@@ -144,9 +146,11 @@ def random_scheme(choose: Chooser, nr_vmemmap: int = 8) -> Scheme:
 
 
 @st.composite
-def schemes(draw: st.DrawFn, nr_vmemmap: int = 8) -> Scheme:
-    """`random_scheme` as a Hypothesis strategy (shrinks like any other)."""
-    return random_scheme(HypothesisChooser(draw), nr_vmemmap)
+def schemes(draw: st.DrawFn, nr_vmemmap: int = 8, max_private: int | None = None) -> Scheme:
+    """`random_scheme` as a Hypothesis strategy (shrinks like any other); at most
+    `max_private` private pages when given (Hypothesis likes the full set, which leaves
+    nothing to remap: not applicable)."""
+    return random_scheme(HypothesisChooser(draw, max_private), nr_vmemmap)
 
 
 # MAX_FOLIO_NR_PAGES per (arch, PAGE_SIZE), as literals (not encode/folio.py's
