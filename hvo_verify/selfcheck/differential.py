@@ -2,9 +2,9 @@
 
 A *case* is one (config, scheme, invariant, vmemmap base alignment, placement), where a
 placement is a head pfn, a vmemmap base and, for schemes that copy the head vmemmap
-page, the outcome of that allocation, chosen inside the solver's assumptions (aligned
-head pfn below 2^(MAX_PHYSMEM_BITS - PAGE_SHIFT), aligned base in the kernel half that
-does not wrap).  For each case, with B the indices (of `invariants.index_range()`)
+page, the outcome of that allocation, chosen where the kernel can place a folio (aligned
+head pfn below 2^(MAX_PHYSMEM_BITS - PAGE_SHIFT), a base aligned as the kernel aligns
+it, in the kernel half, that does not wrap).  For each case, with B the indices (of `invariants.index_range()`)
 whose concrete check fails at that placement on the concrete model (model.vmemmap.
 optimize() then every index, brute force), z3 answers the static query for the
 invariant with the placement pinned (hvo_verify.check.pinned.PinnedQuery):
@@ -14,12 +14,19 @@ invariant with the placement pinned (hvo_verify.check.pinned.PinnedQuery):
   it sees is a concrete one) and one at min(B) (it sees the first concrete one).
   For `accounting` (no index) z3 must find the violation.
 
-When the static engine's not-applicable rule holds for (config, scheme, invariant), z3 is not
-asked: the concrete model must refuse too (optimize() raises NotApplicable, or the
-invariant's own rule applies); such a (config, scheme, invariant, alignment) counts as
-ONE case, since the rule does not depend on the placement.  A solver `unknown` is
-counted, never a disagreement.  Placements are checked against the query's
-assumptions (a placement outside them would make every answer unsat).
+The not-applicable rule (model/vmemmap.py `not_applicable_reason()` and the invariant's
+own rule) is shared by the z3 side and the concrete model, so comparing the two says
+nothing about it.  It is checked instead, for every group, against `kernel_refuses()`,
+a table written here from the kernel's hugetlb_vmemmap_optimizable_size(): the two
+must agree on applicable / not applicable.  When the rule holds, z3 is not asked; such
+a (config, scheme, invariant, alignment) counts as ONE case, since the rule does not
+depend on the placement.  A solver `unknown` is counted, never a disagreement.
+
+Placements are generated at the alignment the kernel guarantees (`kernel_vmemmap_align()`,
+from PAGE_SIZE and a literal MAX_FOLIO_NR_PAGES, not from the z3 side's
+`SymFolio.base_align`), and each is checked against the query's assumptions: a
+placement the kernel allows that z3 assumes away (an over-strong z3 assumption, which
+would make every answer there unsat) is a failure.
 
 Groups of placements share one query (built once, asked with push/pop): see
 check/pinned.py for why pinned queries, and the measured costs.
@@ -43,7 +50,7 @@ from hypothesis import strategies as st
 from hvo_verify.check.pinned import PinnedQuery, Placement
 from hvo_verify.errors import NotApplicable
 from hvo_verify.invariants.static import INVARIANTS, Index, Invariant, index_range
-from hvo_verify.model.config import MAX_PHYSMEM_BITS, KernelConfig, parse_config_id
+from hvo_verify.model.config import MAX_PHYSMEM_BITS, Arch, KernelConfig, KiB, parse_config_id
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import Folio
@@ -98,6 +105,7 @@ class RandomChooser:
 @dataclass
 class HypothesisChooser:
     draw: st.DrawFn
+    max_subset: int | None = None  # bound on subset sizes (None: up to n)
 
     def integer(self, low: int, high: int) -> int:
         return self.draw(st.integers(low, high))
@@ -109,7 +117,8 @@ class HypothesisChooser:
         return self.draw(st.sampled_from(options))
 
     def subset(self, n: int) -> tuple[int, ...]:
-        return tuple(sorted(self.draw(st.sets(st.integers(0, n - 1), max_size=n))))
+        size = n if self.max_subset is None else min(n, self.max_subset)
+        return tuple(sorted(self.draw(st.sets(st.integers(0, n - 1), max_size=size))))
 
 
 def random_scheme(choose: Chooser, nr_vmemmap: int = 8) -> Scheme:
@@ -137,9 +146,62 @@ def random_scheme(choose: Chooser, nr_vmemmap: int = 8) -> Scheme:
 
 
 @st.composite
-def schemes(draw: st.DrawFn, nr_vmemmap: int = 8) -> Scheme:
-    """`random_scheme` as a Hypothesis strategy (shrinks like any other)."""
-    return random_scheme(HypothesisChooser(draw), nr_vmemmap)
+def schemes(draw: st.DrawFn, nr_vmemmap: int = 8, max_private: int | None = None) -> Scheme:
+    """`random_scheme` as a Hypothesis strategy (shrinks like any other); at most
+    `max_private` private pages when given (Hypothesis likes the full set, which leaves
+    nothing to remap: not applicable)."""
+    return random_scheme(HypothesisChooser(draw, max_private), nr_vmemmap)
+
+
+# MAX_FOLIO_NR_PAGES per (arch, PAGE_SIZE), as literals (not encode/folio.py's
+# max_folio_nr_pages(), which the z3 side assumes): the largest HugeTLB folio of the arch
+# and page size in Documentation/mm/vmemmap_dedup.rst's table (x86-64 4 KB: 1 GB; arm64
+# 4 KB: 1 GB, 16 KB: 1 GB, 64 KB: 16 GB), the folios MAX_FOLIO_VMEMMAP_ALIGN must
+# keep naturally aligned.
+MAX_FOLIO_NR_PAGES: dict[tuple[Arch, int], int] = {
+    (Arch.X86_64, 4 * KiB): 1 << 18,  # 1 GB / 4 KB
+    (Arch.ARM64, 4 * KiB): 1 << 18,  # 1 GB / 4 KB
+    (Arch.ARM64, 16 * KiB): 1 << 16,  # 1 GB / 16 KB
+    (Arch.ARM64, 64 * KiB): 1 << 18,  # 16 GB / 64 KB
+}
+
+
+def kernel_vmemmap_align(config: KernelConfig, scheme: Scheme) -> int:
+    """The alignment of the vmemmap base (VMEMMAP_START, pfn_to_page(0)) the kernel
+    guarantees, written independently of the z3 side: PAGE_SIZE (the vmemmap is mapped
+    with pages); with the 2026 series (`scheme.vmemmap_align_max_folio`) also
+    MAX_FOLIO_VMEMMAP_ALIGN = MAX_FOLIO_NR_PAGES * sizeof(struct page) (include/linux/
+    mmzone.h of "Align vmemmap to maximal folio size"; sparse_init() warns when
+    pfn_to_page(0) is not aligned to it)."""
+    align = config.page_size
+    if scheme.vmemmap_align_max_folio:
+        align = max(align, MAX_FOLIO_NR_PAGES[(config.arch, config.page_size)] * config.struct_page_size)
+    return align
+
+
+def kernel_refuses(config: KernelConfig, scheme: Scheme, invariant: str) -> str | None:
+    """Whether the check does not apply, as a table written here from the kernel and
+    independently of model/vmemmap.py not_applicable_reason() (which both sides of the
+    differential share).  hugetlb_vmemmap_optimizable_size() (mm/hugetlb_vmemmap.h,
+    v6.1): the folio's struct pages must fill more than the R vmemmap pages the scheme
+    keeps (at least the one page the kernel always keeps), and, with the power-of-2
+    guard (0effdf461c57, v5.19), sizeof(struct page) must be a power of 2;
+    vmemmap_dedup.rst: contiguous-bit sizes "can be optimized only when its size of the
+    struct page structs is greater than 1 page".  /proc/kpageflags shows nothing for
+    ZONE_DEVICE pfns (fs/proc/page.c pfn_to_online_page()), so kpageflags does not apply
+    to Device-DAX folios."""
+    size = config.struct_page_size
+    struct_page_bytes = config.huge_size // config.page_size * size
+    if scheme.optimizes:
+        if struct_page_bytes < config.page_size:
+            return "the struct pages fill less than a page"
+        if scheme.power_of_2_guard and size & (size - 1) != 0:
+            return f"sizeof(struct page) = {size} is not a power of 2"
+        if struct_page_bytes // config.page_size <= max(len(scheme.private), 1):
+            return "V <= max(R, 1): nothing to free"
+    if invariant == "kpageflags" and scheme.folio_kind is FolioKind.DEVDAX:
+        return "kpageflags of a ZONE_DEVICE pfn"
+    return None
 
 
 def base_step(align: int) -> int:
@@ -155,9 +217,12 @@ def base_step(align: int) -> int:
 def placements(
     config: KernelConfig, align: int, choose: Chooser, count: int = PLACEMENTS_PER_GROUP
 ) -> list[tuple[int, int]]:
-    """(head pfn, vmemmap base) pairs inside the solver's assumptions: the canonical one
-    (head pfn = nr_pages at the documented VMEMMAP_START, when aligned), the lowest and
-    highest, and random ones; distinct, in that order, at most `count`."""
+    """(head pfn, vmemmap base) pairs the kernel allows with a vmemmap base aligned to
+    `align` (and, for the default bases, what the solver's assumptions say): the
+    canonical one (head pfn = nr_pages at the documented VMEMMAP_START, when aligned),
+    the lowest and highest, the lowest base plus one step (an odd multiple of `align`:
+    an assumption stronger than `align` excludes it), and random ones; distinct, in that
+    order, at most `count`."""
     nr = config.nr_pages
     max_pfn = 1 << (MAX_PHYSMEM_BITS - config.page_shift)
     span = max_pfn * config.struct_page_size
@@ -169,7 +234,7 @@ def placements(
     default = config.default_vmemmap_base
     if default % step == 0:
         out.append((nr, default))
-    out += [(0, low), (last_pfn, high)]
+    out += [(0, low), (last_pfn, high), (nr, low + step)]
     tries = 0
     while len(out) < count and tries < 4 * count:
         tries += 1
@@ -235,24 +300,22 @@ def _group(
     where = f"{config.id} {inv_id} align={align or 'scheme'} [{scheme_text(scheme)}]"
     query = PinnedQuery(config, scheme, inv_id, base_align=align)
     tally.groups += 1
+    kernel = kernel_refuses(config, scheme, inv_id)
+    if bool(query.not_applicable) != (kernel is not None):
+        said = f"not-applicable ({query.not_applicable})" if query.not_applicable else "applicable"
+        tally.disagreements.append(
+            f"{where}: the engine's rule says {said}, the kernel's table says "
+            + (f"not applicable ({kernel})" if kernel else "applicable")
+        )
     if query.not_applicable:
         tally.cases += 1
         tally.verdicts[Verdict.NOT_APPLICABLE.value] += 1
         tally.per_config[config.id] += 1
         tally.per_invariant[inv_id] += 1
-        concrete = inv.not_applicable(scheme)
-        if concrete is None:
-            try:
-                optimize(Folio(config, scheme, config.nr_pages, config.default_vmemmap_base))
-            except NotApplicable:
-                concrete = "optimize() refuses"
-        if concrete is None:
-            tally.disagreements.append(
-                f"{where}: z3 side says not-applicable ({query.not_applicable}), the concrete model optimizes"
-            )
         return
     outcomes = (True, False) if scheme.optimizes and scheme.head_copy is not HeadCopy.NONE else (True,)
-    for pfn, base in placements(config, query.base_align, choose):
+    expected_align = align if align is not None else kernel_vmemmap_align(config, scheme)
+    for pfn, base in placements(config, expected_align, choose):
         for alloc_ok in outcomes:
             if budget <= 0:
                 return
@@ -337,9 +400,12 @@ def run_differential(
     *,
     configs: Sequence[str] = CONFIG_IDS,
     invariants: Sequence[str] | None = None,
+    schemes: Sequence[Scheme] | None = None,
+    alignments: Sequence[int | None] = ALIGNMENTS,
     progress: Callable[[int], None] | None = None,
 ) -> Section:
-    """`cases` random cases (see the module docstring), deterministic for a seed."""
+    """`cases` random cases (see the module docstring), deterministic for a seed.
+    `schemes`, when given, replaces the random and preset schemes (tests)."""
     start, cpu = time.perf_counter(), time.process_time()
     rng = random.Random(seed)
     choose = RandomChooser(rng)
@@ -348,12 +414,14 @@ def run_differential(
     while tally.cases < cases:
         inv_ids = list(invariants) if invariants is not None else list(INVARIANTS)
         config = choose.choice(config_objects)
-        if rng.randrange(PRESET_CHANCE) == 0:
+        if schemes is not None:
+            scheme = choose.choice(schemes)
+        elif rng.randrange(PRESET_CHANCE) == 0:
             scheme = PRESETS[choose.choice(sorted(PRESETS))]
         else:
             scheme = random_scheme(choose, config.vmemmap_pages)
         inv_id = choose.choice(inv_ids)
-        align = _alignment(choose.choice(ALIGNMENTS), config)
+        align = _alignment(choose.choice(alignments), config)
         _group(tally, config, scheme, inv_id, align, choose, cases - tally.cases)
         if progress is not None:
             progress(tally.cases)

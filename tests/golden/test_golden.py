@@ -104,3 +104,93 @@ def test_no_stale_golden_files() -> None:
     """Every .out file belongs to a case (a renamed case must not leave its old file)."""
     expected = {f"{name}.out" for name in CASES}
     assert {p.name for p in GOLDEN.glob("*.out")} <= expected
+
+
+# ---------------------------------------------------------------- the facts the goldens show
+#
+# The golden files were written from the tool's own output.  The kernel facts they show
+# are recomputed here by hand, from the kernel's constants, so that a golden blessed
+# with a wrong fact fails.  (Descriptions, layout and the choice of the canonical
+# witness have no independent source: only their determinism is checked.)
+X86_VMEMMAP = 0xFFD4000000000000  # __VMEMMAP_BASE_L5, arch/x86/include/asm/pgtable_64_types.h
+ARM64_64K_VMEMMAP = (1 << 64) - (1 << (52 - (16 - 6)))  # -(1 << (VA_BITS - VMEMMAP_SHIFT)), VA_BITS 52, 64K pages
+KIB, MIB = 1 << 10, 1 << 20
+
+
+def _flat(name: str) -> str:
+    """A golden file's text with wrapped lines joined (report/wrap.py indents them)."""
+    return " ".join((GOLDEN / f"{name}.out").read_text().split())
+
+
+def _fake_head_lines(base: int, nr_pages: int, page_size: int) -> list[str]:
+    """Without page_fixed_fake_head() the first struct page of vmemmap page 1 (head + PAGE_SIZE /
+    sizeof(struct page)) reads PG_head: compound_head() returns it, PageHead() is true and
+    /proc/kpageflags shows a second head.  The canonical head pfn is nr_pages."""
+    head = base + nr_pages * 64
+    fake = page_size // 64
+    return [
+        f"compound_head(head+{fake}) = head+{fake} ({head + page_size:#x}), expected head ({head:#x})",
+        f"head+{fake}: PageHead=1 PageTail=0, expected PageHead=0 PageTail=1",
+        f"/proc/kpageflags at pfn head+{fake} = COMPOUND_HEAD|HUGE, hugepage-vmemmap.c expects COMPOUND_TAIL|HUGE",
+    ]
+
+
+# 56-byte struct pages (v5.14, no effective power-of-2 guard): 512 * 56 = 28672 bytes = 7
+# pages; the head of the folio at pfn 512 is at 512 * 56 = 0x7000.  The first struct page
+# wholly in vmemmap page 2 (remapped to frame(1)) is ceil(8192 / 56) = 147, at 147 * 56 =
+# 0x2028 from the head, 0x28 into the page; its compound_head word (+8, page offset 0x30)
+# reads frame(1) at 4096 + 0x30 = 4144 = 74 * 56: the flags of struct page 74.
+V514_56_HEAD = X86_VMEMMAP + 512 * 56
+# The 300 GiB pool of 1 GiB folios under the RFC (RESERVE_VMEMMAP_NR = 2): 4096 vmemmap
+# pages, 4094 freed, 16 MiB of vmemmap = 8 PMDs split per folio; 300 contiguous folios
+# split 300 * 8 = 2400 PMDs, one PTE table page each.
+POOL_SAVED = 300 * 4094 * 4 * KIB
+POOL_SAVED_NET = POOL_SAVED - 2400 * 4 * KIB
+
+GOLDEN_FACTS: dict[str, list[str]] = {
+    "check-v5.18-without-fake-head-fix": [
+        *_fake_head_lines(X86_VMEMMAP, 512, 4 * KIB),  # x86-64/4K/2M
+        *_fake_head_lines(X86_VMEMMAP, 262144, 4 * KIB),  # x86-64/4K/1G
+        *_fake_head_lines(ARM64_64K_VMEMMAP, 262144, 64 * KIB),  # arm64/64K/16G
+    ],
+    "check-v5.18-without-fake-head-fix.json": [
+        f'"head_pfn": 512, "vmemmap_base": {X86_VMEMMAP}, "head_page_alloc_ok": true, "indices": {{ "i": 64 }}',
+        f'"head_pfn": 262144, "vmemmap_base": {ARM64_64K_VMEMMAP}, "head_page_alloc_ok": true, '
+        '"indices": { "i": 1024 }',
+    ],
+    "explain-v5.14-struct-page-56": [
+        "512 * 56 bytes = 7 vmemmap pages",
+        "struct page 147's compound_head reads struct page 74's flags",
+        "pages 2-6 -> frame(1) RO frames freed: 5, allocated: 0",  # 7 - R (2)
+        f"head struct page at {V514_56_HEAD:#x}",
+        "counterexample (head-resolution, i=147)",
+        f"head+147->flags at {V514_56_HEAD + 147 * 56:#x}: vmemmap page 2 -> frame(1) RO",
+        f"head+147->compound_head at {V514_56_HEAD + 147 * 56 + 8:#x}: vmemmap page 2 -> frame(1) RO",
+    ],
+    "explain-willy-misreading-unmapped": [
+        "pages 1-7 -> unmapped frames freed: 7, allocated: 0",
+        f"head struct page at {X86_VMEMMAP + 512 * 64:#x}",
+        # the first struct page of vmemmap page 1: head + 4096 / 64
+        f"head+64->compound_head at {X86_VMEMMAP + 512 * 64 + 4096 + 8:#x}: vmemmap page 1 -> unmapped; reads <fault>",
+    ],
+    "check-objection-willy-misreading": [
+        # GUP on subpage 64 (user offset 64 * 4 KiB) reads head+64's compound_head
+        f"read of unmapped vmemmap at vmemmap address {X86_VMEMMAP + 512 * 64 + 4096 + 8:#x}",
+        f"pin_user_pages_fast(offset={64 * 4 * KIB:#x},",
+    ],
+    "savings-rfc-2020-1G-300G": [
+        "x86-64/4K/1G rfc-2020 4096 4094 0 8 4086",  # V, freed, allocated, PTE tables, net (Kravetz)
+        f"{POOL_SAVED / MIB:.1f} MiB ({POOL_SAVED_NET / MIB:.1f} MiB net)",
+    ],
+    "savings-rfc-2020-1G-300G.json": [
+        '"vmemmap_pages": 4096, "freed_pages": 4094, "allocated_pages": 0, "pagetable_pages": 8, "net_pages": 4086',
+        f'"pool_folios": 300, "pool_bytes_saved": {POOL_SAVED}, "pool_bytes_saved_net": {POOL_SAVED_NET}',
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_FACTS))
+def test_golden_shows_the_kernel_facts(name: str) -> None:
+    text = _flat(name)
+    for fact in GOLDEN_FACTS[name]:
+        assert " ".join(fact.split()) in text, fact

@@ -10,18 +10,25 @@ import random
 import pytest
 
 from hvo_verify.check.pinned import PinnedQuery, Placement
+from hvo_verify.check.query import not_applicable
+from hvo_verify.encode import folio as encode_folio
 from hvo_verify.invariants.static import INVARIANTS, index_range
-from hvo_verify.model.config import parse_config_id
+from hvo_verify.model import vmemmap
+from hvo_verify.model.config import CONFIGS, KernelConfig, parse_config_id
 from hvo_verify.model.remap import optimize
-from hvo_verify.model.scheme import Encoding, Scheme, Target, preset
+from hvo_verify.model.scheme import PRESETS, Encoding, Scheme, Target, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.selfcheck import Section
 from hvo_verify.selfcheck.differential import (
     CONFIG_IDS,
     RandomChooser,
     base_step,
+    kernel_refuses,
+    kernel_vmemmap_align,
     placements,
+    random_scheme,
     run_differential,
+    scheme_text,
     violations,
 )
 from hvo_verify.verdict import Verdict
@@ -100,11 +107,95 @@ def test_pinned_query_matches_the_known_verdicts() -> None:
 @pytest.mark.parametrize("config_id", CONFIG_IDS)
 @pytest.mark.parametrize("align", [None, 8, 64, 4096, 1 << 15])
 def test_placements_are_inside_the_assumptions(config_id: str, align: int | None) -> None:
+    """The kernel's placements (alignment from kernel_vmemmap_align(), not from the
+    query) are all inside the z3 assumptions: z3 assumes no more than the kernel does."""
     config = parse_config_id(config_id)[0]
     scheme = dataclasses.replace(preset("mask-2026"), power_of_2_guard=False)  # max-folio alignment when None
     query = PinnedQuery(config, scheme, "accounting", base_align=align)
-    for pfn, base in placements(config, query.base_align, RandomChooser(random.Random(1)), count=12):
+    expected = align if align is not None else kernel_vmemmap_align(config, scheme)
+    for pfn, base in placements(config, expected, RandomChooser(random.Random(1)), count=12):
         assert query.broken_assumptions(Placement(pfn, base)) == []
+
+
+# MAX_FOLIO_VMEMMAP_ALIGN = MAX_FOLIO_NR_PAGES * 64, MAX_FOLIO_NR_PAGES the largest
+# HugeTLB folio in vmemmap_dedup.rst's table: 1 GB / 4 KB, 1 GB / 16 KB, 16 GB / 64 KB.
+KERNEL_ALIGN = [
+    ("x86-64/4K/2M", "v6.2", 4096),
+    ("arm64/64K/512M", "v6.2", 1 << 16),
+    ("x86-64/4K/2M", "mask-2026", (1 << 18) * 64),
+    ("arm64/4K/2M", "mask-2026", (1 << 18) * 64),
+    ("arm64/16K/32M", "mask-2026", (1 << 16) * 64),
+    ("arm64/64K/512M", "mask-2026", (1 << 18) * 64),
+]
+
+
+@pytest.mark.parametrize(("config_id", "name", "align"), KERNEL_ALIGN)
+def test_kernel_vmemmap_align(config_id: str, name: str, align: int) -> None:
+    assert kernel_vmemmap_align(parse_config_id(config_id)[0], preset(name)) == align
+
+
+def _mask_2026_run(config_id: str) -> Section:
+    """mask-2026 at its own alignment (MAX_FOLIO_VMEMMAP_ALIGN)."""
+    return run_differential(12, seed=0, configs=(config_id,), invariants=("accounting", "head-resolution"),
+                            schemes=(preset("mask-2026"),), alignments=(None,))  # fmt: skip
+
+
+# twice 1 GB / 4 KB * 64 and twice 1 GB / 16 KB * 64
+@pytest.mark.parametrize(("config_id", "doubled"), [("x86-64/4K/2M", "0x2000000"), ("arm64/16K/32M", "0x800000")])
+def test_a_doubled_z3_alignment_is_a_failure(config_id: str, doubled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit mutation 7: z3 assumes twice MAX_FOLIO_VMEMMAP_ALIGN.  The generator's
+    placements come from the kernel constant, so one the kernel allows (the lowest
+    base plus one alignment step) is outside the z3 assumptions: a failure, not a
+    silent unsat.  Without the patch the same run passes."""
+    assert _mask_2026_run(config_id).ok
+    real = encode_folio.max_folio_nr_pages
+    monkeypatch.setattr(encode_folio, "max_folio_nr_pages", lambda config: 2 * real(config))
+    section = _mask_2026_run(config_id)
+    assert not section.ok
+    assert figures(section)["placements outside the assumptions"] > 0
+    assert f"outside the assumptions: vmemmap base is aligned to {doubled} bytes" in section.failures[0]
+
+
+# ---------------------------------------------------------------- the not-applicable rule
+
+
+def test_the_engine_rule_matches_the_kernel_table_everywhere() -> None:
+    """Every config (64- and 56-byte struct pages), every preset and 300 random
+    schemes, every invariant: the engine's not-applicable rule (shared by both sides
+    of the differential) agrees with kernel_refuses(), the table written from
+    hugetlb_vmemmap_optimizable_size()."""
+    rng = RandomChooser(random.Random(3))
+    configs = [*CONFIGS, *(c.with_struct_page_size(56) for c in CONFIGS)]
+    schemes = list(PRESETS.values()) + [random_scheme(rng) for _ in range(300)]
+    seen = {True: 0, False: 0}
+    for config in configs:
+        for scheme in schemes:
+            for inv in INVARIANTS:
+                engine = not_applicable(config, scheme, inv)
+                assert (engine is None) == (kernel_refuses(config, scheme, inv) is None), (
+                    config.id, scheme_text(scheme), inv, engine)  # fmt: skip
+                seen[engine is None] += 1
+    assert min(seen.values()) > 1000, seen
+
+
+def test_a_bug_in_the_shared_rule_is_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The power-of-2 guard dropped from not_applicable_reason() everywhere it is
+    used (both sides of the differential alike): only the kernel table notices."""
+    real = vmemmap.not_applicable_reason
+
+    def no_guard(config: KernelConfig, scheme: Scheme) -> str | None:
+        return real(config, dataclasses.replace(scheme, power_of_2_guard=False))
+
+    for module in ("hvo_verify.model.vmemmap", "hvo_verify.model.remap", "hvo_verify.model.accounting",
+                   "hvo_verify.check.query"):  # fmt: skip
+        monkeypatch.setattr(f"{module}.not_applicable_reason", no_guard)
+    section = run_differential(8, seed=0, configs=("x86-64/4K/2M@56",), invariants=("accounting",),
+                               schemes=(preset("v6.2"),))  # fmt: skip
+    assert not section.ok
+    assert (
+        "the engine's rule says applicable, the kernel's table says not applicable (sizeof(struct page) = 56"
+        in (section.failures[0])
+    )
 
 
 def test_base_step_for_a_non_power_of_2_alignment() -> None:
