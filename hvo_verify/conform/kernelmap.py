@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from hvo_verify.model.scheme import PRESETS, Scheme
 
 # (first version, preset, why); the last entry whose version <= the kernel's wins.
-_ERAS: tuple[tuple[tuple[int, int], str, str], ...] = (
+_ERAS: tuple[tuple[tuple[int, ...], str, str], ...] = (
     ((0, 0), "none", "no HVO before v5.14"),
     ((5, 14), "v5.14", "v5.14..v5.17: keep vmemmap pages 0,1 (RESERVE_VMEMMAP_NR = 2)"),
     ((5, 18), "v5.18", "v5.18..v6.0: keep page 0; fake heads (e7d324850bfc)"),
     ((6, 1), "v6.1", "v6.1: the v5.18 layout, power-of-2 guard, raw_hwp list"),
-    ((6, 2), "v6.2", "v6.2..v6.19: head vmemmap page copied to a new page (11aad2631bf7)"),
+    ((6, 2), "v6.2", "v6.2..v6.11: head vmemmap page copied to a new page (11aad2631bf7)"),
+    (
+        (6, 12),
+        "v6.12",
+        "v6.12..v6.12.114: page[3] hugetlb fields, reset 4 (3 before 6.12.111); kpageflags from the folio",
+    ),
+    ((6, 12, 115), "v6.12.115", "v6.12.115+ (Debian): restore copies the head copy verbatim (vmemmap_walk refactor)"),
+    ((6, 13), "v6.12", "v6.13..: no source read; taken as v6.12"),
 )
 
 
@@ -65,7 +72,7 @@ def kernel_facts(release: str, version: str) -> KernelFacts | None:
         return None
     preset, why = "none", ""
     for first, name, reason in _ERAS:
-        if upstream[:2] >= first:
+        if upstream[: len(first)] >= first:
             preset, why = name, reason
     return KernelFacts(
         release=release,

@@ -212,8 +212,14 @@ def predict_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
     m, state = mapped_folio(facts, config, head_pfn, enabled)
     view = _MemoView(state.vmemmap)
     compound = tuple(r.kpageflags(view, m.page(i)) for i in range(m.nr))
-    head_at = _flags_location(m, state, m.page(0))
-    alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)
+    if facts.scheme.facts.kpageflags_reads_folio:
+        # 6.12: `k = folio->flags`: every pfn whose compound_head() is the head reports
+        # the head's word, HVO on or off.
+        head = m.page(0)
+        alias = frozenset(i for i in range(1, m.nr) if r.compound_head(view, m.page(i)) == head)
+    else:
+        head_at = _flags_location(m, state, m.page(0))
+        alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)
     return PageFlagsPrediction(compound, alias, state.optimized)
 
 
@@ -223,7 +229,7 @@ def predict_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
 @dataclass(frozen=True, slots=True)
 class HwpoisonPrediction:
     poisoned: frozenset[int]  # subpages whose /proc/kpageflags shows KPF_HWPOISON
-    compound: tuple[int, ...] | None  # compound bits per subpage; None: freed to buddy (all clear)
+    compound: tuple[int, ...]  # HEAD/TAIL/HUGE bits per subpage (freed: freed_compound_bits())
     pool_delta: int  # HugePages_Total change
     corrupted_kb: int  # HardwareCorrupted change
     lines: tuple[str, ...]  # the model's steps, in kernel terms
@@ -263,10 +269,56 @@ def predict_hwpoison(
     state, lines = run(m, state, hwpoison_steps(target, k))
     poisoned = frozenset(i for i in range(m.nr) if raw_flag(m, state, head_pfn + i))
     gone = state.pool in (Pool.BUDDY, Pool.LEAKED, Pool.REMOVED)
-    compound = None if state.pool is Pool.BUDDY else tuple(r.kpageflags(state.vmemmap, m.page(i)) for i in range(m.nr))
+    if state.pool is Pool.BUDDY:
+        compound = freed_compound_bits(m, state, take_page_off_buddy(m.nr, k))
+    else:
+        compound = tuple(r.kpageflags(state.vmemmap, m.page(i)) for i in range(m.nr))
     # mm/memory-failure.c num_poisoned_pages_inc(): once per raw page memory_failure() takes
     corrupted = len(state.injected) * config.page_size // 1024
     return HwpoisonPrediction(poisoned, compound, -1 if gone else 0, corrupted, lines)
+
+
+def take_page_off_buddy(nr: int, *raw: int) -> frozenset[int]:
+    """The subpages that head a free buddy block once the folio's pages are freed as
+    one block and each raw error page is taken off again (mm/page_alloc.c v6.1/6.12
+    take_page_off_buddy() -> break_down_buddy_pages(): each halving puts the half
+    without the target on the free list, set_buddy_order() -> __SetPageBuddy() on its
+    first page).  The block merging with its buddy outside the folio changes nothing
+    inside it."""
+    blocks = {(0, nr)}  # free blocks as (first, size)
+    for target in raw:
+        block = next(((first, size) for first, size in blocks if first <= target < first + size), None)
+        if block is None:
+            continue
+        blocks.discard(block)
+        first, size = block
+        while size > 1:
+            size //= 2
+            if target >= first + size:
+                blocks.add((first, size))
+                first += size
+            else:
+                blocks.add((first + size, size))
+    return frozenset(first for first, _ in blocks)
+
+
+def freed_compound_bits(m: Machine, state: KState, buddy_heads: frozenset[int]) -> tuple[int, ...]:
+    """/proc/kpageflags' HEAD/TAIL/HUGE bits of a folio freed to the buddy allocator.
+
+    free_pages_prepare() clears every tail's compound_head and page flags but
+    PG_hwpoison (linux-source-6.12 mm/page_alloc.c:1139-1151, PAGE_FLAGS_CHECK_AT_PREP;
+    the same in 6.1), so no pfn is HEAD or TAIL.  What survives is the page_type word:
+    where folio_test_hugetlb() is a page type (6.12, `hugetlb_page_type`), a struct page
+    that is a byte copy of the hugetlb head (a restore without reset_struct_pages()
+    copies the head copy to offset 0 of every tail vmemmap page) still reads PGTY_hugetlb
+    unless __SetPageBuddy() overwrote it, and stable_page_flags() reports KPF_HUGE.  A
+    head copy is a struct page other than the head whose flags word has PG_head (the
+    model does not replay free_pages_prepare()'s clearing)."""
+    facts = m.scheme.facts
+    if not facts.hugetlb_page_type:
+        return tuple([0] * m.nr)
+    stale = {i for i in range(1, m.nr) if i not in buddy_heads and m.test_flag(state, m.page(i), facts.pg_head)}
+    return tuple((1 << KPF_HUGE) if i in stale else 0 for i in range(m.nr))
 
 
 # -- GUP / DMA -----------------------------------------------------------------------------

@@ -106,6 +106,18 @@ class VersionFacts:
     pg_head: int = 6
     pg_arch_1: int = 13
     pg_hwpoison: int = 22
+    # fs/proc/page.c stable_page_flags(): where the raw page->flags bits come from.
+    # v6.1 (linux-source-6.1 fs/proc/page.c:122): `k = page->flags` of the pfn asked
+    # for, so a fake head reports the head's flags.  6.12 (linux-source-6.12
+    # fs/proc/page.c:123-125, "proc: rewrite stable_page_flags()", v6.9): `k =
+    # folio->flags` for every pfn, and KPF_HWPOISON from the folio when KPF_HUGE, from
+    # the page otherwise (:203-206).
+    kpageflags_reads_folio: bool = False
+    # Where "this folio is hugetlb" is written: page[1]'s compound_dtor / _flags_1
+    # destructor (PageHuge(), v5.14..v6.8), or the head's page_type (6.12
+    # include/linux/page-flags.h:946,1079 PGTY_hugetlb, FOLIO_TYPE_OPS(hugetlb)), which
+    # overlays _mapcount and so travels with a byte copy of the head struct page.
+    hugetlb_page_type: bool = False
 
     def folio_info_word(self, dtor: int, order: int) -> int:
         """page[1]'s W_FOLIO_INFO word for a folio of this destructor and order."""

@@ -102,6 +102,10 @@ PRESET_POLICIES: dict[str, Policies] = {
         Policies("v5.18", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.1", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.2", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        # linux-source-6.12 mm/hugetlb.c __update_and_free_hugetlb_folio() :1665-1716:
+        # restore, then __folio_clear_hugetlb(), then folio_clear_hugetlb_hwpoison().
+        Policies("v6.12", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.12.115", Hwpoison.RAW_HWP_LIST),
         Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST),
         Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax
     )
@@ -119,4 +123,5 @@ def default_policies(scheme: Scheme, base: str | None = None) -> Policies:
     kernel = scheme.version if base is None else PRESETS[base].version
     version = preset.version if preset is not None and (base is not None or scheme == preset) else LATEST
     reuses_head = scheme.target is Target.PAGE and scheme.target_page == 0
-    return replace(PRESET_POLICIES[version], kernel=kernel, restore_reset=reuses_head)
+    resets = reuses_head and scheme.facts.nr_reset_struct_page > 0
+    return replace(PRESET_POLICIES[version], kernel=kernel, restore_reset=resets)

@@ -9,7 +9,7 @@ describes a patch that does not exist yet.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.names import unknown
@@ -165,6 +165,57 @@ PRESETS: dict[str, Scheme] = {
             head_copy=HeadCopy.WITH_FALLBACK,
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
+        ),
+        Scheme(
+            name="v6.12",
+            version="v6.12",
+            source="Debian linux-source-6.12 changelog 6.12.111-1: 'mm, hugetlb: increment the number of "
+            "pages to be reset on HVO' (NR_RESET_STRUCT_PAGE 3 -> 4, after 4eeec8c89a0c moved the hugetlb "
+            "fields to page[3]: linux-source-6.12 include/linux/mm_types.h:395-401); fs/proc/page.c "
+            "stable_page_flags() :109-223",
+            private=(0,),
+            target=Target.PAGE,
+            target_page=0,
+            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
+            head_copy=HeadCopy.WITH_FALLBACK,
+            unique_struct_pages=4,
+            summary="as v6.2; page[3] holds hugetlb fields, reset 4 struct pages; kpageflags from the folio",
+            # Page flag bits: linux-source-6.12 include/linux/page-flags.h:93-117.
+            facts=replace(
+                DEFAULT_FACTS,
+                nr_reset_struct_page=4,
+                pg_arch_1=12,
+                pg_hwpoison=20,
+                kpageflags_reads_folio=True,
+                hugetlb_page_type=True,
+            ),
+        ),
+        Scheme(
+            name="v6.12.115",
+            version="v6.12.115",
+            source="Debian linux-source-6.12 6.12.117-1~deb12u1 mm/hugetlb_vmemmap.c: "
+            "__hugetlb_vmemmap_optimize_folio() :542 (copy_page(vmemmap_head, folio); "
+            "vmemmap_tail = vmemmap_head), vmemmap_remap_pte() :198-233, vmemmap_restore_pte() "
+            ":236-259 (copy_page(dst, src), no reset_struct_pages()); changelog 6.12.115-1",
+            private=(0,),
+            target=Target.PAGE,
+            target_page=0,
+            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
+            head_copy=HeadCopy.WITH_FALLBACK,
+            unique_struct_pages=4,
+            summary="as v6.12; restore copies the head copy verbatim (no reset_struct_pages())",
+            # Debian 6.12.115 took "mm/hugetlb: refactor code around vmemmap_walk"
+            # (vmemmap_head/vmemmap_tail, from the 2026 shared-tail series) with
+            # vmemmap_tail = the copied head page: restore copies it into every tail
+            # vmemmap page and nothing resets the head struct page at offset 0 of each.
+            facts=replace(
+                DEFAULT_FACTS,
+                nr_reset_struct_page=0,
+                pg_arch_1=12,
+                pg_hwpoison=20,
+                kpageflags_reads_folio=True,
+                hugetlb_page_type=True,
+            ),
         ),
         Scheme(
             name="mask-2026",

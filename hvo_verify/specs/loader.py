@@ -261,7 +261,7 @@ def _scheme(value: object, source: str) -> Scheme:
         return PRESETS[value]
     if not isinstance(value, dict):
         _must("scheme", "a preset name or a table", value)
-    _check_keys(value, "scheme", ["base", *SCHEME_KEYS])
+    _check_keys(value, "scheme", ["base", *SCHEME_KEYS, "nr_reset_struct_page"])
     base_name = value.get("base")
     if base_name is None:
         scheme = Scheme(name="custom", version="custom", source=source, private=(0,), target=Target.PAGE)
@@ -273,7 +273,10 @@ def _scheme(value: object, source: str) -> Scheme:
         scheme = PRESETS[base_name]
     fields: dict[str, object] = {}
     for name, item in value.items():
-        if name != "base":
+        if name == "nr_reset_struct_page":  # a version fact: mm/hugetlb_vmemmap.c NR_RESET_STRUCT_PAGE
+            reset = _int_in(0, 8)(item, f"scheme.{name}")
+            fields["facts"] = dataclasses.replace(scheme.facts, nr_reset_struct_page=reset)
+        elif name != "base":
             fields.update(SCHEME_KEYS[name](item, f"scheme.{name}"))
     if base_name is not None and fields:
         fields.setdefault("name", f"{base_name}-custom")
