@@ -1,8 +1,11 @@
-"""A recorded conformance run (Debian 12's 6.1.176 kernel under QEMU/TCG, HVO on and off,
-saved with `hvo-verify conform --save-records`) compared with the model, without QEMU.
+"""Recorded conformance runs (Debian 12's 6.1.176 and 6.12.117 kernels under QEMU/TCG, HVO
+on and off, saved with `hvo-verify conform --kernel ... --save-records`) compared with the
+model, without QEMU.
 
-It must agree for the preset the kernel maps to (v6.1), and must disagree, on the right
-observations, when the model is another kernel's: conformance can fail."""
+Each must agree for the preset its kernel maps to, and must disagree, on the right
+observations, when the model is another kernel's: conformance can fail.  The
+discrimination report (conform/discrimination.py) says which rows tell the kernel apart
+from which alternative model."""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from hvo_verify.conform import compare as c
 from hvo_verify.conform.kernelmap import kernel_facts
 from hvo_verify.report.conform_text import conform_document, conform_text
 
-RECORDED = Path(__file__).resolve().parents[1] / "data" / "conform-debian-6.1.176.json.gz"
+DATA = Path(__file__).resolve().parents[1] / "data"
+RECORDED = DATA / "conform-debian-6.1.176.json.gz"
+RECORDED_612 = DATA / "conform-debian-6.12.117.json.gz"
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +118,7 @@ def _cli(monkeypatch: pytest.MonkeyPatch, report: ConformReport, *argv: str) -> 
     from hvo_verify.conform import guest
 
     monkeypatch.setattr(guest, "available", lambda: None)
+    monkeypatch.setattr(guest, "installed_kernels", lambda: (guest.Kernel("6.1.0-50-amd64", Path("/"), Path("/")),))
     monkeypatch.setattr(conform, "run_conformance", lambda *a, **k: report)
     out, err = io.StringIO(), io.StringIO()
     code = cli.run(["conform", *argv], out, err)
@@ -162,3 +168,34 @@ def test_cli_bad_arguments(argv: list[str], message: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert cli.run(["conform", *argv], out, err) == 2
     assert message in err.getvalue() and len(err.getvalue().splitlines()) == 1
+
+
+def test_pinned_two_errors_tell_v6_1_from_v5_18(records: dict[str, list[dict[str, object]]]) -> None:
+    """Two errors in one pinned folio, dissolved at the head by the pool shrink: v6.1's
+    raw_hwp list flags both raw pages; v5.18 (head flag only, moved by
+    dissolve_free_huge_page() to the page it is called with) leaves it on the head."""
+    failing = _failing(_rows_with("v5.18", records))
+    assert {f"hwpoison2 pinned head+3,+130 HVO {hvo}: after_shrink" for hvo in ("on", "off")} <= failing, failing
+    assert not any(s.startswith(("savings", "kpageflags", "O_DIRECT", "sysctl")) for s in failing), failing
+
+
+def test_cli_kernel_unknown_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hvo_verify.conform import guest
+
+    monkeypatch.setattr(guest, "available", lambda: None)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(["conform", "--kernel", "9.9.9-nope"], out, err) == 2
+    assert "--kernel" in err.getvalue() and "installed:" in err.getvalue() and len(err.getvalue().splitlines()) == 1
+
+
+def test_cli_records_missing_file_is_one_line(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(["conform", "--records", str(tmp_path / "none.json.gz")], out, err) == 2
+    assert "--records" in err.getvalue() and len(err.getvalue().splitlines()) == 1
+
+
+def test_kernel_that_cannot_boot_is_a_row() -> None:
+    from hvo_verify.conform import guest, kernel_failed
+
+    report = kernel_failed(guest.Kernel("6.99.0-x", Path("/"), Path("/")), "qemu exploded")
+    assert not report.ok and report.disagreements == 1 and "6.99.0-x" in conform_text(report)
