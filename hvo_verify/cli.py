@@ -22,9 +22,10 @@ from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
 from hvo_verify.conform import guest
+from hvo_verify.conform.discrimination import discriminate
 from hvo_verify.errors import (
     EncodingMismatch,
-    GuestUnavailable,
+    GuestError,
     NotApplicable,
     SpecError,
     TraceError,
@@ -76,8 +77,8 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     ),
     "conform": (
         (EXIT_OK, "the model agrees with the kernel on every row"),
-        (EXIT_DIFFER, "some row disagrees"),
-        (EXIT_ERROR, "the guest could not be built, started or read"),
+        (EXIT_DIFFER, "some row of some kernel disagrees (a kernel that cannot boot is such a row)"),
+        (EXIT_ERROR, "no kernel booted (or the guest tools are missing)"),
     ),
     "selfcheck": ((EXIT_OK, "every section is ok"), (EXIT_DIFFER, "some section failed")),
     "savings, list": ((EXIT_OK, "done"),),
@@ -252,6 +253,35 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _conform_kernels(args: argparse.Namespace) -> tuple[guest.Kernel, ...]:
+    """--kernel RELEASE|PATH, else every installed kernel."""
+    installed = guest.installed_kernels()
+    if args.kernel is None:
+        return installed
+    kernel = guest.find_kernel(args.kernel)
+    if kernel is None:
+        names = ", ".join(k.release for k in installed) or "none"
+        raise UsageError(f"--kernel: no installed kernel {args.kernel!r} (installed: {names})")
+    return (kernel,)
+
+
+def _conform_replays(args: argparse.Namespace) -> list[conform.ConformReport]:
+    reports = []
+    for name in args.records:
+        path = pathlib.Path(name)
+        try:
+            records = conform.load_records(path)
+        except OSError as exc:
+            raise UsageError(f"--records: {exc.strerror or exc}: {name}") from None
+        except (ValueError, EOFError) as exc:
+            raise UsageError(f"--records: {name} is not a gzipped JSON recording ({exc})") from None
+        if not isinstance(records, dict) or not all(isinstance(v, list) for v in records.values()):
+            raise UsageError(f'--records: {name} is not a recording ({{"on": [...], "off": [...]}})')
+        report = conform.report_from_records(records)
+        reports.append(dataclasses.replace(report, records=records, kernel=path.name))
+    return reports
+
+
 def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scenarios = [s for s in args.scenarios.split(",") if s] if args.scenarios else list(conform.SCENARIOS)
     for name in scenarios:
@@ -261,25 +291,43 @@ def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("--timeout: must be between 10 and 3600 seconds per boot")
     if not 1 <= args.n2m <= 1000:
         raise UsageError("--n2m: must be between 1 and 1000 folios")
-    reason = guest.available()
-    if reason is not None:
-        err.write(f"hvo-verify conform: {reason}\n")
-        return EXIT_ERROR
-    modes = ("on", "off") if args.hvo == "both" else (args.hvo,)
-    try:
-        report = conform.run_conformance(modes, scenarios, args.timeout, args.n2m)
-    except GuestUnavailable as exc:
-        err.write(f"hvo-verify conform: {exc}\n")
-        return EXIT_ERROR
-    out.write(conform_document(report) if args.format == "json" else conform_text(report))
+    if args.records and (args.kernel or args.save_records):
+        raise UsageError("--records replays a recording: drop --kernel and --save-records")
+    reports: list[conform.ConformReport] = []
+    if args.records:
+        reports = _conform_replays(args)
+    else:
+        reason = guest.available()
+        if reason is not None:
+            err.write(f"hvo-verify conform: {reason}\n")
+            return EXIT_ERROR
+        kernels = _conform_kernels(args)
+        if args.save_records and len(kernels) != 1:
+            names = ", ".join(k.release for k in kernels)
+            raise UsageError(f"--save-records: {len(kernels)} kernels are installed ({names}); name one with --kernel")
+        modes = ("on", "off") if args.hvo == "both" else (args.hvo,)
+        for kernel in kernels:
+            try:
+                reports.append(conform.run_conformance(modes, scenarios, args.timeout, args.n2m, kernel))
+            except GuestError as exc:
+                reports.append(conform.kernel_failed(kernel, str(exc)))
+    discrimination = (
+        [discriminate(r.facts, r.records, r.rows) if r.facts is not None else None for r in reports]
+        if args.discrimination
+        else None
+    )
+    if args.format == "json":
+        out.write(conform_document(reports, discrimination))
+    else:
+        out.write(conform_text(reports, discrimination))
     if args.save_records:
         try:
-            conform.save_records(pathlib.Path(args.save_records), report.records)
+            conform.save_records(pathlib.Path(args.save_records), reports[0].records)
         except OSError as exc:
             raise UsageError(f"--save-records: {exc.strerror or exc}: {exc.filename or args.save_records}") from None
-    if report.error is not None:
-        return EXIT_ERROR
-    return EXIT_OK if report.ok else EXIT_DIFFER
+    if not reports or all(r.facts is None for r in reports):
+        return EXIT_ERROR  # no kernel booted
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_DIFFER
 
 
 def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -362,13 +410,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", help="pool size, e.g. 300G")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_savings)
-    p = command("conform", "boot the installed kernel under QEMU with HVO on and off; compare with the model")
+    p = command("conform", "boot the installed kernels under QEMU with HVO on and off; compare with the model")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--hvo", choices=("both", "on", "off"), default="both", help="which boots (default: both)")
     p.add_argument("--scenarios", help="comma-separated subset of savings,kpageflags,hwpoison,dma,sysctl")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds per boot before QEMU is killed (default: 90)")
     p.add_argument("--n2m", type=int, default=100, help="2 MiB folios in the savings scenario (default: 100)")
     p.add_argument("--save-records", metavar="FILE", help="write the guests' records (gzipped JSON) to FILE")
+    p.add_argument(
+        "--kernel",
+        metavar="RELEASE|PATH",
+        help="boot this installed kernel (uname -r, or /boot/vmlinuz-RELEASE); default: every one",
+    )
+    p.add_argument(
+        "--records",
+        metavar="FILE",
+        action="append",
+        help="replay a recording made with --save-records instead of booting (repeatable)",
+    )
+    p.add_argument(
+        "--discrimination",
+        action="store_true",
+        help="also: which alternative models (era presets, hwpoison policies, no HVO) each row rejects",
+    )
     p.set_defaults(func=cmd_conform)
     p = command("selfcheck", "the checker checking itself: mutants, differential, fuzz, vacuity, ...")
     p.add_argument("--only", metavar="SECTION[,...]", help=f"only these of: {', '.join(SECTIONS)}")

@@ -19,7 +19,7 @@ from hvo_verify.conform import guest
 from hvo_verify.conform.compare import Row, compare_boots
 from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts
 
-SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl")
+SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl", "hwpoison2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ class ConformReport:
     records: Mapping[str, Sequence[Mapping[str, Any]]] = field(
         default_factory=dict
     )  # per HVO mode, as the guest printed
+    kernel: str = ""  # the release of the kernel image booted (or named by the recording)
 
     @property
     def disagreements(self) -> int:
@@ -71,14 +72,18 @@ def boot_all(
     scenarios: Sequence[str] = SCENARIOS,
     timeout_s: float = 90.0,
     n2m: int = 100,
+    kernel: guest.Kernel | None = None,
 ) -> dict[str, guest.BootResult]:
-    """Boot once per HVO mode ("on", "off") and run the scenarios.  Raises
-    errors.GuestUnavailable when QEMU, the kernel, busybox or gcc are missing."""
+    """Boot `kernel` (default: the newest installed) once per HVO mode ("on", "off") and
+    run the scenarios.  Raises errors.GuestUnavailable when QEMU, the kernel, busybox or
+    gcc are missing."""
     cmdline = f"hvoguest.scenarios={','.join(scenarios)} hvoguest.n2m={n2m}"
-    return {hvo: guest.boot(hvo == "on", cmdline, timeout_s) for hvo in modes}
+    return {hvo: guest.boot(hvo == "on", cmdline, timeout_s, kernel=kernel) for hvo in modes}
 
 
-def report_for_boots(results: Mapping[str, guest.BootResult], seconds: float) -> ConformReport:
+def report_for_boots(
+    results: Mapping[str, guest.BootResult], seconds: float, kernel: guest.Kernel | None = None
+) -> ConformReport:
     summaries = tuple(
         BootSummary(
             hvo,
@@ -91,7 +96,14 @@ def report_for_boots(results: Mapping[str, guest.BootResult], seconds: float) ->
         for hvo, r in results.items()
     )
     boots = {hvo: r.records for hvo, r in results.items()}
-    return replace(report_from_records(boots, summaries, seconds), records=boots)
+    report = replace(report_from_records(boots, summaries, seconds), records=boots)
+    release = kernel.release if kernel is not None else ""
+    if report.facts is None:
+        # A kernel that does not boot (or whose guest never reports) is a row, not a skip.
+        ends = ", ".join(f"HVO {s.hvo}: {s.exit_reason}" for s in summaries) or "no boot"
+        row = Row(f"kernel {release or '?'}: boot", "the guest reports its kernel", ends, False)
+        report = replace(report, rows=(row,))
+    return replace(report, kernel=release)
 
 
 def run_conformance(
@@ -99,10 +111,19 @@ def run_conformance(
     scenarios: Sequence[str] = SCENARIOS,
     timeout_s: float = 90.0,
     n2m: int = 100,
+    kernel: guest.Kernel | None = None,
 ) -> ConformReport:
     start = time.monotonic()
-    results = boot_all(modes, scenarios, timeout_s, n2m)
-    return report_for_boots(results, time.monotonic() - start)
+    results = boot_all(modes, scenarios, timeout_s, n2m, kernel)
+    return report_for_boots(results, time.monotonic() - start, kernel)
+
+
+def kernel_failed(kernel: guest.Kernel, why: str) -> ConformReport:
+    """The report of a kernel whose guest could not be built or started: one row."""
+    row = Row(f"kernel {kernel.release}: boot", "the guest boots", why.splitlines()[0] if why else "?", False)
+    return ConformReport(
+        None, (), (row,), 0.0, f"kernel {kernel.release} could not be booted: {why}", kernel=kernel.release
+    )
 
 
 def save_records(path: Path, records: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:

@@ -12,7 +12,10 @@ from typing import Any
 
 from hvo_verify.conform import predict as p
 from hvo_verify.conform.kernelmap import KernelFacts
+from hvo_verify.invariants.reachable import raw_flag
+from hvo_verify.model import readers as r
 from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, KPF_HWPOISON
+from hvo_verify.ops.state import Pool
 
 Record = Mapping[str, Any]
 
@@ -237,6 +240,76 @@ def hwpoison_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
     return [Row(f"{name} ({stages})", predicts, shows, agree)]
 
 
+def hwpoison2_stages(facts: KernelFacts, head_pfn: int, target: str, k1: int, k2: int,
+                     enabled: bool) -> dict[str, p.HwpoisonPrediction]:  # fmt: skip
+    """The model's state at each stage the guest records for two memory errors in one
+    2 MiB folio (hvoguest.c hwpoison2), through predict.py's machine.
+
+    pinned (the folio is pinned by an io_uring fixed buffer, so neither error can free
+    it; mm/memory-failure.c v6.1 me_huge_page(): put_page() leaves the pin and
+    __page_handle_poison() -> dissolve_free_huge_page() fails with -EBUSY):
+    memory_failure(k1), memory_failure(k2) [after_errors]; the unpin frees it onto the
+    pool (mm/hugetlb.c free_huge_page() -> enqueue_huge_page()) [after_unpin]; the pool
+    shrink dissolves it at the head (set_max_huge_pages() -> remove_pool_huge_page() ->
+    update_and_free_pages_bulk() -> __update_and_free_page() -> hugetlb_clear_page_hwpoison())
+    [after_shrink].
+    """
+    config = p.config_for(2048)
+    error: list[p.Step] = [("memory_failure", {"i": k1, "kmalloc_ok": True})]
+    second: list[p.Step] = [("memory_failure", {"i": k2, "kmalloc_ok": True})]
+    free_at: list[p.Step] = [("update_and_free_hugetlb_folio", {"alloc_ok": True})]
+    if target != "pinned":
+        raise ValueError(f"hwpoison2 target {target!r}")
+    m, state = p.mapped_folio(facts, config, head_pfn, enabled)
+    plan: list[tuple[str, list[p.Step]]] = [
+        ("after_errors", error + second),
+        ("after_unpin", [("folio_put", {})]),
+        ("after_shrink", [("dissolve_free_hugetlb_folio", {"i": 0}), *free_at]),
+    ]
+    out: dict[str, p.HwpoisonPrediction] = {}
+    lines: tuple[str, ...] = ()
+    for stage, steps in plan:
+        state, more = p.run(m, state, steps)
+        lines += more
+        poisoned = frozenset(i for i in range(m.nr) if raw_flag(m, state, head_pfn + i))
+        gone = state.pool in (Pool.BUDDY, Pool.LEAKED, Pool.REMOVED)
+        compound = None if state.pool is Pool.BUDDY else tuple(r.kpageflags(state.vmemmap, m.page(i))
+                                                                for i in range(m.nr))  # fmt: skip
+        # mm/memory-failure.c num_poisoned_pages_inc(): once per raw page memory_failure()
+        # takes, the second error of a hugetlb folio included (v6.1 hugetlb_set_page_hwpoison())
+        corrupted = len(state.injected) * config.page_size // 1024
+        out[stage] = p.HwpoisonPrediction(poisoned, compound, -1 if gone else 0, corrupted, lines)
+    return out
+
+
+def hwpoison2_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
+    """One row per recorded stage of two memory errors in one folio."""
+    target, head_pfn = str(rec["target"]), int(rec["head_pfn"])
+    k1, k2 = (int(k) for k in rec["subpages"])
+    name = f"hwpoison2 {target} head+{k1},+{k2} HVO {hvo}"
+    preds = hwpoison2_stages(facts, head_pfn, target, k1, k2, hvo == "on")
+    base = rec["pool_before"]
+    rows = []
+    for stage in rec.get("stages", ()):
+        pred = preds.get(str(stage["stage"]))
+        if pred is None:
+            rows.append(Row(f"{name}: {stage['stage']}", "a known stage", str(stage["stage"]), False))
+            continue
+        flags = expand(stage["rle"], 512)
+        poisoned = {i for i, f in enumerate(flags) if f >> KPF_HWPOISON & 1}
+        compound = tuple(f & p.KPF_COMPOUND for f in flags)
+        want = pred.compound if pred.compound is not None else tuple([0] * 512)
+        pool = stage["pool"]
+        pool_delta = int(pool["total"]) - int(base["total"])
+        corrupted = int(pool["HardwareCorrupted"]) - int(base["HardwareCorrupted"])
+        agree = (poisoned == set(pred.poisoned) and compound == want and pool_delta == pred.pool_delta
+                 and corrupted == pred.corrupted_kb)  # fmt: skip
+        rows.append(Row(f"{name}: {stage['stage']}",
+                        _hwpoison_summary(pred.poisoned, want, pred.pool_delta, pred.corrupted_kb),
+                        _hwpoison_summary(poisoned, compound, pool_delta, corrupted), agree))  # fmt: skip
+    return rows
+
+
 def dma_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
     rows: list[Row] = []
     for case in rec.get("cases", ()):
@@ -302,9 +375,13 @@ def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> li
                 out += dma_rows(facts, hvo, rec)
             elif kind == "sysctl":
                 out += sysctl_rows(facts, hvo, rec, boot_vmemmap)
+            elif kind == "hwpoison2":
+                out += hwpoison2_rows(facts, hvo, rec)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             out.append(Row(f"guest {kind} record HVO {hvo}", "well-formed", f"malformed: {exc!r}", False))
-        if kind in ("savings", "hwpoison", "sysctl", "dma", "kpageflags") and (hvo == "on" or kind == "sysctl"):
+        if kind in ("savings", "hwpoison", "hwpoison2", "sysctl", "dma", "kpageflags") and (
+            hvo == "on" or kind == "sysctl"
+        ):
             boot_vmemmap = False
     out += error_rows(hvo, records)
     if not any(r.get("kind") == "done" for r in records):

@@ -55,7 +55,7 @@ MODULES = (
 RECORD_MARK = "@@HVO "
 DISK_BYTES = 4 << 20
 SECTOR = 512
-DEFAULT_MEMORY_MB = 2304  # 1 GiB page: [1 GiB, 2 GiB) must stay free of boot allocations
+DEFAULT_MEMORY_MB = 3072  # 1 GiB page: [1 GiB, 2 GiB) or [2 GiB, 3 GiB) must stay free of boot allocations
 DEFAULT_TIMEOUT_S = 120.0
 ACCEL_ENV = "HVO_CONFORM_ACCEL"  # "kvm", "tcg" or "auto" (the default)
 CONSOLE_TAIL_CHARS = 6000
@@ -103,17 +103,26 @@ def _version_key(release: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+~]", release))
 
 
-def find_kernel() -> Kernel | None:
-    """The newest readable /boot/vmlinuz-<release> that has /lib/modules/<release>."""
+def installed_kernels() -> tuple[Kernel, ...]:
+    """Every readable /boot/vmlinuz-<release> that has /lib/modules/<release>, oldest first."""
     found = []
     for image in Path("/boot").glob("vmlinuz-*"):
         release = image.name[len("vmlinuz-") :]
         modules = Path("/lib/modules") / release
         if (modules / "modules.dep").is_file() and os.access(image, os.R_OK):
             found.append(Kernel(release, image, modules))
-    if not found:
-        return None
-    return max(found, key=lambda k: _version_key(k.release))
+    return tuple(sorted(found, key=lambda k: _version_key(k.release)))
+
+
+def find_kernel(release: str | None = None) -> Kernel | None:
+    """The installed kernel named by `release` (a `uname -r` such as 6.1.0-50-amd64, or
+    the path of its /boot/vmlinuz-<release>); without it, the newest installed one.
+    None when there is no such kernel."""
+    kernels = installed_kernels()
+    if release is None:
+        return kernels[-1] if kernels else None
+    name = Path(release).name.removeprefix("vmlinuz-") if "/" in release else release
+    return next((k for k in kernels if k.release == name), None)
 
 
 def _is_static_elf(path: Path) -> bool:

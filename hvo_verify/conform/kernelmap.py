@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import PRESETS, Scheme
 
 # (first version, preset, why); the last entry whose version <= the kernel's wins.
@@ -46,6 +47,10 @@ class KernelFacts:
     # drops them with put_page(); from v6.3 they are pinned (iov_iter_extract_pages(),
     # FOLL_PIN) and unpinned.
     dio_pins: bool
+    # The operation policies the model runs with; None: the preset's own
+    # (model/policy.py default_policies()).  Set only by conform/discrimination.py, to
+    # ask what another hwpoison policy would have shown.
+    policies: Policies | None = None
 
     @property
     def scheme(self) -> Scheme:

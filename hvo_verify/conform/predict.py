@@ -42,7 +42,8 @@ def optimizes(facts: KernelFacts, config: KernelConfig, enabled: bool) -> bool:
 
 def machine(facts: KernelFacts, config: KernelConfig, head_pfn: int) -> Machine:
     folio = Folio(config, facts.scheme, head_pfn, config.default_vmemmap_base)
-    return Machine(folio, default_policies(facts.scheme), io_max=config.huge_size, io_align=512)
+    policies = facts.policies or default_policies(facts.scheme)
+    return Machine(folio, policies, io_max=config.huge_size, io_align=512)
 
 
 def run(m: Machine, state: KState, steps: list[Step]) -> tuple[KState, tuple[str, ...]]:

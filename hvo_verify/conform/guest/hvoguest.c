@@ -10,7 +10,7 @@
  * so a kernel console line "[   12.345678] ..." can never be confused with record text.
  *
  * Options come from the kernel command line (hvoguest.KEY=VALUE) or from argv (KEY=VALUE):
- *   scenarios=savings,kpageflags,hwpoison,dma,sysctl   (the order they run in)
+ *   scenarios=savings,kpageflags,hwpoison,dma,sysctl,hwpoison2   (the order they run in)
  *   n2m=100  n1g=1 (0: no 1 GiB step at all)  subpages=0,1,64,65,511
  *   free_subpages=0,1,64,65,511  disk=/dev/vda
  *
@@ -29,6 +29,8 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -636,7 +638,7 @@ static void load_opts(struct opts *o, int argc, char **argv)
 {
 	static const int dflt[] = {0, 1, 64, 65, 511};
 	memset(o, 0, sizeof(*o));
-	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,sysctl");
+	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,sysctl,hwpoison2");
 	o->n2m = 100;
 	o->n1g = 1;
 	o->nsub = o->nfree = 5;
@@ -900,6 +902,92 @@ static void scenario_hwpoison(struct jw *w, const struct opts *o)
 		hwpoison_free(w, o->free_subpages[i]);
 }
 
+/* Two memory errors in one folio ("hwpoison2").
+ *
+ * pinned: a 2 MiB anonymous folio, mapped by us and long-term pinned by an io_uring
+ * fixed buffer (io_uring/rsrc.c io_sqe_buffer_register() -> pin_user_pages()).  The
+ * first error (corrupt-pfn head+k1) unmaps it, but me_huge_page()'s put_page() leaves
+ * the pin, so __page_handle_poison() -> dissolve_free_huge_page() finds it in use and
+ * fails: the folio stays hugetlb with PG_hwpoison on its head (mm/memory-failure.c
+ * v6.1 me_huge_page()).  The second error (head+k2) then meets a hwpoisoned hugetlb
+ * head: v6.1+ hugetlb_set_page_hwpoison() adds head+k2 to the raw_hwp list.  Dropping
+ * the pin frees the folio onto the pool (free_huge_page() -> enqueue_huge_page()) and
+ * shrinking the pool dissolves it through update_and_free_page() ->
+ * __update_and_free_page() -> hugetlb_clear_page_hwpoison(), at the head, not at a
+ * poisoned subpage: v6.1 flags both raw pages, v5.14..v6.0 (PG_hwpoison moved only by
+ * dissolve_free_huge_page(page), to the page it was called with) leave it on the head. */
+#define HVO_IORING_REGISTER_BUFFERS 0
+#define HVO_IORING_UNREGISTER_BUFFERS 1
+
+static int inject_pfn(long long pfn)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%lld", pfn);
+	return write_text("/sys/kernel/debug/hwpoison/corrupt-pfn", v);
+}
+
+static void hwpoison2_pinned(struct jw *w, int k1, int k2)
+{
+	char *p = map_pool_folio("pinned", k1);
+	if (!p)
+		return;
+	memset(p, 0x5c, SZ_2M);
+	long long head = vaddr_pfn(p);
+	unsigned char params[256]; /* struct io_uring_params (120 bytes), zeroed */
+	memset(params, 0, sizeof(params));
+	int ring = (int)syscall(__NR_io_uring_setup, 4, params);
+	struct iovec iov = {p, SZ_2M};
+	int reg_rc = ring < 0 ? -errno : 0;
+	if (ring >= 0 && syscall(__NR_io_uring_register, ring, HVO_IORING_REGISTER_BUFFERS, &iov, 1) < 0)
+		reg_rc = -errno;
+	if (head < 0 || reg_rc) {
+		emit_error("hwpoison2", "pinned: head pfn %lld, io_uring buffer registration %d", head, reg_rc);
+		if (ring >= 0)
+			close(ring);
+		munmap(p, SZ_2M);
+		hp_set(KB_2M, 0);
+		return;
+	}
+	struct pool_snap before = read_pool(KB_2M);
+	kmsg_open(0);
+	jw_obj(w, NULL);
+	jw_str(w, "kind", "hwpoison2");
+	jw_str(w, "target", "pinned");
+	jw_arr(w, "subpages");
+	jw_int(w, NULL, k1);
+	jw_int(w, NULL, k2);
+	jw_end_arr(w);
+	jw_int(w, "head_pfn", head);
+	jw_pool_snap(w, "pool_before", before);
+	jw_arr(w, "inject_rc");
+	jw_int(w, NULL, inject_pfn(head + k1));
+	jw_int(w, NULL, inject_pfn(head + k2));
+	jw_end_arr(w);
+	jw_arr(w, "stages");
+	stage(w, "after_errors", head);
+	munmap(p, SZ_2M);
+	int unreg_rc = (int)syscall(__NR_io_uring_register, ring, HVO_IORING_UNREGISTER_BUFFERS, NULL, 0);
+	close(ring);
+	/* The ring is torn down from a workqueue: wait until the folio is back on the pool. */
+	for (int i = 0; i < 50 && hp_read(KB_2M, "free_hugepages") < 1; i++)
+		usleep(20000);
+	stage(w, "after_unpin", head);
+	int shrink_rc = hp_set(KB_2M, 0);
+	stage(w, "after_shrink", head);
+	jw_end_arr(w);
+	jw_int(w, "unregister_rc", unreg_rc);
+	jw_int(w, "shrink_rc", shrink_rc);
+	jw_kmsg(w, "dmesg", NULL);
+	jw_end_obj(w);
+	emit(w);
+}
+
+static void scenario_hwpoison2(struct jw *w, const struct opts *o)
+{
+	(void)o;
+	hwpoison2_pinned(w, 3, 130);
+}
+
 struct dma_case {
 	uint64_t disk_offset, buf_offset, length;
 };
@@ -1036,7 +1124,7 @@ static const struct {
 	scenario_fn fn;
 } SCENARIOS[] = {
 	{"savings", scenario_savings}, {"kpageflags", scenario_kpageflags}, {"hwpoison", scenario_hwpoison},
-	{"dma", scenario_dma},         {"sysctl", scenario_sysctl},
+	{"dma", scenario_dma},         {"sysctl", scenario_sysctl},       {"hwpoison2", scenario_hwpoison2},
 };
 
 static void run_scenario(const char *name, const struct opts *o)
