@@ -12,8 +12,6 @@ from typing import Any
 
 from hvo_verify.conform import predict as p
 from hvo_verify.conform.kernelmap import KernelFacts
-from hvo_verify.invariants.reachable import raw_flag
-from hvo_verify.model import readers as r
 from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, KPF_HWPOISON
 from hvo_verify.ops.state import Pool
 
@@ -271,10 +269,11 @@ def hwpoison2_stages(facts: KernelFacts, head_pfn: int, target: str, k1: int, k2
     for stage, steps in plan:
         state, more = p.run(m, state, steps)
         lines += more
-        poisoned = frozenset(i for i in range(m.nr) if raw_flag(m, state, head_pfn + i))
+        poisoned = p.kpageflags_hwpoison(m, state)
         gone = state.pool in (Pool.BUDDY, Pool.LEAKED, Pool.REMOVED)
-        compound = None if state.pool is Pool.BUDDY else tuple(r.kpageflags(state.vmemmap, m.page(i))
-                                                                for i in range(m.nr))  # fmt: skip
+        # The shrink frees the block without take_page_off_buddy() (no memory_failure()
+        # on this path), so no subpage is split off as a buddy head.
+        compound = p.kpageflags_compound(m, state, frozenset())
         # mm/memory-failure.c num_poisoned_pages_inc(): once per raw page memory_failure()
         # takes, the second error of a hugetlb folio included (v6.1 hugetlb_set_page_hwpoison())
         corrupted = len(state.injected) * config.page_size // 1024

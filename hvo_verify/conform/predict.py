@@ -268,15 +268,33 @@ def predict_hwpoison(
             steps.append(("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}))
         state, _ = run(m, m.initial(), steps)
     state, lines = run(m, state, hwpoison_steps(target, k))
-    poisoned = frozenset(i for i in range(m.nr) if raw_flag(m, state, head_pfn + i))
+    poisoned = kpageflags_hwpoison(m, state)
     gone = state.pool in (Pool.BUDDY, Pool.LEAKED, Pool.REMOVED)
-    if state.pool is Pool.BUDDY:
-        compound = freed_compound_bits(m, state, take_page_off_buddy(m.nr, k))
-    else:
-        compound = tuple(r.kpageflags(state.vmemmap, m.page(i)) for i in range(m.nr))
+    # memory_failure() -> __page_handle_poison() -> take_page_off_buddy(raw page)
+    compound = kpageflags_compound(m, state, take_page_off_buddy(m.nr, k))
     # mm/memory-failure.c num_poisoned_pages_inc(): once per raw page memory_failure() takes
     corrupted = len(state.injected) * config.page_size // 1024
     return HwpoisonPrediction(poisoned, compound, -1 if gone else 0, corrupted, lines)
+
+
+def kpageflags_hwpoison(m: Machine, state: KState) -> frozenset[int]:
+    """The subpages whose /proc/kpageflags shows KPF_HWPOISON.  While the folio is
+    hugetlb, 6.12 reports the folio's PG_hwpoison at every pfn (linux-source-6.12
+    fs/proc/page.c:203-204, KPF_HUGE -> `k = folio->flags`); otherwise, and in 6.1
+    (fs/proc/page.c:209, `k = page->flags`), each pfn's own struct page."""
+    facts = m.scheme.facts
+    if facts.kpageflags_reads_folio and state.pool is not Pool.BUDDY and state.hugetlb:
+        return frozenset(range(m.nr)) if m.test_flag(state, m.page(0), facts.pg_hwpoison) else frozenset()
+    return frozenset(i for i in range(m.nr) if raw_flag(m, state, m.folio.head_pfn + i))
+
+
+def kpageflags_compound(m: Machine, state: KState, buddy_heads: frozenset[int]) -> tuple[int, ...]:
+    """HEAD/TAIL/HUGE per subpage: the model's readers while the folio is compound;
+    freed_compound_bits() once it is in the buddy allocator (`buddy_heads`: the
+    subpages __SetPageBuddy() marked)."""
+    if state.pool is Pool.BUDDY:
+        return freed_compound_bits(m, state, buddy_heads)
+    return tuple(r.kpageflags(state.vmemmap, m.page(i)) for i in range(m.nr))
 
 
 def take_page_off_buddy(nr: int, *raw: int) -> frozenset[int]:

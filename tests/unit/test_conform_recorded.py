@@ -201,35 +201,22 @@ def test_kernel_that_cannot_boot_is_a_row() -> None:
     assert not report.ok and report.disagreements == 1 and "6.99.0-x" in conform_text(report)
 
 
-# 6.12.117: the rows the model of 6.12 does not match yet (kpageflags reports the folio's
-# flags on every subpage; hwpoison with HVO on), to be fixed by the model change of
-# issue 18; and the 1 GiB kpageflags page that the HVO-on guest could not allocate after
-# the 1 GiB savings step (issue 11 item 8, still open on 6.12).
-KNOWN_612 = frozenset(
-    line.strip()
-    for line in """
-    kpageflags 2M HVO on: fake heads
-    hwpoison in-use head+0 HVO on (after_poison, after_munmap, after_shrink)
-    hwpoison in-use head+1 HVO on (after_poison, after_munmap, after_shrink)
-    hwpoison in-use head+64 HVO on (after_poison, after_munmap, after_shrink)
-    hwpoison in-use head+65 HVO on (after_poison, after_munmap, after_shrink)
-    hwpoison in-use head+511 HVO on (after_poison, after_munmap, after_shrink)
-    hwpoison free head+0 HVO on (after_poison, after_shrink)
-    hwpoison free head+1 HVO on (after_poison, after_shrink)
-    hwpoison free head+64 HVO on (after_poison, after_shrink)
-    hwpoison free head+65 HVO on (after_poison, after_shrink)
-    hwpoison free head+511 HVO on (after_poison, after_shrink)
-    hwpoison2 pinned head+3,+130 HVO on: after_errors
-    hwpoison2 pinned head+3,+130 HVO on: after_unpin
-    hwpoison2 pinned head+3,+130 HVO on: after_shrink
-    guest kpageflags HVO on
-    kpageflags 2M HVO off: fake heads
-    kpageflags 1G HVO off: fake heads
-    hwpoison2 pinned head+3,+130 HVO off: after_errors
-    hwpoison2 pinned head+3,+130 HVO off: after_unpin
-    hwpoison2 pinned head+3,+130 HVO off: after_shrink
-""".strip().splitlines()
-)
+# The rows on which the previous era's preset must disagree with each recording.
+PREVIOUS_ERA = {
+    "6.12.117": (
+        "v6.12",  # reset_struct_pages() kept: the restored copies are tails, nothing stale
+        {
+            *(f"hwpoison {t} head+{k} HVO on ({stages})" for k in (0, 1, 64, 65, 511)
+              for t, stages in (("in-use", "after_poison, after_munmap, after_shrink"),
+                                ("free", "after_poison, after_shrink"))),
+            "hwpoison2 pinned head+3,+130 HVO on: after_shrink",
+        },
+    ),
+    "6.1.176": (
+        "v5.18",  # the head flag moved to the page dissolved at, no raw_hwp list
+        {"hwpoison2 pinned head+3,+130 HVO off: after_shrink", "hwpoison2 pinned head+3,+130 HVO on: after_shrink"},
+    ),
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -237,13 +224,21 @@ def report_612() -> ConformReport:
     return report_from_records(load_records(RECORDED_612))
 
 
-def test_recorded_612_agrees_outside_the_known_rows(report_612: ConformReport) -> None:
+def test_recorded_612_disagrees_exactly_on_the_known_rows(
+    report_612: ConformReport, known_disagreements: dict[str, frozenset[str]]
+) -> None:
     assert report_612.facts is not None and report_612.facts.version == "6.12.117"
+    assert report_612.facts.preset == "v6.12.115"
     failing = {r.scenario for r in report_612.rows if r.agree is False}
-    assert failing <= KNOWN_612, sorted(failing - KNOWN_612)
+    assert failing == known_disagreements["6.12.117"], sorted(failing ^ known_disagreements["6.12.117"])
 
 
-@pytest.mark.xfail(reason="the 6.12 model change (fake heads, HVO-on hwpoison) has not landed", strict=True)
-def test_recorded_612_agrees_everywhere(report_612: ConformReport) -> None:
-    failing = {r.scenario for r in report_612.rows if r.agree is False}
-    assert not failing & KNOWN_612, sorted(failing)
+@pytest.mark.parametrize("path", [RECORDED, RECORDED_612], ids=["6.1", "6.12"])
+def test_previous_era_disagrees_on_its_rows(path: Path) -> None:
+    records = load_records(path)
+    report = report_from_records(records)
+    assert report.facts is not None
+    previous, rows = PREVIOUS_ERA[report.facts.version]
+    own = {r.scenario for r in report.rows if r.agree is False}
+    other = c.compare_boots(dataclasses.replace(report.facts, preset=previous), records)
+    assert {r.scenario for r in other if r.agree is False} - own == rows
