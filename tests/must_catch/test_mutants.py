@@ -166,6 +166,8 @@ def _package(key: tuple[str, ...], value: object) -> str:
     """The hvo_verify package that defined `value` (else the one holding `key`)."""
     module = str(getattr(value, "__module__", None) or type(value).__module__).split(".")
     return module[1] if module[0] == "hvo_verify" and len(module) > 1 else key[0].split(".")[1]
+
+
 @pytest.mark.parametrize("name", list(ONE_LAYER))
 def test_one_layer_mutant_patches_one_side(name: str) -> None:
     mutant = ONE_LAYER[name]
