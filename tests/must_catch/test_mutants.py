@@ -186,10 +186,10 @@ def test_one_layer_mutant_patches_one_side(name: str) -> None:
 # reproduce), a verdict, or the direct comparison of the two sides.
 SAMPLE = {
     "z3-only-readers-page-to-pfn": "replay",
-    "concrete-only-readers-page-head": "compare",
+    "concrete-only-readers-page-to-pfn": "compare",
     "z3-only-static-accounting": "verdict",
     "concrete-only-static-accounting": "replay",
-    "concrete-only-gup-bio-vec-offset": "replay",
+    "concrete-only-pool-hugetlb-vmemmap-restore-folio": "replay",
     "z3-only-reachable-refcount": "verdict",
 }
 
