@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
-from hvo_verify.selfcheck import determinism, differential, explore_bmc, fuzz, mutants, unknown, vacuity
+from hvo_verify.selfcheck import determinism, differential, explore_bmc, fuzz, mutants, onelayer, unknown, vacuity
 from hvo_verify.selfcheck.fuzz import CliRun
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
@@ -44,7 +44,9 @@ class Options:
 
 
 def _mutation(o: Options) -> Section:
-    return mutants.run_mutation([str(o.specs)], jobs=o.jobs, full=o.full)
+    return mutants.run_mutation(
+        [str(o.specs)], jobs=o.jobs, full=o.full, mutants=onelayer.CATALOGUE, equivalent=onelayer.EQUIVALENT
+    )
 
 
 def _differential(o: Options) -> Section:

@@ -38,7 +38,7 @@ import functools
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -74,6 +74,7 @@ from hvo_verify.ops import pageflags as ops_pageflags
 from hvo_verify.ops import pool as ops_pool
 from hvo_verify.ops.machine import Cpu, Machine
 from hvo_verify.ops.state import Pool
+from hvo_verify.selfcheck import differential, explore_bmc
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec
@@ -94,6 +95,8 @@ class Mutant:
     summary: str  # what the broken kernel does, with the kernel function it breaks
     hint: tuple[str, ...]  # `spec` or `spec:inv,inv` (spec relative to specs/): checked first
     patches: Callable[[], Sequence[Patch]]  # built when applied (wraps the current code)
+    layer: str = "both"  # "both" sides of the mirror alike, or only "concrete" or only "z3" (LAYERS)
+    mirrors: str = ""  # a one-layer mutant: the mirrored function it breaks (selfcheck/mirror.py `mirrored()`)
 
     @contextlib.contextmanager
     def apply(self) -> Iterator[None]:
@@ -111,6 +114,25 @@ class Mutant:
                 clear_check_caches()
 
 
+LAYERS = ("both", "concrete", "z3")
+
+
+def side(patch: Patch) -> str:
+    """`z3` when the patched binding holds encode/ code (a function, method or registry
+    entry defined under hvo_verify/encode), else `concrete` (model/, ops/, invariants/)."""
+    owner, attr, _value = patch
+    original = owner[attr] if isinstance(owner, dict) else getattr(owner, attr)
+    module = (
+        getattr(original, "__module__", None) or getattr(owner, "__module__", None) or getattr(owner, "__name__", "")
+    )
+    return "z3" if str(module).startswith("hvo_verify.encode") else "concrete"
+
+
+def half(patches: Callable[[], Sequence[Patch]], layer: str) -> Callable[[], list[Patch]]:
+    """The `layer` side ("concrete" or "z3") of a mutation written for both sides."""
+    return lambda: [p for p in patches() if side(p) == layer]
+
+
 def clear_check_caches() -> None:
     """The checker caches the last unrolling and its assumption checks per process
     (check/bmc.py `UNROLLINGS`); a cache filled under another mutant (or none) must not be reused."""
@@ -126,7 +148,7 @@ def everywhere(original: object, replacement: object) -> list[Patch]:
         if modname.split(".")[0] != "hvo_verify" or modname.startswith(__name__.rpartition(".")[0]):
             continue
         for attr, value in list(vars(module).items()):
-            if attr.startswith("__"):
+            if attr.startswith("__") and attr.endswith("__"):  # not __free_pages, a kernel name
                 continue
             if value is original:
                 out.append((module, attr, replacement))
@@ -759,7 +781,8 @@ CheckId = tuple[str, str, str]  # (spec path as loaded, invariant, config id)
 @dataclass(frozen=True)
 class Kill:
     check: str  # spec:invariant@config, spec relative to specs/
-    kind: str  # "verdict": the verdict differs from the expectation; "replay": EncodingMismatch
+    kind: str  # "verdict": the verdict differs from the expectation; "replay": EncodingMismatch;
+    # "compare": a one-layer mutant the direct comparison of the two sides tells apart (COMPARISONS)
     invariant: str
     detail: str
 
@@ -767,8 +790,10 @@ class Kill:
 @dataclass(frozen=True)
 class MutantRun:
     name: str
+    layer: str = "both"
     kills: tuple[Kill, ...] = ()
     checks: tuple[CheckId, ...] = ()  # every check run under the mutant, in order
+    comparisons: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (COMPARISONS key, spec paths) run under it
     unknown: int = 0  # checks that differed only by an `unknown` verdict (never a kill)
     seconds: float = 0.0
     error: str = ""
@@ -779,9 +804,10 @@ class MutantRun:
 
     @property
     def kind(self) -> str:
-        """`verdict` when some check's verdict differs, else `replay` (empty if it survived)."""
+        """`verdict` when some check's verdict differs, else `replay`, else `compare`
+        (empty if it survived)."""
         kinds = {k.kind for k in self.kills}
-        return "verdict" if "verdict" in kinds else next(iter(kinds), "")
+        return next((k for k in ("verdict", "replay", "compare") if k in kinds), "")
 
     @property
     def specs_run(self) -> int:
@@ -888,25 +914,89 @@ def _judge(res: CheckResult, check: str, out: _Outcome) -> None:
 def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) -> MutantRun:
     """Apply `mutant`, load the specs under it and check them in search_plan() order;
     stop after the first group of checks that kills it (after KILLERS_SHOWN kills in that
-    group), unless `full`."""
+    group), unless `full`.  A one-layer mutant is checked on its hinted specs only, then,
+    if they do not kill it, by comparing the two sides directly (`compare()`)."""
     start = time.perf_counter()
     kills: list[Kill] = []
     checks: list[CheckId] = []
+    compared: list[tuple[str, tuple[str, ...]]] = []
     unknown = 0
+
+    def done(error: str = "") -> MutantRun:
+        return MutantRun(mutant.name, mutant.layer, tuple(kills), tuple(checks), tuple(compared), unknown,
+                         time.perf_counter() - start, error)  # fmt: skip
+
     try:
         with mutant.apply():
             specs = load_specs(list(spec_paths))
-            for spec, invariants in search_plan(specs, mutant.hint):
+            plan = search_plan(specs, mutant.hint)
+            if mutant.layer != "both":
+                hinted = {parse_hint(h)[0] for h in mutant.hint}
+                plan = [(spec, invs) for spec, invs in plan if short_path(spec.path) in hinted]
+            for spec, invariants in plan:
                 outcome = run_checks(spec, _pairs(spec, invariants), None if full else KILLERS_SHOWN)
                 checks += outcome.checks
                 unknown += outcome.unknown
                 kills += outcome.kills
                 if kills and not full:
                     break
+            if mutant.layer != "both" and (full or not kills):
+                for name, paths in comparisons(mutant, specs):
+                    compared.append((name, paths))
+                    problem = COMPARISONS[name](paths)
+                    if problem is not None:
+                        cid = comparison_id(name, paths)
+                        kills.append(Kill(cid, "compare", "", f"{cid}: {problem}"))
+                        if not full:
+                            break
     except Exception as exc:  # a mutant that crashes the checker is reported, never a kill
-        return MutantRun(mutant.name, tuple(kills), tuple(checks), unknown, time.perf_counter() - start,
-                         f"{type(exc).__name__}: {exc}")  # fmt: skip
-    return MutantRun(mutant.name, tuple(kills), tuple(checks), unknown, time.perf_counter() - start)
+        return done(f"{type(exc).__name__}: {exc}")
+    return done()
+
+
+# ---------------------------------------------------------------- comparing the two sides directly
+# For a one-layer mutant that no hinted check kills (a check that stays proved has no
+# counterexample to replay): the concrete model against the z3 model, with no spec
+# expectation in between.  Each returns None when the two sides agree, else one line.
+
+DIFF_CASES = 400  # the static differential's cases for one mutant (about 3 s)
+STATIC_KINDS = ("readers", "static", "remap")  # mirrored functions the static query reads
+
+
+def _differential(paths: Sequence[str]) -> str | None:
+    section = differential.run_differential(cases=DIFF_CASES, seed=0)
+    return None if section.ok else (section.failures or ("the differential failed",))[0]
+
+
+def _explore_bmc(paths: Sequence[str]) -> str | None:
+    section = explore_bmc.run_explore_bmc(list(paths), jobs=1)
+    return None if section.ok else (section.failures or ("exploration disagrees with BMC",))[0]
+
+
+# name -> comparison of the two sides on the given spec files
+COMPARISONS: dict[str, Callable[[Sequence[str]], str | None]] = {
+    "differential": _differential,  # selfcheck/differential.py: z3 static query vs brute force
+    "explore-bmc": _explore_bmc,  # selfcheck/explore_bmc.py: concrete exploration vs BMC verdicts
+}
+
+
+def comparisons(mutant: Mutant, specs: Sequence[Spec]) -> list[tuple[str, tuple[str, ...]]]:
+    """The comparisons that can tell the sides of `mutant` apart, cheapest first: the
+    static differential for what the static query reads, exploration against BMC on
+    the hinted operation specs (the readers serve both)."""
+    hinted = {parse_hint(h)[0] for h in mutant.hint}
+    ops_paths = tuple(s.path for s in specs if s.ops is not None and short_path(s.path) in hinted)
+    kind = mutant.mirrors.partition(":")[0]
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if kind in STATIC_KINDS:
+        out.append(("differential", ()))
+    if ops_paths and kind not in ("static", "remap"):
+        out.append(("explore-bmc", ops_paths))
+    return out
+
+
+def comparison_id(name: str, paths: Sequence[str]) -> str:
+    return f"{name}({', '.join(short_path(p) for p in paths)})" if paths else name
 
 
 def run_baseline(path: str, wanted: Sequence[tuple[str, str]] | None = None) -> BaselineRun:
@@ -946,11 +1036,24 @@ def _run(work: Sequence[Callable[[], MutantRun | BaselineRun]], jobs: int) -> li
         _WORK.clear()
 
 
+def run_comparison_baseline(name: str, paths: Sequence[str]) -> BaselineRun:
+    """A comparison of the two sides with no mutant: it must find them in agreement."""
+    start = time.perf_counter()
+    cid = comparison_id(name, paths)
+    try:
+        with NO_MUTANT.apply():
+            problem = COMPARISONS[name](paths)
+    except Exception as exc:
+        return BaselineRun(cid, (), 0, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    return BaselineRun(cid, () if problem is None else (f"{cid}: {problem}",), 1, time.perf_counter() - start)
+
+
 def run_all(
     spec_paths: Sequence[str], jobs: int = 2, full: bool = False, mutants: Sequence[Mutant] = MUTANTS
 ) -> tuple[list[MutantRun], list[BaselineRun], float]:
-    """Every mutant; then, with no mutant, every check some mutant ran (so every kill is
-    on a check that matches its expectation unmutated; with `full`, the whole suite)."""
+    """Every mutant; then, with no mutant, every check and every comparison some mutant
+    killed by or ran (so every kill is on a check that matches its expectation
+    unmutated, or a comparison that agrees unmutated; with `full`, the whole suite)."""
     start = time.perf_counter()
     paths = list(spec_paths)
     runs = [r for r in _run([functools.partial(run_mutant, m, paths, full) for m in mutants], jobs)
@@ -959,33 +1062,53 @@ def run_all(
     for run in runs:
         for path, inv, config in run.checks:
             used.setdefault(path, set()).add((inv, config))
-    work = [functools.partial(run_baseline, path, sorted(pairs)) for path, pairs in used.items()]
+    killing = {c for r in runs for c in r.comparisons if comparison_id(*c) in {k.check for k in r.kills}}
+    work: list[Callable[[], MutantRun | BaselineRun]] = [
+        functools.partial(run_baseline, path, sorted(pairs)) for path, pairs in used.items()
+    ]
+    work += [functools.partial(run_comparison_baseline, name, cpaths) for name, cpaths in sorted(killing)]
     baseline = [r for r in _run(work, jobs) if isinstance(r, BaselineRun)]
     return runs, baseline, time.perf_counter() - start
 
 
-def run_mutation(spec_paths: Sequence[str], jobs: int = 2, full: bool = False) -> Section:
-    """Mutation testing of the model against the spec suite in `spec_paths`."""
-    runs, baseline, wall = run_all(spec_paths, jobs, full)
-    return section(runs, baseline, wall)
+def run_mutation(
+    spec_paths: Sequence[str],
+    jobs: int = 2,
+    full: bool = False,
+    mutants: Sequence[Mutant] = MUTANTS,
+    equivalent: Mapping[str, str] | None = None,
+) -> Section:
+    """Mutation testing of the model against the spec suite in `spec_paths`: `mutants`
+    (both layers, or one), `equivalent` naming the one-layer mutants that cannot be
+    killed and why."""
+    runs, baseline, wall = run_all(spec_paths, jobs, full, mutants)
+    return section(runs, baseline, wall, equivalent or {})
 
 
-def section(runs: Sequence[MutantRun], baseline: Sequence[BaselineRun], wall: float) -> Section:
+def layer_label(layer: str) -> str:
+    return "both" if layer == "both" else f"{layer}-only"
+
+
+def section(
+    runs: Sequence[MutantRun], baseline: Sequence[BaselineRun], wall: float, equivalent: Mapping[str, str] | None = None
+) -> Section:
+    equivalent = equivalent or {}
     invariants = [*INVARIANTS, *OP_INVARIANTS]
     per_invariant = dict.fromkeys(invariants, 0)
     for run in runs:
-        for inv in sorted({k.invariant for k in run.kills}):
+        for inv in sorted({k.invariant for k in run.kills if k.invariant}):
             per_invariant[inv] = per_invariant.get(inv, 0) + 1
     killed = [r for r in runs if r.killed and not r.error]
     failures: list[str] = []
     for run in runs:
         if run.error:
             failures.append(f"mutant {run.name}: the checker failed under it: {run.error}")
-        elif not run.killed:
+        elif not run.killed and run.name not in equivalent:
             why = f" ({run.unknown} check(s) only came back unknown)" if run.unknown else ""
+            compared = f" and {len(run.comparisons)} comparison(s) of the two sides" if run.comparisons else ""
             failures.append(
                 f"mutant {run.name} survived: none of {len(run.checks)} check(s) in {run.specs_run} spec(s) "
-                f"differs from its expectation{why} (an equivalent mutant, or a gap in the suite)"
+                f"differs from its expectation{why}{compared} (an equivalent mutant, or a gap in the suite)"
             )
     failures += [f"invariant {inv} kills no mutant" for inv in invariants if per_invariant[inv] == 0]
     differences = [d for b in baseline for d in b.differences]
@@ -994,13 +1117,33 @@ def section(runs: Sequence[MutantRun], baseline: Sequence[BaselineRun], wall: fl
     n = len(runs)
     rate = 100.0 * len(killed) / n if n else 0.0
     seconds = [r.seconds for r in runs]
+    per_layer: list[str] = []
+    layer_figures: list[tuple[str, int | float | str]] = []
+    for layer in LAYERS:
+        of_layer = [r for r in runs if r.layer == layer]
+        if not of_layer:
+            continue
+        named = sum(1 for r in of_layer if r.name in equivalent)
+        got = sum(1 for r in of_layer if r.killed and not r.error)
+        counted = len(of_layer) - named
+        label = layer_label(layer)
+        per_layer.append(f"{label} {got}/{counted}" + (f" ({named} named equivalent(s))" if named else ""))
+        layer_figures += [
+            (f"{label} mutants", len(of_layer)),
+            (f"{label} killed", got),
+            (f"{label} named equivalents", named),
+            (f"{label} kill rate %", round(100.0 * got / counted, 1) if counted else 100.0),
+        ]
     figures: list[tuple[str, int | float | str]] = [
         ("mutants", n),
         ("killed", len(killed)),
         ("kill rate", f"{len(killed)}/{n} ({rate:.0f}%)"),
         ("kill rate %", round(rate, 1)),
+        ("kill rate per layer", ", ".join(per_layer)),
+        *layer_figures,
         ("killed by verdict", sum(1 for r in killed if r.kind == "verdict")),
         ("killed by replay only", sum(1 for r in killed if r.kind == "replay")),
+        ("killed by comparing the layers only", sum(1 for r in killed if r.kind == "compare")),
         ("mutant checks run", sum(len(r.checks) for r in runs)),
         ("seconds per mutant (mean)", round(sum(seconds) / n, 2) if n else 0.0),
         ("seconds per mutant (max)", round(max(seconds), 2) if n else 0.0),
@@ -1010,15 +1153,17 @@ def section(runs: Sequence[MutantRun], baseline: Sequence[BaselineRun], wall: fl
         ("invariants killing no mutant", sum(1 for inv in invariants if per_invariant[inv] == 0)),
         *((f"kills: {inv}", per_invariant[inv]) for inv in invariants),
     ]
-    details = tuple((r.name, _describe(r)) for r in runs)
+    details = tuple((r.name, _describe(r, equivalent.get(r.name))) for r in runs)
     return Section(NAME, not failures, tuple(figures), tuple(failures), details)
 
 
-def _describe(run: MutantRun) -> str:
+def _describe(run: MutantRun, equivalent: str | None = None) -> str:
     cost = f"{run.seconds:.1f} s, {len(run.checks)} check(s) in {run.specs_run} spec(s)"
+    if run.comparisons:
+        cost += f", {len(run.comparisons)} comparison(s)"
     if run.error:
         return f"error: {run.error}; {cost}"
     if not run.killed:
-        return f"survived; {cost}"
+        return f"survived, a named equivalent: {equivalent}; {cost}" if equivalent else f"survived; {cost}"
     shown = ", ".join(k.check for k in run.kills[:KILLERS_SHOWN])
     return f"killed ({run.kind}) by {shown}; {cost}"

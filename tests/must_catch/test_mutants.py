@@ -15,14 +15,16 @@ import pytest
 from hvo_verify.check.suite import check_specs
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
-from hvo_verify.selfcheck import Section
+from hvo_verify.selfcheck import Section, onelayer
 from hvo_verify.selfcheck import mutants as m
+from hvo_verify.selfcheck.mirror import mirrored
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.verdict import Verdict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 MUTANTS = {mutant.name: mutant for mutant in m.MUTANTS}
+ONE_LAYER = {mutant.name: mutant for mutant in onelayer.ONE_LAYER}
 
 Run = tuple[list[m.MutantRun], list[m.BaselineRun], Section]
 
@@ -77,8 +79,10 @@ def test_no_mutant_means_no_difference(mutation: Run) -> None:
 def test_catalogue() -> None:
     assert len(m.MUTANTS) >= 25
     assert len(MUTANTS) == len(m.MUTANTS), "mutant names must be unique"
+    assert len({mutant.name for mutant in onelayer.CATALOGUE}) == len(onelayer.CATALOGUE), "names must be unique"
+    assert all(mutant.layer == "both" and not mutant.mirrors for mutant in m.MUTANTS)
     specs = {m.short_path(s.path): s for s in load_specs([str(SPECS)])}
-    for mutant in m.MUTANTS:
+    for mutant in onelayer.CATALOGUE:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9.]+)*", mutant.name), mutant.name
         assert mutant.summary and "\n" not in mutant.summary, mutant.name
         assert re.search(r"\w+\(\)|[0-9a-f]{12}", mutant.summary), f"{mutant.name}: cite the kernel function"
@@ -123,26 +127,90 @@ def _changed(before: dict[tuple[str, ...], Any], after: dict[tuple[str, ...], An
     return sorted(k for k in before.keys() | after.keys() if before.get(k, before) is not after.get(k, before))
 
 
-@pytest.mark.parametrize("name", list(MUTANTS))
-def test_mutant_changes_the_model_and_is_undone(name: str) -> None:
-    mutant = MUTANTS[name]
+def test_every_mirrored_function_has_a_mutant_per_layer() -> None:
+    """A mirrored function (selfcheck/mirror.py, the table tests/unit/test_pairing.py
+    holds the two sides to) without a concrete-only and a z3-only mutant fails here."""
+    layers: dict[str, set[str]] = {}
+    for mutant in onelayer.ONE_LAYER:
+        assert mutant.layer in ("concrete", "z3"), mutant.name
+        assert mutant.mirrors in mirrored(), mutant.name
+        layers.setdefault(mutant.mirrors, set()).add(mutant.layer)
+    assert {key: {"concrete", "z3"} for key in mirrored()} == layers
+    assert set(onelayer.EQUIVALENT) <= set(ONE_LAYER), "a named equivalent is a one-layer mutant"
+    assert all(why.strip() for why in onelayer.EQUIVALENT.values())
+
+
+def _sides(mutant: m.Mutant) -> tuple[set[str], dict[str, set[int]]]:
+    """The packages of the code `mutant` replaces, and its replacements per side of the
+    mirror (`z3`: encode/; `concrete`: model/, ops/, invariants/)."""
     before = _snapshot()
     with mutant.apply():
         inside = _snapshot()
     changed = _changed(before, inside)
-    assert changed, f"{name} patches nothing"
-    layers = {k[0].split(".")[1] for k in changed}
+    packages: set[str] = set()
+    sides: dict[str, set[int]] = {}
+    for key in changed:
+        # a function or registry (BUILDERS, INVARIANTS, ...) is seen from every module that
+        # imports it: a binding counts for the package of the code it held
+        package = _package(key, before[key])
+        packages.add(package)
+        value = inside[key]
+        if (callable(value) and not isinstance(value, type)) or hasattr(value, "check"):  # or an invariant record
+            side = "z3" if package == "encode" else "concrete"
+            sides.setdefault(side, set()).add(id(getattr(value, "__func__", value)))
+    assert _changed(before, _snapshot()) == []
+    return packages, sides
+
+
+def _package(key: tuple[str, ...], value: object) -> str:
+    """The hvo_verify package that defined `value` (else the one holding `key`)."""
+    module = str(getattr(value, "__module__", None) or type(value).__module__).split(".")
+    return module[1] if module[0] == "hvo_verify" and len(module) > 1 else key[0].split(".")[1]
+
+
+@pytest.mark.parametrize("name", list(ONE_LAYER))
+def test_one_layer_mutant_patches_one_side(name: str) -> None:
+    mutant = ONE_LAYER[name]
+    packages, sides = _sides(mutant)
+    assert packages, f"{name} patches nothing"
+    if mutant.layer == "z3":
+        assert packages == {"encode"}, (name, packages)
+    else:
+        assert packages <= {"model", "ops", "invariants"} and packages, (name, packages)
+    assert set(sides) == {mutant.layer}, (name, sides)
+    assert len(sides[mutant.layer]) == 1, f"{name}: more than one patch on its side: {sides}"
+
+
+# A sample of one-layer mutants, one per kind of mirrored function and layer, each with
+# the killer it needs: replay (z3-only: a counterexample the concrete model does not
+# reproduce), a verdict, or the direct comparison of the two sides.
+SAMPLE = {
+    "z3-only-readers-page-to-pfn": "replay",
+    "concrete-only-readers-page-to-pfn": "compare",
+    "z3-only-static-accounting": "verdict",
+    "concrete-only-static-accounting": "replay",
+    "concrete-only-pool-hugetlb-vmemmap-restore-folio": "replay",
+    "z3-only-reachable-refcount": "verdict",
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLE))
+def test_one_layer_mutants_are_killed(name: str) -> None:
+    run = m.run_mutant(ONE_LAYER[name], [str(SPECS)])
+    assert not run.error, run.error
+    assert run.killed and run.kind == SAMPLE[name], (name, run.kind, run.kills)
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_mutant_changes_the_model_and_is_undone(name: str) -> None:
+    mutant = MUTANTS[name]
+    before = _snapshot()
+    layers, sides = _sides(mutant)
+    assert layers, f"{name} patches nothing"
     assert layers & {"model", "ops", "encode"}, f"{name} must change the model, the operations or their encoding"
     # One patch per side of the mirror: at most one replacement function for the concrete
     # side (model/, ops/) and one for the z3 side (encode/), however many names bind it.
-    sides: dict[str, set[int]] = {}
-    for key in changed:
-        value = inside[key]
-        if callable(value) and not isinstance(value, type):
-            side = "z3" if key[0].split(".")[1] == "encode" else "concrete"
-            sides.setdefault(side, set()).add(id(getattr(value, "__func__", value)))
     assert all(len(fns) == 1 for fns in sides.values()), f"{name}: more than one patch on one side: {sides}"
-    assert _changed(before, _snapshot()) == []
     with pytest.raises(RuntimeError), mutant.apply():
         raise RuntimeError("an exception inside the mutant")
     assert _changed(before, _snapshot()) == []

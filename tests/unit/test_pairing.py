@@ -1,4 +1,4 @@
-"""The mirror is structural: every concrete kernel function has its z3 twin under the
+"""The mirror is structural (the table: hvo_verify/selfcheck/mirror.py): every concrete kernel function has its z3 twin under the
 same name, in the file of the same name, and the two state types have the same fields.
 
 A function added on one side only, or renamed on one side, fails here before any
@@ -7,7 +7,6 @@ differential test has to find the disagreement."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import pathlib
 from types import ModuleType
 
@@ -16,53 +15,22 @@ import pytest
 from hvo_verify.encode import readers as sym_readers
 from hvo_verify.encode.invariants.reachable import VIOLATIONS
 from hvo_verify.encode.invariants.static import BUILDERS
-from hvo_verify.encode.ops import gup as sym_gup
-from hvo_verify.encode.ops import hwpoison as sym_hwpoison
-from hvo_verify.encode.ops import pageflags as sym_pageflags
-from hvo_verify.encode.ops import pool as sym_pool
 from hvo_verify.encode.ops.state import SymKState
 from hvo_verify.encode.ops.step import SUBSYSTEMS as SYM_SUBSYSTEMS
 from hvo_verify.encode.ops.step import SymCpu
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model import readers
-from hvo_verify.ops import gup, hwpoison, pageflags, pool
 from hvo_verify.ops.machine import SUBSYSTEMS, Cpu
 from hvo_verify.ops.state import KState
 from hvo_verify.ops.table import OPS
-
-PAIRS = [(pool, sym_pool), (hwpoison, sym_hwpoison), (gup, sym_gup), (pageflags, sym_pageflags)]
-
-# The primitives steps are built from (ops/machine.py Cpu, encode/ops/step.py SymCpu).
-PRIMITIVES = (
-    "read", "store", "atomic_add", "test_flag", "set_flag", "remap_free", "remap_alloc", "update", "stop",
-    "free_to_buddy", "folio_put_refs",
-)  # fmt: skip
-
-# Readers only the concrete side has, and why the z3 side needs no twin.
-CONCRETE_ONLY_READERS = {
-    "flags": "a word accessor: Page.field(mem, W_FLAGS) on the z3 side",
-    "compound_head_word": "a word accessor: Page.field(mem, W_COMPOUND_HEAD) on the z3 side",
-    "kpageflags": "composed from page_head/page_tail/page_huge in encode/invariants/static.py kpageflags()",
-}
-
-
-def _functions(module: ModuleType) -> set[str]:
-    """The functions defined in the module (kernel names with leading underscores count:
-    __folio_clear_hugetlb is a kernel function; one underscore marks a private helper)."""
-    return {
-        name
-        for name, value in vars(module).items()
-        if inspect.isfunction(value)
-        and value.__module__ == module.__name__
-        and (not name.startswith("_") or name.startswith("__"))
-    }
+from hvo_verify.selfcheck.mirror import CONCRETE_ONLY_READERS, PAIRS, PRIMITIVES, functions
 
 
 @pytest.mark.parametrize(("concrete", "symbolic"), PAIRS, ids=[c.__name__.rsplit(".", 1)[1] for c, _ in PAIRS])
 def test_every_kernel_function_has_its_twin_of_the_same_name(concrete: ModuleType, symbolic: ModuleType) -> None:
     assert concrete.__name__.rsplit(".", 1)[1] == symbolic.__name__.rsplit(".", 1)[1]
-    assert _functions(concrete) == _functions(symbolic)
+    assert functions(concrete) == functions(symbolic)
 
 
 def test_the_subsystem_tables_name_the_same_files() -> None:
@@ -94,7 +62,7 @@ def test_the_symbolic_state_has_the_concrete_state_fields() -> None:
 
 
 def test_the_readers_are_mirrored() -> None:
-    concrete, symbolic = _functions(readers), _functions(sym_readers)
+    concrete, symbolic = functions(readers), functions(sym_readers)
     assert symbolic <= concrete
     assert concrete - symbolic == set(CONCRETE_ONLY_READERS)
 
@@ -114,5 +82,5 @@ def test_the_kernel_index_names_every_step_and_reader() -> None:
             assert f"`ops/{step.subsystem}.py` `{step.name}`" in index, step.name
             assert f"`encode/ops/{step.subsystem}.py` `{step.name}`" in index, step.name
             assert step.cite in index, step.name
-    for name in _functions(readers):
+    for name in functions(readers):
         assert f"`{name}`" in index or f" {name}" in index, name
