@@ -351,6 +351,7 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         fuzz_cases=args.fuzz_cases,
         diff_cases=args.diff_cases,
         full=args.full,
+        one_layer=args.one_layer,
     )
     done: list[tuple[Section, float]] = []
     sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
@@ -442,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff-cases", type=int, default=10000, help="z3 vs brute-force cases (default: 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fuzz and differential cases (default: 0)")
     p.add_argument("--full", action="store_true", help="mutation testing without early stop")
+    p.add_argument(
+        "--one-layer", action="store_true", help="also a concrete-only and a z3-only mutant per mirrored function"
+    )
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
     p.set_defaults(func=cmd_selfcheck)

@@ -34,6 +34,9 @@ class Options:
     fuzz_cases: int = 2000
     diff_cases: int = 10_000
     full: bool = False  # mutation testing without early stop
+    # also the 130 one-layer mutants (selfcheck/onelayer.py): 94/130 killed and ~13 min
+    # on 2 cores at the last measurement, so not part of the default run (issue 18 item 4)
+    one_layer: bool = False
     _suite: list[CheckResult] = field(default_factory=list, repr=False, compare=False)
 
     def suite(self) -> list[CheckResult]:
@@ -44,8 +47,9 @@ class Options:
 
 
 def _mutation(o: Options) -> Section:
+    catalogue = onelayer.CATALOGUE if o.one_layer else mutants.MUTANTS
     return mutants.run_mutation(
-        [str(o.specs)], jobs=o.jobs, full=o.full, mutants=onelayer.CATALOGUE, equivalent=onelayer.EQUIVALENT
+        [str(o.specs)], jobs=o.jobs, full=o.full, mutants=catalogue, equivalent=onelayer.EQUIVALENT
     )
 
 
