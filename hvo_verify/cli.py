@@ -229,8 +229,9 @@ def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("scheme presets:\n")
+    width = max(len(s.name) for s in PRESETS.values())
     for s in PRESETS.values():
-        out.write(f"  {s.name:<10} {s.version:<14} {s.summary}\n")
+        out.write(f"  {s.name:<{width}} {s.version:<14} {s.summary}\n")
     out.write("configs (append @N for sizeof(struct page) = N; 'all' for every one):\n")
     for c in CONFIGS:
         mapping = "PMD-mapped vmemmap" if c.vmemmap_pmd_mapped else "PTE-mapped vmemmap"

@@ -16,16 +16,18 @@ from hvo_verify.model.scheme import PRESETS, Scheme
 _ERAS: tuple[tuple[tuple[int, ...], str, str], ...] = (
     ((0, 0), "none", "no HVO before v5.14"),
     ((5, 14), "v5.14", "v5.14..v5.17: keep vmemmap pages 0,1 (RESERVE_VMEMMAP_NR = 2)"),
-    ((5, 18), "v5.18", "v5.18..v6.0: keep page 0; fake heads (e7d324850bfc)"),
-    ((6, 1), "v6.1", "v6.1: the v5.18 layout, power-of-2 guard, raw_hwp list"),
-    ((6, 2), "v6.2", "v6.2..v6.11: head vmemmap page copied to a new page (11aad2631bf7)"),
-    (
-        (6, 12),
-        "v6.12",
-        "v6.12..v6.12.114: page[3] hugetlb fields, reset 4 (3 before 6.12.111); kpageflags from the folio",
-    ),
+    ((5, 18), "v5.18", "v5.18: keep page 0; fake heads (e7d324850bfc)"),
+    ((5, 19), "v5.19", "v5.19..v6.0: v5.18 with the power-of-2 guard (0effdf461c57)"),
+    ((6, 1), "v6.1", "v6.1..v6.1.51: the v5.18 layout, power-of-2 guard, raw_hwp list"),
+    ((6, 1, 52), "v6.1.52", "v6.1.52+ (Debian): hugetlb kept until the restore (32c877191e02 backport)"),
+    ((6, 2), "v6.2", "v6.2..v6.4: head vmemmap page copied to a new page (11aad2631bf7)"),
+    ((6, 5), "v6.5", "v6.5..v6.7: hugetlb kept until the restore (32c877191e02)"),
+    ((6, 8), "v6.8", "v6.8..v6.9: batched optimize/restore"),
+    ((6, 10), "v6.10", "v6.10..v6.14: refcount frozen + RCU (bd225530a4c7); kpageflags from the folio"),
+    ((6, 12, 111), "v6.12.111", "v6.12.111..v6.12.114 (Debian): page[3] hugetlb fields, reset 4"),
     ((6, 12, 115), "v6.12.115", "v6.12.115+ (Debian): restore copies the head copy verbatim (vmemmap_walk refactor)"),
-    ((6, 13), "v6.12", "v6.13..: no source read; taken as v6.12"),
+    ((6, 13), "v6.10", "v6.13..v6.14: no source read; taken as v6.10"),
+    ((6, 15), "v6.15", "v6.15+: page[3] hugetlb fields, reset 4 (4eeec8c89a0c + 274fe92de2c4); no source read"),
 )
 
 

@@ -102,9 +102,18 @@ PRESET_POLICIES: dict[str, Policies] = {
         Policies("v5.18", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.1", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.2", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        # 32c877191e02 (v6.5; Debian 6.1.52, linux-source-6.1 mm/hugetlb.c:1683-1688, 1759-1790):
+        # the dtor / hugetlb flag is cleared only after the vmemmap is restored.
+        Policies("v5.19", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        Policies("v6.1.52", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.5", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.8", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.10", Hwpoison.RAW_HWP_LIST),
+        Policies("4eeec8c89a0c", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.15", Hwpoison.RAW_HWP_LIST),
         # linux-source-6.12 mm/hugetlb.c __update_and_free_hugetlb_folio() :1665-1716:
         # restore, then __folio_clear_hugetlb(), then folio_clear_hugetlb_hwpoison().
-        Policies("v6.12", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.12.111", Hwpoison.RAW_HWP_LIST),
         Policies("v6.12.115", Hwpoison.RAW_HWP_LIST),
         Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST),
         Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from hvo_verify.model.config import Arch
 from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.names import unknown
 
@@ -82,6 +83,13 @@ class Scheme:
     # The kernel facts of the version the preset models (model/facts.py); a custom
     # scheme keeps its base preset's.
     facts: VersionFacts = DEFAULT_FACTS
+    # The architectures whose kernels of this version select the option
+    # (ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP, later ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP;
+    # ARCH_WANT_OPTIMIZE_DAX_VMEMMAP for Device-DAX), among the ones the configs model;
+    # elsewhere every check is not-applicable.  None: not restricted (custom schemes,
+    # proposals; a spec's `scheme.arches`).
+    arches: tuple[Arch, ...] | None = None
+    arches_source: str = ""
 
     @property
     def reserve(self) -> int:
@@ -114,6 +122,8 @@ PRESETS: dict[str, Scheme] = {
             target_page=1,
             writable_aliases=True,
             summary="keep pages 0,1; pages 2..V-1 -> frame(1), writable aliases",
+            arches=(Arch.X86_64,),
+            arches_source="the RFC selected ARCH_WANT_HUGETLB_PAGE_FREE_VMEMMAP on x86-64 only",
         ),
         Scheme(
             name="v5.14",
@@ -127,6 +137,8 @@ PRESETS: dict[str, Scheme] = {
             # handler until 0effdf461c57 (v5.19): with DEFAULT_ON it never ran (bug B1).
             power_of_2_guard=False,
             summary="keep pages 0,1; pages 2..V-1 -> frame(1) read-only",
+            arches=(Arch.X86_64,),
+            arches_source="v5.14 arch/x86/Kconfig only; arm64 from v5.19 (<20220331065640.5777-2-songmuchun@bytedance.com>)",
         ),
         Scheme(
             name="v5.18",
@@ -140,6 +152,8 @@ PRESETS: dict[str, Scheme] = {
             power_of_2_guard=False,  # fixed by 0effdf461c57 in v5.19
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="keep page 0; pages 1..V-1 -> frame(0) read-only; fake heads fixed up",
+            arches=(Arch.X86_64,),
+            arches_source="x86-64 only; arm64 from v5.19 (<20220331065640.5777-2-songmuchun@bytedance.com>)",
         ),
         Scheme(
             name="v6.1",
@@ -152,6 +166,8 @@ PRESETS: dict[str, Scheme] = {
             encoding=Encoding.POINTER_FAKE_HEAD_FIX,
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="as v5.18, with the power-of-2 guard and the raw_hwp list (Debian 12)",
+            arches=(Arch.X86_64, Arch.ARM64),
+            arches_source="x86-64; arm64 from v5.19 until 060a2c92d1b6 (Feb 2023, backported to 6.1.y at a release not verified)",
         ),
         Scheme(
             name="v6.2",
@@ -165,57 +181,8 @@ PRESETS: dict[str, Scheme] = {
             head_copy=HeadCopy.WITH_FALLBACK,
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
-        ),
-        Scheme(
-            name="v6.12",
-            version="v6.12",
-            source="Debian linux-source-6.12 changelog 6.12.111-1: 'mm, hugetlb: increment the number of "
-            "pages to be reset on HVO' (NR_RESET_STRUCT_PAGE 3 -> 4, after 4eeec8c89a0c moved the hugetlb "
-            "fields to page[3]: linux-source-6.12 include/linux/mm_types.h:395-401); fs/proc/page.c "
-            "stable_page_flags() :109-223",
-            private=(0,),
-            target=Target.PAGE,
-            target_page=0,
-            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
-            head_copy=HeadCopy.WITH_FALLBACK,
-            unique_struct_pages=4,
-            summary="as v6.2; page[3] holds hugetlb fields, reset 4 struct pages; kpageflags from the folio",
-            # Page flag bits: linux-source-6.12 include/linux/page-flags.h:93-117.
-            facts=replace(
-                DEFAULT_FACTS,
-                nr_reset_struct_page=4,
-                pg_arch_1=12,
-                pg_hwpoison=20,
-                kpageflags_reads_folio=True,
-                hugetlb_page_type=True,
-            ),
-        ),
-        Scheme(
-            name="v6.12.115",
-            version="v6.12.115",
-            source="Debian linux-source-6.12 6.12.117-1~deb12u1 mm/hugetlb_vmemmap.c: "
-            "__hugetlb_vmemmap_optimize_folio() :542 (copy_page(vmemmap_head, folio); "
-            "vmemmap_tail = vmemmap_head), vmemmap_remap_pte() :198-233, vmemmap_restore_pte() "
-            ":236-259 (copy_page(dst, src), no reset_struct_pages()); changelog 6.12.115-1",
-            private=(0,),
-            target=Target.PAGE,
-            target_page=0,
-            encoding=Encoding.POINTER_FAKE_HEAD_FIX,
-            head_copy=HeadCopy.WITH_FALLBACK,
-            unique_struct_pages=4,
-            summary="as v6.12; restore copies the head copy verbatim (no reset_struct_pages())",
-            # Debian 6.12.115 took "mm/hugetlb: refactor code around vmemmap_walk"
-            # (vmemmap_head/vmemmap_tail, from the 2026 shared-tail series) with
-            # vmemmap_tail = the copied head page: restore copies it into every tail
-            # vmemmap page and nothing resets the head struct page at offset 0 of each.
-            facts=replace(
-                DEFAULT_FACTS,
-                nr_reset_struct_page=0,
-                pg_arch_1=12,
-                pg_hwpoison=20,
-                kpageflags_reads_folio=True,
-                hugetlb_page_type=True,
-            ),
+            arches=(Arch.X86_64,),
+            arches_source="x86-64 (and riscv, LoongArch, not modelled); arm64 disabled by 060a2c92d1b6 (Feb 2023)",
         ),
         Scheme(
             name="mask-2026",
@@ -231,6 +198,8 @@ PRESETS: dict[str, Scheme] = {
             vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",
+            arches=(Arch.X86_64, Arch.ARM64),
+            arches_source="x86-64, riscv, LoongArch; arm64 through the 2026 linux-mm arch hooks (arch_hugetlb_vmemmap_optimization_supported(), merge state not identified)",
         ),
         Scheme(
             name="devdax",
@@ -244,9 +213,114 @@ PRESETS: dict[str, Scheme] = {
             unique_struct_pages=3,
             folio_kind=FolioKind.DEVDAX,
             summary="Device-DAX: pages 0,1 private; 2..V-1 -> frame(1), writable (PAGE_KERNEL)",
+            arches=(Arch.X86_64,),
+            arches_source="ARCH_WANT_OPTIMIZE_DAX_VMEMMAP: x86-64, powerpc radix, riscv (linux-source-6.12 arch/*/Kconfig); not arm64",
         ),
     )
 }
+
+
+def _era(base: str, name: str, source: str, summary: str, **changes: object) -> None:
+    """Add the preset of a kernel that changed `base` only where `changes` say."""
+    scheme = replace(PRESETS[base], name=name, version=name, source=source, summary=summary, **changes)  # type: ignore[arg-type]
+    PRESETS[name] = scheme
+
+
+# From v6.9 /proc/kpageflags reads the folio and hugetlb is a page type on the head, as
+# the Debian 6.12 source has them (fs/proc/page.c:123-125, include/linux/page-flags.h:946,
+# 1079); dee3d0bef2b0 "proc: rewrite stable_page_flags()" and the PGTY_hugetlb change
+# were not read in a 6.9/6.10 tree.
+_FOLIO_ERA = replace(DEFAULT_FACTS, kpageflags_reads_folio=True, hugetlb_page_type=True)
+# linux-source-6.12 include/linux/page-flags.h:93-117 (PG_error, PG_mappedtodisk gone).
+_FOLIO_ERA_612 = replace(_FOLIO_ERA, pg_arch_1=12, pg_hwpoison=20)
+
+_era(
+    "v5.18",
+    "v5.19",
+    "0effdf461c57 mm: hugetlb_vmemmap: disable hugetlb_optimize_vmemmap when struct page "
+    "crosses page boundaries; 78f39084b41d vm.hugetlb_optimize_vmemmap (v5.19)",
+    "as v5.18, with the power-of-2 guard (5.19..6.0)",
+    power_of_2_guard=True,
+    arches=(Arch.X86_64, Arch.ARM64),
+    arches_source="x86-64; arm64 from v5.19 (<20220331065640.5777-2-songmuchun@bytedance.com>)",
+)
+_era(
+    "v6.1",
+    "v6.1.52",
+    "Debian linux-source-6.1 mm/hugetlb.c __remove_hugetlb_page() :1683-1688 "
+    "(dtor kept while HPageVmemmapOptimized), __update_and_free_page() :1759-1790 (cleared after the "
+    "restore); changelog 6.1.52-1 'hugetlb: do not clear hugetlb dtor until allocating vmemmap' "
+    "(32c877191e02)",
+    "as v6.1, hugetlb kept until the vmemmap is restored (Debian 6.1.52+)",
+    arches=(Arch.X86_64,),
+    arches_source="linux-source-6.1: only arch/x86/Kconfig:128 selects it",
+)
+_era(
+    "v6.2",
+    "v6.5",
+    "32c877191e02 hugetlb: do not clear hugetlb dtor until allocating vmemmap (v6.5)",
+    "as v6.2, hugetlb kept until the vmemmap is restored",
+)
+_era(
+    "v6.5",
+    "v6.8",
+    "hugetlb_vmemmap_optimize_folios()/hugetlb_vmemmap_restore_folios() "
+    "(batched, VMEMMAP_REMAP_NO_TLB_FLUSH, v6.8); one folio's steps are v6.5's",
+    "as v6.5 per folio; batched optimize/restore with one TLB flush (batching not modelled here)",
+)
+_era(
+    "v6.8",
+    "v6.10",
+    "bd225530a4c7 mm/hugetlb_vmemmap: fix race with speculative PFN walkers (v6.10): "
+    "optimize/restore only at refcount 0, synchronize_rcu(); kpageflags from the folio (v6.9)",
+    "as v6.8; refcount frozen + RCU around the remap (the protocol: concurrency issue); kpageflags from the folio",
+    facts=_FOLIO_ERA,
+)
+_era(
+    "v6.10",
+    "4eeec8c89a0c",
+    "4eeec8c89a0c mm: move hugetlb specific things in folio to page[3] (2025): "
+    "page[3].mapping overlaps _hugetlb_cgroup, NR_RESET_STRUCT_PAGE still 3",
+    "as v6.10 with the hugetlb fields in page[3] and a reset of 3 (the 2025 bug)",
+    unique_struct_pages=4,
+)
+_era(
+    "4eeec8c89a0c",
+    "v6.15",
+    "274fe92de2c4 mm, hugetlb: increment the number of pages to be reset on HVO "
+    "(<20250415111859.376302-1-osalvador@suse.de>, 6.15-rc; the release is not verified)",
+    "as 4eeec8c89a0c with NR_RESET_STRUCT_PAGE 4 (the fix)",
+    facts=replace(_FOLIO_ERA, nr_reset_struct_page=4),
+)
+_era(
+    "v6.15",
+    "v6.12.111",
+    "Debian linux-source-6.12 include/linux/mm_types.h:395-401 (page[3]: "
+    "_hugetlb_subpool, _hugetlb_cgroup, _hugetlb_hwpoison); changelog 6.12.111-1 'mm, hugetlb: increment "
+    "the number of pages to be reset on HVO'",
+    "6.12.111..6.12.114: the v6.15 layout, reset 4",
+    facts=replace(_FOLIO_ERA_612, nr_reset_struct_page=4),
+)
+_era(
+    "v6.12.111",
+    "v6.12.115",
+    "Debian linux-source-6.12 6.12.117-1~deb12u1 mm/hugetlb_vmemmap.c: "
+    "__hugetlb_vmemmap_optimize_folio() :542 (copy_page(vmemmap_head, folio); vmemmap_tail = vmemmap_head), "
+    "vmemmap_remap_pte() :198-233, vmemmap_restore_pte() :236-259 (copy_page(dst, src), no "
+    "reset_struct_pages()); changelog 6.12.115-1 'mm/hugetlb: refactor code around vmemmap_walk'",
+    "as v6.12.111; restore copies the head copy verbatim (no reset_struct_pages())",
+    # The refactor comes from the 2026 shared-tail series, where the tail page holds
+    # valid tails; here vmemmap_tail is the copied head page, so every restored tail
+    # vmemmap page starts with a copy of the head struct page.
+    facts=replace(_FOLIO_ERA_612, nr_reset_struct_page=0),
+)
+
+# `hvo-verify list` and the era sweep show presets in kernel order.
+_ORDER = ("none", "rfc-2020", "v5.14", "v5.18", "v5.19", "v6.1", "v6.1.52", "v6.2", "v6.5", "v6.8", "v6.10",
+          "v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "mask-2026", "devdax")  # fmt: skip
+_ordered = {name: PRESETS[name] for name in _ORDER}
+PRESETS.clear()
+PRESETS.update(_ordered)
 
 
 def preset(name: str) -> Scheme:

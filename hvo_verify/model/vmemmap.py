@@ -265,6 +265,8 @@ def not_applicable_reason(config: KernelConfig, scheme: Scheme) -> str | None:
     """Why the kernel would leave this folio's vmemmap alone, or None."""
     if not scheme.optimizes:
         return None
+    if scheme.arches is not None and config.arch not in scheme.arches:
+        return f"{config.id}: {scheme.version} has no HVO on {config.arch.value} ({scheme.arches_source})"
     if config.vmemmap_bytes < config.page_size:
         return (
             f"{config.id}: the folio's {config.nr_pages} struct pages fill "

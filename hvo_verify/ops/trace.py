@@ -16,7 +16,7 @@ from typing import Any
 from hvo_verify.errors import TraceError
 from hvo_verify.model import policy as policy_module
 from hvo_verify.model import scheme as scheme_module
-from hvo_verify.model.config import parse_config_id
+from hvo_verify.model.config import Arch, parse_config_id
 from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
@@ -81,6 +81,8 @@ def _scheme_doc(scheme: Scheme) -> dict[str, Any]:
     doc: dict[str, Any] = _plain(dataclasses.asdict(scheme))
     if scheme.facts == DEFAULT_FACTS:
         del doc["facts"]
+    if scheme.arches is None:  # likewise: only where the scheme restricts them
+        del doc["arches"], doc["arches_source"]
     return doc
 
 
@@ -109,6 +111,8 @@ def _rebuild(cls: type, doc: Mapping[str, Any], where: str) -> Any:
                 if not isinstance(raw, dict):
                     raise TypeError("expected an object")
                 kwargs[f.name] = _rebuild(VersionFacts, raw, f"{where}.{f.name}")
+            elif annotation == "tuple[Arch, ...] | None":
+                kwargs[f.name] = None if raw is None else tuple(Arch(a) for a in raw)
             elif annotation.startswith("tuple"):
                 kwargs[f.name] = tuple(raw)
             else:

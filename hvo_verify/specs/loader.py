@@ -24,6 +24,7 @@ from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import (
     MAX_STRUCT_PAGE,
     MIN_STRUCT_PAGE,
+    Arch,
     KernelConfig,
     check_struct_page_size,
     parse_config_id,
@@ -231,6 +232,21 @@ def _remap_to(value: object, key: str) -> dict[str, object]:
     return {"target": Target.PAGE, "target_page": _vmemmap_page(int(match.group(1)), key)}
 
 
+def _arches(value: object, key: str) -> tuple[Arch, ...] | None:
+    """`"any"` (a proposal or hypothetical: every modelled architecture) or a list of them."""
+    if value == "any":
+        return None
+    if not isinstance(value, list) or not value:
+        _must(key, '"any" or a non-empty list of architectures', value)
+    names = {a.value: a for a in Arch}
+    out: list[Arch] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or item not in names:
+            _unknown(f"{key}[{i}]", "architecture", str(item), names)
+        out.append(names[item])
+    return tuple(out)
+
+
 def _field(attr: str, check: Callable[[object, str], object]) -> Callable[[object, str], dict[str, object]]:
     return lambda value, key: {attr: check(value, key)}
 
@@ -248,6 +264,7 @@ SCHEME_KEYS: dict[str, Callable[[object, str], dict[str, object]]] = {
     "power_of_2_guard": _field("power_of_2_guard", _bool),
     "folio": _field("folio_kind", _choice(FolioKind, "folio kind")),
     "memory_model": _field("memory_model", _choice(MemoryModel, "memory model")),
+    "arches": lambda value, key: {"arches": _arches(value, key), "arches_source": "the spec's scheme.arches"},
     "vmemmap_align": lambda value, key: {
         "vmemmap_align_max_folio": _choice(VmemmapAlign, "vmemmap alignment")(value, key) is VmemmapAlign.MAX_FOLIO
     },

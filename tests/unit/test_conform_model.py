@@ -22,14 +22,20 @@ def facts(preset: str = "v6.1") -> KernelFacts:
 @pytest.mark.parametrize(
     ("release", "version", "upstream", "preset"),
     [
-        (*DEBIAN_12, (6, 1, 176), "v6.1"),
+        (*DEBIAN_12, (6, 1, 176), "v6.1.52"),
+        ("6.1.0-9-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.27-1", (6, 1, 27), "v6.1"),
         ("5.10.0-30-amd64", "#1 SMP Debian 5.10.218-1", (5, 10, 218), "none"),
         ("5.15.0-91-generic", "#101-Ubuntu SMP", (5, 15, 0), "v5.14"),
-        ("6.0.12", "#1 SMP", (6, 0, 12), "v5.18"),
-        ("6.5.0-1-amd64", "#1 SMP Debian 6.5.3-1", (6, 5, 3), "v6.2"),
-        ("6.12.48+deb13-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1", (6, 12, 48), "v6.12"),
+        ("5.18.3", "#1 SMP", (5, 18, 3), "v5.18"),
+        ("6.0.12", "#1 SMP", (6, 0, 12), "v5.19"),
+        ("6.4.0-1-amd64", "#1 SMP Debian 6.4.4-1", (6, 4, 4), "v6.2"),
+        ("6.5.0-1-amd64", "#1 SMP Debian 6.5.3-1", (6, 5, 3), "v6.5"),
+        ("6.8.12", "#1 SMP", (6, 8, 12), "v6.8"),
+        ("6.12.48+deb13-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.48-1", (6, 12, 48), "v6.10"),
+        ("6.12.112+deb13-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.112-1", (6, 12, 112), "v6.12.111"),
         ("6.12.117+deb12-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1", (6, 12, 117), "v6.12.115"),
-        ("6.13.2", "#1 SMP", (6, 13, 2), "v6.12"),
+        ("6.13.2", "#1 SMP", (6, 13, 2), "v6.10"),
+        ("6.16.1", "#1 SMP", (6, 16, 1), "v6.15"),
     ],
 )
 def test_kernel_version_maps_to_preset(release: str, version: str, upstream: tuple[int, ...], preset: str) -> None:
@@ -90,7 +96,7 @@ def test_hwpoison_moves_to_raw_page(target: str, k: int) -> None:
 def test_kpageflags_reads_the_folio_from_6_12() -> None:
     """6.12 stable_page_flags(): `k = folio->flags`, so every tail reports the head's
     raw flags, HVO on or off (the 6.1 fake-head signal is gone)."""
-    for preset in ("v6.12", "v6.12.115"):
+    for preset in ("v6.10", "v6.12.111", "v6.12.115"):
         on = p.predict_kpageflags(facts(preset), 2048, 0x40000, True)
         off = p.predict_kpageflags(facts(preset), 2048, 0x40000, False)
         assert on.flags_alias_head == off.flags_alias_head == frozenset(range(1, 512))
@@ -102,14 +108,14 @@ def test_verbatim_restore_leaves_head_copies_at_every_64th_pfn(k: int) -> None:
     """Debian 6.12.115+: the restored vmemmap has a byte copy of the head struct page
     (PG_hwpoison, PGTY_hugetlb) at pfns 64*m; after the free they still report HWPOISON,
     and KPF_HUGE where __SetPageBuddy() did not overwrite the page type.  With the reset
-    (v6.12 before 6.12.115) only the raw page is poisoned and nothing is HUGE."""
+    (v6.12.111, before 6.12.115) only the raw page is poisoned and nothing is HUGE."""
     copies = frozenset(range(64, 512, 64))
     pred = p.predict_hwpoison(facts("v6.12.115"), 2048, 0x40000, k, "free", True)
     assert pred.poisoned == copies | {k}
     heads = p.take_page_off_buddy(512, k)
     assert {i for i, bits in enumerate(pred.compound) if bits} == copies - heads
     assert all(bits == 1 << 17 for bits in pred.compound if bits)
-    fixed = p.predict_hwpoison(facts("v6.12"), 2048, 0x40000, k, "free", True)
+    fixed = p.predict_hwpoison(facts("v6.12.111"), 2048, 0x40000, k, "free", True)
     assert fixed.poisoned == {k} and not any(fixed.compound)
     off = p.predict_hwpoison(facts("v6.12.115"), 2048, 0x40000, k, "free", False)
     assert off.poisoned == {k} and not any(off.compound)

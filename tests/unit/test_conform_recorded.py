@@ -47,7 +47,7 @@ def _rows_with(preset: str, records: dict[str, list[dict[str, object]]]) -> tupl
 
 def test_recorded_run_agrees(records: dict[str, list[dict[str, object]]]) -> None:
     report = report_from_records(records)
-    assert report.facts is not None and report.facts.preset == "v6.1"
+    assert report.facts is not None and report.facts.preset == "v6.1.52"
     assert report.error is None and report.disagreements == 0, conform_text(report)
     assert len(report.rows) >= 60
     rows = {r.scenario: r for r in report.rows}
@@ -131,7 +131,7 @@ def test_cli_text_and_json(records: dict[str, list[dict[str, object]]], monkeypa
     assert code == 0 and err == "" and "model predicts" in out and "0 disagree" in out
     code, out, _ = _cli(monkeypatch, report, "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["version"] == 1 and doc["conform"]["kernel"]["preset"] == "v6.1"
+    assert code == 0 and doc["version"] == 1 and doc["conform"]["kernel"]["preset"] == "v6.1.52"
     assert doc["conform"]["disagreements"] == 0 and doc["conform"]["rows"][0].keys() == {
         "scenario",
         "predicts",
@@ -204,7 +204,7 @@ def test_kernel_that_cannot_boot_is_a_row() -> None:
 # The rows on which the previous era's preset must disagree with each recording.
 PREVIOUS_ERA = {
     "6.12.117": (
-        "v6.12",  # reset_struct_pages() kept: the restored copies are tails, nothing stale
+        "v6.12.111",  # reset_struct_pages() kept: the restored copies are tails, nothing stale
         {
             *(f"hwpoison {t} head+{k} HVO on ({stages})" for k in (0, 1, 64, 65, 511)
               for t, stages in (("in-use", "after_poison, after_munmap, after_shrink"),

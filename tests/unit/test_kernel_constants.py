@@ -57,8 +57,8 @@ def test_pagetable_pages(config_id: str, folios: int, tables: int) -> None:
 # with each HugeTLB page" (v5.18); HUGETLB_VMEMMAP_RESERVE_SIZE = PAGE_SIZE from v6.1 (and
 # in v6.2 with the head copy, and in the 2026 series); Device-DAX keeps the head page and
 # the first tail page it reuses (4917f55b4ef9, vmemmap_dedup.rst "device-dax reuses the
-# tail vmemmap page").  6.12 and 6.12.115+: linux-source-6.12 mm/hugetlb_vmemmap.h
-# HUGETLB_VMEMMAP_RESERVE_SIZE PAGE_SIZE.  The `none` baseline keeps nothing because it remaps nothing.
+# tail vmemmap page").  5.19..6.15 and Debian 6.12.111/115: HUGETLB_VMEMMAP_RESERVE_SIZE PAGE_SIZE
+# (linux-source-6.1 and linux-source-6.12 mm/hugetlb_vmemmap.h).  The `none` baseline keeps nothing because it remaps nothing.
 RESERVE = {
     "none": 0,
     "rfc-2020": 2,
@@ -66,7 +66,14 @@ RESERVE = {
     "v5.18": 1,
     "v6.1": 1,
     "v6.2": 1,
-    "v6.12": 1,
+    "v5.19": 1,
+    "v6.1.52": 1,
+    "v6.5": 1,
+    "v6.8": 1,
+    "v6.10": 1,
+    "4eeec8c89a0c": 1,
+    "v6.15": 1,
+    "v6.12.111": 1,
     "v6.12.115": 1,
     "mask-2026": 1,
     "devdax": 2,

@@ -231,10 +231,10 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
     ("answer-float", text(extra="answer = " + "1" * 80 + ".0"),
      "answer: 'answer' must be a string (got 1.1111111111111111e+79)"),
     # scheme
-    ("preset", text(scheme='"v5.15"'), "scheme: unknown scheme preset 'v5.15' (did you mean 'v5.18'?)"),
+    ("preset", text(scheme='"v5.181"'), "scheme: unknown scheme preset 'v5.181' (did you mean 'v5.18'?)"),
     ("scheme-type", text(scheme="3"), "scheme: 'scheme' must be a preset name or a table (got 3)"),
     ("scheme-key", text(scheme="{ privat = [0] }"), "scheme.privat: unknown key 'privat' (did you mean 'private'?)"),
-    ("base", text(scheme='{ base = "v6.3" }'), "scheme.base: unknown scheme preset 'v6.3' (did you mean 'v6.2'?)"),
+    ("base", text(scheme='{ base = "v6.22" }'), "scheme.base: unknown scheme preset 'v6.22' (did you mean 'v6.2'?)"),
     ("base-type", text(scheme="{ base = 6.2 }"), "scheme.base: 'scheme.base' must be a preset name (got 6.2)"),
     ("private-type", text(scheme='{ private = "0" }'),
      "scheme.private: 'scheme.private' must be a list of vmemmap page numbers (got '0')"),
