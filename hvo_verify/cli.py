@@ -48,7 +48,7 @@ from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.wrap import wrap
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
-from hvo_verify.specs.loader import load_spec_files, load_sweep
+from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
 from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
 from hvo_verify.verdict import Outcome
@@ -250,10 +250,14 @@ def parse_size(value: str) -> int:
 
 
 def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    scheme = preset(args.scheme)
+    """A row per (scheme, config): --scheme is a preset, a glob over presets or 'all'."""
+    names = matching_presets(args.scheme) if args.scheme == "all" or set("*?[") & set(args.scheme) else [args.scheme]
+    if not names:
+        raise UsageError(f"--scheme: {args.scheme!r} matches no scheme preset (see hvo-verify list)")
+    schemes = [preset(name) for name in names]
     configs = parse_config_id(args.config)
     pool = parse_size(args.pool) if args.pool else 0
-    rows = [savings(c, scheme, pool) for c in configs]
+    rows = [savings(c, scheme, pool) for scheme in schemes for c in configs]
     out.write(json_out.savings_document(rows) if args.format == "json" else text.savings_table(rows))
     return EXIT_OK
 
@@ -439,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", help="only this scheme of a spec that sweeps several (default: each in turn)")
     p.set_defaults(func=cmd_explore)
     p = command("savings", "vmemmap pages freed per folio and for a pool")
-    p.add_argument("--scheme", required=True, help="a scheme preset")
+    p.add_argument("--scheme", required=True, help="a scheme preset, a glob over presets ('v6.*') or 'all'")
     p.add_argument("--config", required=True, help="a config id or 'all'")
     p.add_argument("--pool", help="pool size, e.g. 300G")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -48,7 +48,7 @@ from hvo_verify.ops.table import OPS
 from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, split_scheme
 from hvo_verify.verdict import Verdict
 
-__all__ = ["load_spec", "load_spec_files", "load_specs", "load_sweep", "parse_spec", "parse_sweep"]
+__all__ = ["load_spec", "load_spec_files", "load_specs", "load_sweep", "matching_presets", "parse_spec", "parse_sweep"]
 
 MAX_VMEMMAP_PAGES = 16384  # x86-64/4K/1G@256; per-config limits: vmemmap.fit_error()
 MAX_TIMEOUT_S = 3600
@@ -294,6 +294,12 @@ def _scheme(value: object, source: str) -> Scheme:
     return scheme
 
 
+def matching_presets(pattern: str) -> list[str]:
+    """The names of PRESETS that the glob `pattern` matches (fnmatch), in PRESETS order;
+    "all" matches every one."""
+    return [name for name in PRESETS if pattern == "all" or fnmatch.fnmatchcase(name, pattern)]
+
+
 def _schemes(value: object) -> tuple[Scheme, ...]:
     """`schemes`: preset names and globs over them (fnmatch: `v6.*`), in the order given,
     each preset once; or "all": every preset of PRESETS (the glob "*"), `none` and
@@ -312,7 +318,7 @@ def _schemes(value: object) -> tuple[Scheme, ...]:
         if name == "all":
             raise _Bad(key, "'all' must stand alone (schemes = [\"all\"])")
         if _GLOB_CHARS.intersection(name):
-            matched = [preset for preset in PRESETS if fnmatch.fnmatchcase(preset, name)]
+            matched = matching_presets(name)
             if not matched:
                 raise _Bad(key, f"{_show(name)} matches no scheme preset (presets: {', '.join(PRESETS)})")
         elif name in PRESETS:

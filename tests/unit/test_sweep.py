@@ -260,3 +260,12 @@ def test_the_gup_fifth_page_sweep_keeps_its_five_eras() -> None:
     units = load_sweep(ROOT / "specs" / "objections" / "gup-fifth-page.toml")
     assert [u.scheme.name for u in units] == ["rfc-2020", "v5.14", "v5.18", "v6.2", "mask-2026"]
     assert sum(len(u.configs) * len(u.invariants) for u in units) == 20
+
+
+def test_savings_takes_a_glob_over_presets() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(["savings", "--scheme", "v5.*", "--config", "x86-64/4K/2M"], out, err) == cli.EXIT_OK
+    rows = [line.split()[1] for line in out.getvalue().splitlines()[1:]]
+    assert rows == [name for name in PRESETS if fnmatch.fnmatchcase(name, "v5.*")]
+    assert cli.run(["savings", "--scheme", "v9.*", "--config", "x86-64/4K/2M"], out, err) == cli.EXIT_ERROR
+    assert err.getvalue() == "hvo-verify: --scheme: 'v9.*' matches no scheme preset (see hvo-verify list)\n"
