@@ -53,7 +53,7 @@ from hvo_verify.model.config import KernelConfig, parse_config_id
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import KState
 from hvo_verify.ops.table import OPS
-from hvo_verify.specs.loader import load_spec
+from hvo_verify.specs.loader import load_sweep
 from hvo_verify.specs.schema import Spec
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -552,7 +552,8 @@ class Baseline:
 
 def baseline(path: pathlib.Path, depth: int, timeout_s: float, limit: int | None, budget_s: float | None,
              sample: int, do_1g: bool, repeats: int, log: bool) -> Baseline:  # fmt: skip
-    spec = load_spec(path)
+    units = load_sweep(path)  # a sweep over eras: its v5.14 unit, as before the sweep
+    spec = next((u for u in units if u.scheme.name == "v5.14"), units[0])
     assert spec.ops is not None, f"{path}: not an ops spec"
     config = next((c for c in spec.configs if c.id.split("@")[0] == CONFIG_2M), spec.configs[0])
     job = ops_jobs(spec, depth, int(timeout_s * 1000), config)[0]
@@ -683,14 +684,14 @@ def load_ops_specs(directory: pathlib.Path) -> tuple[list[tuple[str, Spec]], lis
     specs, skipped = [], []
     for path in sorted(directory.glob("*.toml")):
         try:
-            spec = load_spec(path)
+            units = load_sweep(path)
         except Exception as exc:  # noqa: BLE001 (specs are edited concurrently)
             skipped.append(f"{path.name}: {exc}")
             continue
-        if spec.ops is None:
+        if units[0].ops is None:
             skipped.append(f"{path.name}: not an ops spec")
             continue
-        specs.append((path.stem, spec))
+        specs += [(f"{path.stem}#{u.scheme.name}" if u.sweep else path.stem, u) for u in units]
     return specs, skipped
 
 

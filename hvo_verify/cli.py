@@ -48,7 +48,8 @@ from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.wrap import wrap
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
-from hvo_verify.specs.loader import load_spec, load_spec_files
+from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
+from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
 from hvo_verify.verdict import Outcome
 
@@ -147,13 +148,33 @@ def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, st
         return config.id, None, str(exc)
 
 
+def _units(path: str, scheme: str | None) -> tuple[Spec, ...]:
+    """The units of a spec file (one per scheme of a sweep), or the one `--scheme` names."""
+    units = load_sweep(path)
+    if scheme is None:
+        return units
+    names = [u.scheme.name for u in units]
+    if scheme not in names:
+        raise UsageError(f"--scheme: {unknown('scheme of this spec', scheme, names)}")
+    return tuple(u for u in units if u.scheme.name == scheme)
+
+
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    spec = load_spec(args.spec)
+    """One spec, or each scheme of a sweep in turn (a blank line between)."""
+    codes = []
+    for n, spec in enumerate(_units(args.spec, args.scheme)):
+        if n:
+            out.write("\n")
+        codes.append(_explain(spec, args.config, out))
+    return max(codes)
+
+
+def _explain(spec: Spec, config: str | None, out: TextIO) -> int:
     configs = [c.id for c in spec.configs]
-    if args.config:
-        if args.config not in configs:
-            raise UsageError(f"--config: {unknown('config of this spec', args.config, configs)}")
-        configs = [args.config]
+    if config:
+        if config not in configs:
+            raise UsageError(f"--config: {unknown('config of this spec', config, configs)}")
+        configs = [config]
     else:
         configs = configs[:1]
     chosen = tuple(c for c in spec.configs if c.id in configs)
@@ -188,11 +209,21 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_explore(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    spec = load_spec(args.spec)
-    if spec.ops is None:
-        raise SpecError(spec.path, "ops", "explore runs operation specs: this spec has no [ops] table")
+    """One operation spec, or each scheme of a sweep in turn (a blank line between)."""
+    units = _units(args.spec, args.scheme)
+    if units[0].ops is None:
+        raise SpecError(units[0].path, "ops", "explore runs operation specs: this spec has no [ops] table")
     if not 1 <= args.examples <= 1_000_000:
         raise UsageError("--examples: must be at least 1 and at most 1000000")
+    codes = []
+    for n, spec in enumerate(units):
+        if n:
+            out.write("\n")
+        codes.append(_explore(spec, args, out))
+    return max(codes)
+
+
+def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
     configs = None
     if args.config:
         ids = [c.id for c in spec.configs]
@@ -219,10 +250,14 @@ def parse_size(value: str) -> int:
 
 
 def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    scheme = preset(args.scheme)
+    """A row per (scheme, config): --scheme is a preset, a glob over presets or 'all'."""
+    names = matching_presets(args.scheme) if args.scheme == "all" or set("*?[") & set(args.scheme) else [args.scheme]
+    if not names:
+        raise UsageError(f"--scheme: {args.scheme!r} matches no scheme preset (see hvo-verify list)")
+    schemes = [preset(name) for name in names]
     configs = parse_config_id(args.config)
     pool = parse_size(args.pool) if args.pool else 0
-    rows = [savings(c, scheme, pool) for c in configs]
+    rows = [savings(c, scheme, pool) for scheme in schemes for c in configs]
     out.write(json_out.savings_document(rows) if args.format == "json" else text.savings_table(rows))
     return EXIT_OK
 
@@ -394,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec")
     p.add_argument("--config", help="which of the spec's configs (default: the first)")
+    p.add_argument("--scheme", help="which scheme of a spec that sweeps several (default: each in turn)")
     p.set_defaults(func=cmd_explain)
     p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
     p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
@@ -405,9 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"random sequences per (config, invariant) (default: {DEFAULT_EXAMPLES})")  # fmt: skip
     p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized, the same every run)")
     p.add_argument("--config", help="only this config of the spec")
+    p.add_argument("--scheme", help="only this scheme of a spec that sweeps several (default: each in turn)")
     p.set_defaults(func=cmd_explore)
     p = command("savings", "vmemmap pages freed per folio and for a pool")
-    p.add_argument("--scheme", required=True, help="a scheme preset")
+    p.add_argument("--scheme", required=True, help="a scheme preset, a glob over presets ('v6.*') or 'all'")
     p.add_argument("--config", required=True, help="a config id or 'all'")
     p.add_argument("--pool", help="pool size, e.g. 300G")
     p.add_argument("--format", choices=("text", "json"), default="text")

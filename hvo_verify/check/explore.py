@@ -82,7 +82,7 @@ def explore_spec(
         reason = not_applicable_reason(config, spec.scheme) or ""
         machine = None if reason else machine_for(config, spec)
         for inv in spec.invariants:
-            expected = spec.expect.expected(inv, config.id)
+            expected = spec.expect.expected(inv, config.id, spec.scheme.name)
             if machine is None:
                 out.append(Exploration(spec.path, config.id, inv, expected, 0, 0, not_applicable=reason))
                 continue

@@ -51,6 +51,8 @@ class CheckResult:
     solver_seconds: float = 0.0
     queries: int = 0
     trace: Trace | None = None  # operation checks: the replayed violating trace
+    scheme: str = ""  # the scheme checked (check_specs fills it in, with `spec`)
+    sweep: bool = False  # the spec sweeps several schemes (`schemes`): one column per scheme
 
     @property
     def as_expected(self) -> bool:
@@ -59,6 +61,7 @@ class CheckResult:
     def to_json(self) -> dict[str, object]:
         return {
             "spec": self.spec,
+            "scheme": self.scheme,
             "config": self.config,
             "invariant": self.invariant,
             "verdict": self.verdict.value,

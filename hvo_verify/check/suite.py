@@ -1,7 +1,9 @@
 """Suite orchestration: specs -> jobs for the two engines (check/static.py and
 check/bmc.py) -> results with their expectations, in spec order, in parallel when asked.
 
-`check_specs()` is what `hvo-verify check`, `explain` and the self-check run.
+`check_specs()` is what `hvo-verify check`, `explain` and the self-check run.  A spec
+here is one unit: a file that sweeps several schemes is one Spec per scheme (the loader
+expands it), so nothing below knows about sweeps but the label on each result.
 """
 
 from __future__ import annotations
@@ -79,4 +81,6 @@ def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
 
 
 def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
-    return dataclasses.replace(result, spec=spec.path, expected=spec.expect.expected(result.invariant, result.config))
+    name = spec.scheme.name
+    expected = spec.expect.expected(result.invariant, result.config, name)
+    return dataclasses.replace(result, spec=spec.path, expected=expected, scheme=name, sweep=bool(spec.sweep))

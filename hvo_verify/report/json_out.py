@@ -20,9 +20,11 @@ def results_document(results: Sequence[CheckResult]) -> str:
 
 
 def trace_file_name(result: CheckResult) -> str:
-    """`<spec-stem>.<config id, / -> _>.<invariant>.json`."""
+    """`<spec-stem>.<config id, / -> _>.<invariant>.json`; for a spec that sweeps
+    schemes, `<spec-stem>.<scheme>.<config id, / -> _>.<invariant>.json`."""
     stem = pathlib.PurePath(result.spec).stem
-    return f"{stem}.{result.config.replace('/', '_')}.{result.invariant}.json"
+    scheme = f".{result.scheme}" if result.sweep else ""
+    return f"{stem}{scheme}.{result.config.replace('/', '_')}.{result.invariant}.json"
 
 
 def traces_to_save(results: Sequence[CheckResult]) -> list[tuple[str, str]]:

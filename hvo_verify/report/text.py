@@ -15,26 +15,98 @@ from hvo_verify.verdict import Verdict
 
 
 def verdict_table(results: Sequence[CheckResult]) -> str:
+    """One block per spec file, in result order: a row per (config, invariant), or for a
+    spec that sweeps schemes, a table with one column of verdicts per scheme."""
     lines: list[str] = []
-    spec = None
-    for res in results:
-        if res.spec != spec:
-            spec = res.spec
-            lines.append(f"{spec}")
-        mark = "ok" if res.as_expected else f"MISMATCH (expected {res.expected.value if res.expected else 'nothing'})"
-        lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
-        if res.verdict is Verdict.VIOLATED and res.counterexample:
-            lines.append(f"      {res.counterexample.message}")
-        elif res.verdict is Verdict.VIOLATED and res.trace is not None:
-            lines.append(f"      {res.reason}")
-            calls = " -> ".join(step.call() for step in res.trace.steps)
-            lines += wrap(f"      trace: {calls}")
-        elif res.verdict is Verdict.UNKNOWN:
-            lines.append(f"      {res.reason}")
-        elif res.verdict is Verdict.VACUOUS:
-            lines += wrap(f"      {res.reason}")
+    for group in _by_spec(results):
+        if group[0].sweep:
+            lines += sweep_table(group)
+            continue
+        lines.append(f"{group[0].spec}")
+        for res in group:
+            mark = "ok" if res.as_expected else f"MISMATCH (expected {_expected(res)})"
+            lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
+            lines += _details(res, "      ")
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
+
+
+def _by_spec(results: Sequence[CheckResult]) -> list[list[CheckResult]]:
+    """Runs of consecutive results of one spec file."""
+    groups: list[list[CheckResult]] = []
+    for res in results:
+        if groups and groups[-1][0].spec == res.spec and groups[-1][0].sweep == res.sweep:
+            groups[-1].append(res)
+        else:
+            groups.append([res])
+    return groups
+
+
+def _expected(res: CheckResult) -> str:
+    return res.expected.value if res.expected else "nothing"
+
+
+def _details(res: CheckResult, indent: str) -> list[str]:
+    """What a verdict needs said under it: the counterexample's message, the violating
+    trace, why unknown or vacuous."""
+    if res.verdict is Verdict.VIOLATED and res.counterexample:
+        return [f"{indent}{res.counterexample.message}"]
+    if res.verdict is Verdict.VIOLATED and res.trace is not None:
+        calls = " -> ".join(step.call() for step in res.trace.steps)
+        return [f"{indent}{res.reason}", *wrap(f"{indent}trace: {calls}")]
+    if res.verdict is Verdict.UNKNOWN:
+        return [f"{indent}{res.reason}"]
+    if res.verdict is Verdict.VACUOUS:
+        return wrap(f"{indent}{res.reason}")
+    return []
+
+
+SWEEP_MARK = "!"  # after a verdict in a sweep table: it differs from its expectation
+
+
+def sweep_table(results: Sequence[CheckResult]) -> list[str]:
+    """The results of one spec that sweeps schemes: rows config x invariant, one column
+    of verdicts per scheme (split into blocks of columns that fit in WIDTH), a verdict
+    that differs from its expectation marked `!`; then, per scheme, what the verdicts
+    need said (MISMATCH lines, counterexamples, reasons)."""
+    schemes = list(dict.fromkeys(r.scheme for r in results))
+    rows = list(dict.fromkeys((r.config, r.invariant) for r in results))
+    cell = {(r.scheme, r.config, r.invariant): r for r in results}
+
+    def text_of(scheme: str, row: tuple[str, str]) -> str:
+        res = cell.get((scheme, *row))
+        if res is None:
+            return "-"
+        return res.verdict.value + ("" if res.as_expected else SWEEP_MARK)
+
+    config_w = max(len(c) for c, _i in rows)
+    inv_w = max(len(i) for _c, i in rows)
+    label_w = 2 + config_w + 2 + inv_w
+    widths = {s: max(len(s), *(len(text_of(s, row)) for row in rows)) for s in schemes}
+    blocks: list[list[str]] = [[]]
+    used = label_w
+    for scheme in schemes:
+        if blocks[-1] and used + 2 + widths[scheme] > WIDTH:
+            blocks.append([])
+            used = label_w
+        blocks[-1].append(scheme)
+        used += 2 + widths[scheme]
+    lines = [f"{results[0].spec}  (one column per scheme; {SWEEP_MARK} differs from its expectation)"]
+    for block in blocks:
+        lines.append(" " * label_w + "".join(f"  {s:<{widths[s]}}" for s in block).rstrip())
+        previous = ""
+        for config, inv in rows:
+            shown = config if config != previous else ""
+            previous = config
+            cells = "".join(f"  {text_of(s, (config, inv)):<{widths[s]}}" for s in block)
+            lines.append(f"  {shown:<{config_w}}  {inv:<{inv_w}}{cells}".rstrip())
+    for res in results:
+        details = _details(res, "      ")
+        if details or not res.as_expected:
+            mark = "" if res.as_expected else f" MISMATCH (expected {_expected(res)})"
+            lines.append(f"  {res.scheme} {res.config} {res.invariant}: {res.verdict.value}{mark}")
+            lines += details
+    return lines
 
 
 def summary_line(results: Sequence[CheckResult]) -> str:

@@ -237,8 +237,10 @@ def explore_report(
     assert spec.ops is not None
     how = "derandomized" if seed is None else f"seed {seed}"
     limits = "".join(f", at most {n} call(s) of {op}" for op, n in spec.ops.max_calls)
+    sweep = [f"scheme: {spec.scheme.name} (of {', '.join(spec.sweep)})"] if spec.sweep else []
     out = [
         spec.title,
+        *sweep,
         f"explore: up to {examples} random sequences of at most {spec.ops.depth} operations from "
         f"{{{', '.join(spec.ops.alphabet)}}}{limits} per check ({how}), shrunk by Hypothesis",
     ]

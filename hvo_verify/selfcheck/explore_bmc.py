@@ -17,6 +17,7 @@ the checker it raises EncodingMismatch, which fails the section the same way).
 from __future__ import annotations
 
 import multiprocessing
+import pathlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -40,7 +41,7 @@ NAME = "explore-bmc"
 def replay_failure(result: CheckResult, spec: Spec) -> str | None:
     """None when a violated result's counterexample or trace replays on the concrete
     model to a violation of the same invariant; else one line saying what went wrong."""
-    where = f"{result.spec} {result.config} {result.invariant}"
+    where = f"{spec.unit} {result.config} {result.invariant}"
     if result.trace is not None:
         replayed = replay(result.trace, (result.invariant,))
         last = replayed[-1] if replayed else None
@@ -62,8 +63,11 @@ def replay_failure(result: CheckResult, spec: Spec) -> str | None:
     return None
 
 
-def replay_counts(results: Sequence[CheckResult], specs: Mapping[str, Spec]) -> tuple[int, int, int, list[str]]:
-    """(static counterexamples, operation traces, replayed, failures) over `results`."""
+def replay_counts(
+    results: Sequence[CheckResult], specs: Mapping[tuple[str, str], Spec]
+) -> tuple[int, int, int, list[str]]:
+    """(static counterexamples, operation traces, replayed, failures) over `results`;
+    `specs` by (path, scheme name), as `units()` makes it."""
     static = traces = ok = 0
     failures: list[str] = []
     for res in results:
@@ -73,12 +77,25 @@ def replay_counts(results: Sequence[CheckResult], specs: Mapping[str, Spec]) -> 
             traces += 1
         else:
             static += 1
-        problem = replay_failure(res, specs[res.spec])
+        problem = replay_failure(res, specs[(res.spec, res.scheme)])
         if problem is None:
             ok += 1
         else:
             failures.append(problem)
     return static, traces, ok, failures
+
+
+def units(specs: Sequence[Spec]) -> dict[tuple[str, str], Spec]:
+    """Specs by (path, scheme name): a spec that sweeps schemes is one Spec per scheme."""
+    return {(s.path, s.scheme.name): s for s in specs}
+
+
+def _load(spec_paths: Sequence[str]) -> list[Spec]:
+    """The specs of `spec_paths`; a `file#scheme` entry is that one unit of a sweep."""
+    units = {p for p in spec_paths if "#" in p and not pathlib.Path(p).exists()}
+    partial = {p.rpartition("#")[0] for p in units} - set(spec_paths)  # files named only by a unit
+    files = dict.fromkeys(p.rpartition("#")[0] if p in units else p for p in spec_paths)
+    return [s for s in load_specs(list(files)) if s.path not in partial or s.unit in units]
 
 
 def _explore(spec: Spec, examples: int) -> list[Exploration] | str:
@@ -94,19 +111,20 @@ def run_explore_bmc(
     results: Sequence[CheckResult] | None = None,
     examples: int = DEFAULT_EXAMPLES,
 ) -> Section:
-    """Explore every operation spec of `spec_paths`; compare with the BMC verdicts in
-    `results` (the suite's, checked here when not given); replay every counterexample."""
-    specs = load_specs(list(spec_paths))
-    by_path = {s.path: s for s in specs}
+    """Explore every operation spec of `spec_paths` (files, folders, or `file#scheme`: one
+    scheme of a sweep, `Spec.unit`); compare with the BMC verdicts in `results` (the
+    suite's, checked here when not given); replay every counterexample."""
+    specs = _load(spec_paths)
+    by_unit = units(specs)
     failures: list[str] = []
     if results is None:
         try:
             results = check_specs(specs, workers=jobs)
         except EncodingMismatch as exc:
             return Section(NAME, False, (), (f"a counterexample did not replay: {exc}",))
-    static, traces, replayed, replay_failures = replay_counts(results, by_path)
+    static, traces, replayed, replay_failures = replay_counts(results, by_unit)
     failures += replay_failures
-    bmc = {(r.spec, r.config, r.invariant): r for r in results if by_path[r.spec].ops is not None}
+    bmc = {(r.spec, r.scheme, r.config, r.invariant): r for r in results if by_unit[(r.spec, r.scheme)].ops is not None}
     ops_specs = [s for s in specs if s.ops is not None]
     pairs = proved = found_on_proved = bmc_violated = also_found = 0
     if jobs > 1 and len(ops_specs) > 1:
@@ -122,21 +140,21 @@ def run_explore_bmc(
             if e.not_applicable:
                 continue
             pairs += 1
-            verdict = bmc[(spec.path, e.config, e.invariant)].verdict
+            verdict = bmc[(spec.path, spec.scheme.name, e.config, e.invariant)].verdict
             if verdict is Verdict.PROVED:
                 proved += 1
                 if e.found:
                     found_on_proved += 1
                     steps = "; ".join(s.call() for s in e.trace.steps) if e.trace else ""
                     failures.append(
-                        f"{spec.path} {e.config} {e.invariant}: BMC proved at depth {spec.ops.depth if spec.ops else 0}, "
+                        f"{spec.unit} {e.config} {e.invariant}: BMC proved at depth {spec.ops.depth if spec.ops else 0}, "
                         f"exploration found {steps}: {e.message}"
                     )
             elif verdict is Verdict.VIOLATED:
                 bmc_violated += 1
                 also_found += e.found
             elif verdict is Verdict.VACUOUS and e.found:  # BMC admits no run, yet one ran
-                failures.append(f"{spec.path} {e.config} {e.invariant}: BMC vacuous, exploration found {e.message}")
+                failures.append(f"{spec.unit} {e.config} {e.invariant}: BMC vacuous, exploration found {e.message}")
     figures: tuple[tuple[str, int | float | str], ...] = (
         ("operation specs explored", len(ops_specs)),
         ("(config, invariant) pairs", pairs),

@@ -2,18 +2,18 @@
 goes through the real command line, `hvo-verify check FILE`, in-process (the caller
 passes the command line in as `cli_run`, i.e. `cli.run`).
 
-A *case* is one generated file (bytes).  `parse_spec` decides first: a file that parses
+A *case* is one generated file (bytes).  `parse_sweep` decides first: a file that parses
 is a valid spec and counts as `valid` (it is not checked: that would run the solver).
 A rejected file must give, through `cli_run(["check", FILE], stdout, stderr)`:
 
 * exit code 2, nothing on stdout;
 * exactly one line on stderr, printable, no "Traceback": `FILE: KEY: message`, the same
-  line as the `SpecError` that `parse_spec` raised;
+  line as the `SpecError` that `parse_sweep` raised;
 * for the categories that break one known key, a KEY that names it (or the key the
   loader validates it against: e.g. `scheme.private` for a head copy, `toml` for what
   TOML itself refuses).
 
-Any other exception, from `parse_spec` or from the command line, is a `traceback`.
+Any other exception, from `parse_sweep` or from the command line, is a `traceback`.
 The categories cover wrong types, unknown keys, missing fields, huge numbers, non-UTF-8
 bytes, deep nesting and duplicate keys, and more: malformed [ops] tables, bad config
 ids, bad expectation keys and verdicts, impossible scheme combinations, BOMs, NUL
@@ -50,7 +50,7 @@ from hvo_verify.model.config import CONFIG_IDS
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel
 from hvo_verify.ops.table import OPS
 from hvo_verify.selfcheck.section import Section
-from hvo_verify.specs.loader import OPS_KEYS, SCHEME_KEYS, TOP_KEYS, parse_spec
+from hvo_verify.specs.loader import OPS_KEYS, SCHEME_KEYS, TOP_KEYS, parse_sweep
 from hvo_verify.verdict import Verdict
 
 MAX_FAILURE_LINES = 20
@@ -763,12 +763,12 @@ def _first_line(exc: BaseException) -> str:
 def _loader_line(data: bytes, name: str) -> tuple[str, SpecError | None, str]:
     """(outcome, the SpecError, why): `valid`, `rejected` or `traceback`."""
     try:
-        parse_spec(data, name)
+        parse_sweep(data, name)
         return "valid", None, ""
     except SpecError as exc:
         return "rejected", exc, ""
     except Exception as exc:  # noqa: BLE001 - exactly what this check looks for
-        return "traceback", None, f"parse_spec raised {type(exc).__name__}: {_first_line(exc)}"
+        return "traceback", None, f"parse_sweep raised {type(exc).__name__}: {_first_line(exc)}"
 
 
 def _cli(cli_run: CliRun, paths: list[str], want: list[str]) -> tuple[str, str]:
@@ -791,7 +791,7 @@ def _cli(cli_run: CliRun, paths: list[str], want: list[str]) -> tuple[str, str]:
 
 
 def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None, cli_run: CliRun) -> tuple[str, str]:
-    """One file through parse_spec, then (if rejected) `hvo-verify check FILE`:
+    """One file through parse_sweep, then (if rejected) `hvo-verify check FILE`:
     (outcome, why), outcome `valid`, `rejected`, `traceback`, `exit`, `line` or `key`."""
     outcome, exc, why = _loader_line(data, str(path))
     if exc is None:
@@ -844,7 +844,7 @@ def _definitely_bad(data: bytes) -> bytes:
     """`data` if the loader rejects it, else a file it rejects (a folder case must not
     run the solver)."""
     try:
-        parse_spec(data, "x")
+        parse_sweep(data, "x")
     except Exception:  # noqa: BLE001 - rejected (a traceback is judge()'s business)
         return data
     return data + b"\n[expect]\n"  # a table defined twice

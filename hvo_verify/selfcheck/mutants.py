@@ -723,14 +723,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "gup-refs-on-subpage",
         "mm/gup.c try_grab_folio_fast(): references taken with page_ref_add(page) on the subpage instead "
         "of page_folio(page)",
-        ("objections/gup-fifth-page-rfc-2020.toml:refcount",),
+        ("objections/gup-fifth-page.toml#rfc-2020:refcount",),
         lambda: forced_policies(gup_refs=GupRefs.SUBPAGE),
     ),
     Mutant(
         "unpin-drops-one-ref-per-folio-run",
         "mm/gup.c gup_put_folio(): folio_put_refs(folio, 1) instead of refs for a run of pages of one "
         "folio (unpin_user_pages_dirty_lock() groups them with gup_folio_range_next())",
-        ("objections/gup-fifth-page-v5.14.toml:refcount",),
+        ("objections/gup-fifth-page.toml#v5.14:refcount",),
         _put_one_ref_per_run,
     ),
     Mutant(
@@ -744,14 +744,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "bvec-offset-in-page",
         "block/bio.c bio_add_folio() given offset_in_page() instead of offset_in_folio(): the bio_vec "
         "starts at the folio's first page, so DMA for head+5 lands on the head's page",
-        ("objections/gup-fifth-page-v5.14.toml:dma-exact",),
+        ("objections/gup-fifth-page.toml#v5.14:dma-exact",),
         _bvec_offset_in_page,
     ),
     Mutant(
         "bvec-offset-of-first-page",
         "block/bio.c: every bio_vec of a buffer that spans pages gets the first page's offset_in_page() "
         "(the offset of segment >= 1 is wrong), so DMA for the second page lands past its start",
-        ("objections/gup-fifth-page-v5.14.toml:dma-exact",),
+        ("objections/gup-fifth-page.toml#v5.14:dma-exact",),
         _bvec_offset_of_first_page,
     ),
     Mutant(
@@ -775,7 +775,7 @@ NO_MUTANT = Mutant("none", "the model as it is", (), lambda: [])
 
 # ---------------------------------------------------------------- running
 
-CheckId = tuple[str, str, str]  # (spec path as loaded, invariant, config id)
+CheckId = tuple[str, str, str]  # (spec unit as loaded: path, or path#scheme in a sweep; invariant, config id)
 
 
 @dataclass(frozen=True)
@@ -834,9 +834,16 @@ def short_path(path: str) -> str:
 
 
 def parse_hint(hint: str) -> tuple[str, tuple[str, ...]]:
-    """`objections/x.toml:ro-write,alias-write` -> (spec, invariants); no invariants: all."""
+    """`objections/x.toml:ro-write,alias-write` -> (spec, invariants); no invariants: all.
+    In a spec that sweeps schemes, `objections/x.toml#v5.14:...` names one scheme's unit;
+    the file alone names every unit."""
     name, _, invariants = hint.partition(":")
     return name, tuple(i for i in invariants.split(",") if i)
+
+
+def hinted_by(name: str, spec: Spec) -> bool:
+    """Whether a hint's spec name (see parse_hint) names this unit."""
+    return name in (short_path(spec.unit), short_path(spec.path))
 
 
 Group = tuple[Spec, tuple[str, ...]]  # a spec and the invariants of it to check
@@ -845,17 +852,16 @@ Group = tuple[Spec, tuple[str, ...]]  # a spec and the invariants of it to check
 def search_plan(specs: Sequence[Spec], hint: Sequence[str]) -> list[Group]:
     """The order a mutant is checked in: the hinted checks, then the rest of each hinted
     spec, then every other spec in suite order; every check exactly once."""
-    by_name = {short_path(s.path): s for s in specs}
     plan: list[Group] = []
     done: set[tuple[str, str]] = set()
 
     def add(spec: Spec, wanted: Sequence[str]) -> None:
-        invs = tuple(i for i in spec.invariants if (not wanted or i in wanted) and (spec.path, i) not in done)
+        invs = tuple(i for i in spec.invariants if (not wanted or i in wanted) and (spec.unit, i) not in done)
         if invs:
             plan.append((spec, invs))
-            done.update((spec.path, i) for i in invs)
+            done.update((spec.unit, i) for i in invs)
 
-    hinted = [(by_name[name], invs) for name, invs in map(parse_hint, hint) if name in by_name]
+    hinted = [(spec, invs) for name, invs in map(parse_hint, hint) for spec in specs if hinted_by(name, spec)]
     for spec, invs in hinted:
         add(spec, invs)
     for spec in [s for s, _invs in hinted] + list(specs):
@@ -877,10 +883,10 @@ def run_checks(spec: Spec, pairs: Sequence[tuple[str, str]], stop_after: int | N
     counterexample does not replay (EncodingMismatch).  Stops after `stop_after` kills."""
     out = _Outcome()
     configs = {c.id: c for c in spec.configs}
-    name = short_path(spec.path)
+    name = short_path(spec.unit)
     for inv, config_id in pairs:
         check = f"{name}:{inv}@{config_id}"
-        out.checks.append((spec.path, inv, config_id))
+        out.checks.append((spec.unit, inv, config_id))
         narrowed = dataclasses.replace(spec, configs=(configs[config_id],), invariants=(inv,))
         try:
             [res] = check_specs([narrowed], workers=1)
@@ -932,7 +938,7 @@ def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) ->
             plan = search_plan(specs, mutant.hint)
             if mutant.layer != "both":
                 hinted = {parse_hint(h)[0] for h in mutant.hint}
-                plan = [(spec, invs) for spec, invs in plan if short_path(spec.path) in hinted]
+                plan = [(spec, invs) for spec, invs in plan if any(hinted_by(h, spec) for h in hinted)]
             for spec, invariants in plan:
                 outcome = run_checks(spec, _pairs(spec, invariants), None if full else KILLERS_SHOWN)
                 checks += outcome.checks
@@ -985,7 +991,7 @@ def comparisons(mutant: Mutant, specs: Sequence[Spec]) -> list[tuple[str, tuple[
     static differential for what the static query reads, exploration against BMC on
     the hinted operation specs (the readers serve both)."""
     hinted = {parse_hint(h)[0] for h in mutant.hint}
-    ops_paths = tuple(s.path for s in specs if s.ops is not None and short_path(s.path) in hinted)
+    ops_paths = tuple(s.unit for s in specs if s.ops is not None and any(hinted_by(h, s) for h in hinted))
     kind = mutant.mirrors.partition(":")[0]
     out: list[tuple[str, tuple[str, ...]]] = []
     if kind in STATIC_KINDS:
@@ -1001,11 +1007,12 @@ def comparison_id(name: str, paths: Sequence[str]) -> str:
 
 def run_baseline(path: str, wanted: Sequence[tuple[str, str]] | None = None) -> BaselineRun:
     """The same checks with no mutant: `wanted` (invariant, config id) pairs of one spec
-    file, or all of them.  Every one must match its expectation."""
+    unit (`Spec.unit`: a file, or `file#scheme` in a sweep), or all of them.  Every one
+    must match its expectation."""
     start = time.perf_counter()
     try:
         with NO_MUTANT.apply():
-            [spec] = load_specs([path])
+            [spec] = [s for s in load_specs([path.rpartition("#")[0] or path]) if s.unit == path]
             pairs = _pairs(spec, spec.invariants)
             if wanted is not None:
                 pairs = [p for p in pairs if p in set(wanted)]

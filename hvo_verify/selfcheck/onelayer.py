@@ -258,7 +258,7 @@ _V518 = "presets/v5.18.toml:head-tail-exact,kpageflags"
 _RESTORE = "must-catch/ops-restore-without-reset.toml"
 _FREE = ("objections/hwpoison-head-index-two-errors.toml", "objections/hwpoison-raw-hwp-list.toml")
 _ALLOC = ("objections/pg-arch-1-writable-aliases.toml", "must-catch/ops-gup-refs-on-subpage.toml")
-_IO = ("must-catch/ops-gup-returns-representative.toml", "objections/gup-fifth-page-v5.14.toml")
+_IO = ("must-catch/ops-gup-returns-representative.toml", "objections/gup-fifth-page.toml#v5.14")
 _RMAP = ("objections/double-mapping-per-subpage.toml", "objections/double-mapping-folio.toml")
 _DCACHE = ("objections/pg-arch-1-read-only.toml", "objections/pg-arch-1-writable-aliases.toml")
 _OPS = ("objections/hwpoison-raw-flag-rfc-2020.toml", "must-catch/ops-gup-refs-on-subpage.toml", _RESTORE)
@@ -284,7 +284,7 @@ _STEP_HINTS: dict[str, tuple[str, ...]] = {
     "gup:submit_bio": _IO,
     "gup:bio_vec_offset": _IO,
     "gup:bvec_try_merge_page": _IO,
-    "gup:unpin_user_pages_dirty_lock": ("objections/gup-fifth-page-v5.14.toml",),
+    "gup:unpin_user_pages_dirty_lock": ("objections/gup-fifth-page.toml#v5.14",),
     "pageflags:sync_icache_dcache": _DCACHE,
     "pageflags:flush_dcache_page": _DCACHE,
     "pageflags:pg_arch_1_page": _DCACHE,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.selfcheck.explore_bmc import replay_counts
+from hvo_verify.selfcheck.explore_bmc import replay_counts, units
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.verdict import Verdict
@@ -49,7 +49,7 @@ def run_unknown(spec_paths: Sequence[str], jobs: int = 2, timeout_ms: int = TIME
             reasons[r.reason.removeprefix("solver: ").split(" (")[0]] += 1  # z3's words, not where
         elif not r.as_expected:
             failures.append(f"{where}: {r.verdict.value} under a {timeout_ms} ms timeout, expected {r.expected}")
-    static, traces, replayed, replay_failures = replay_counts(results, {s.path: s for s in specs})
+    static, traces, replayed, replay_failures = replay_counts(results, units(specs))
     failures += replay_failures
     unknown = sum(reasons.values())
     if not unknown:

@@ -1,6 +1,8 @@
 """Load spec files (TOML) into frozen `Spec` objects.
 
 Spec files are data only: they are parsed with `tomllib` and validated field by field.
+A file names one `scheme`, or several presets with `schemes` (a sweep over eras): it then
+loads as one `Spec` per preset (`parse_sweep`, `load_sweep`, `load_specs`).
 Every failure, whatever the input bytes, is a `SpecError` whose `str()` is one line
 `path: key: message`, where `key` is the dotted path of the offending key
 (`scheme.remap_to`, `configs[2]`, `expect.head-resolution`).
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import fnmatch
 import pathlib
 import re
 import reprlib
@@ -43,10 +46,10 @@ from hvo_verify.model.scheme import (
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.ops.table import OPS
-from hvo_verify.specs.schema import Expectations, OpsSpec, Spec
+from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, split_scheme
 from hvo_verify.verdict import Verdict
 
-__all__ = ["load_spec", "load_spec_files", "load_specs", "parse_spec"]
+__all__ = ["load_spec", "load_spec_files", "load_specs", "load_sweep", "matching_presets", "parse_spec", "parse_sweep"]
 
 MAX_VMEMMAP_PAGES = 16384  # x86-64/4K/1G@256; per-config limits: vmemmap.fit_error()
 MAX_TIMEOUT_S = 3600
@@ -67,10 +70,10 @@ class VmemmapAlign(enum.Enum):
 
 
 # fmt: off
-TOP_KEYS = ("title", "source", "description", "answer", "scheme", "configs", "struct_page_size",
+TOP_KEYS = ("title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
             "invariants", "timeout", "vmemmap_base_align", "ops", "expect")
 # fmt: on
-REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")
+REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")  # "scheme": or "schemes"
 
 
 class _Bad(Exception):
@@ -308,6 +311,42 @@ def _scheme(value: object, source: str) -> Scheme:
     return scheme
 
 
+def matching_presets(pattern: str) -> list[str]:
+    """The names of PRESETS that the glob `pattern` matches (fnmatch), in PRESETS order;
+    "all" matches every one."""
+    return [name for name in PRESETS if pattern == "all" or fnmatch.fnmatchcase(name, pattern)]
+
+
+def _schemes(value: object) -> tuple[Scheme, ...]:
+    """`schemes`: preset names and globs over them (fnmatch: `v6.*`), in the order given,
+    each preset once; or "all": every preset of PRESETS (the glob "*"), `none` and
+    `devdax` included.  Custom schemes are a `scheme` table, one per spec."""
+    if value == "all" or value == ["all"]:
+        return tuple(PRESETS.values())
+    if isinstance(value, str):
+        raise _Bad("schemes", f"'schemes' must be a list of presets (got {_show(value)}): "
+                              f"schemes = [{_show(value)}], or scheme = {_show(value)} for one")  # fmt: skip
+    found: dict[str, Scheme] = {}
+    for i, item in enumerate(_list(value, "schemes", "preset names or globs")):
+        key = f"schemes[{i}]"
+        if isinstance(item, dict):
+            raise _Bad(key, "a custom scheme is a table under 'scheme', one per spec: 'schemes' lists presets")
+        name = _text(item, key)
+        if name == "all":
+            raise _Bad(key, "'all' must stand alone (schemes = [\"all\"])")
+        if _GLOB_CHARS.intersection(name):
+            matched = matching_presets(name)
+            if not matched:
+                raise _Bad(key, f"{_show(name)} matches no scheme preset (presets: {', '.join(PRESETS)})")
+        elif name in PRESETS:
+            matched = [name]
+        else:
+            _unknown(key, "scheme preset", name, [*PRESETS, "all"])
+        for preset in matched:
+            found.setdefault(preset, PRESETS[preset])
+    return tuple(found.values())
+
+
 # ---------------------------------------------------------------- configs, invariants
 
 
@@ -450,17 +489,34 @@ def _expect_config(pattern: str, key: str) -> None:
         raise _Bad(key, f"config {_show(pattern)} is written {configs[0].id!r}")
 
 
-def _expectations(value: object, registry: Mapping[str, object] = INVARIANTS) -> Expectations:
+def _expect_scheme(pattern: str, rest: str, key: str, schemes: Sequence[str]) -> None:
+    """The SCHEME part of a `SCHEME:KEY` expect key must match a scheme of the spec."""
+    if not any(fnmatch.fnmatchcase(name, pattern) for name in schemes):
+        if _GLOB_CHARS.intersection(pattern) or not pattern:
+            raise _Bad(key, f"scheme {_show(pattern)} matches none of this spec's schemes ({', '.join(schemes)})")
+        _unknown(key, "scheme of this spec", pattern, schemes)
+    if rest == "default":
+        raise _Bad(key, f"write {_show(pattern + ':*')}: every invariant of one scheme is 'SCHEME:*'")
+
+
+def _expectations(
+    value: object, registry: Mapping[str, object] = INVARIANTS, schemes: Sequence[str] = ()
+) -> Expectations:
     entries: list[tuple[str, Verdict]] = []
     for name, item in _table(value, "expect").items():
         key = _sub("expect", name)
-        invariant, at, pattern = name.partition("@")
+        scheme, rest = split_scheme(name)
+        if scheme is not None:
+            _expect_scheme(scheme, rest, key, schemes)
+        invariant, at, pattern = rest.partition("@")
         if at:
             if invariant != "*" and invariant not in registry:
                 _unknown(key, "invariant", invariant, [*registry, "*"])
             _expect_config(pattern, key)
-        elif name != "default" and name not in registry:
-            _unknown(key, "expect key", name, [*registry, "default"])
+        elif scheme is not None and rest == "*":
+            pass
+        elif rest != "default" and rest not in registry:
+            _unknown(key, "expect key", rest, [*registry, "default"] if scheme is None else [*registry, "*"])
         entries.append((name, _verdict(item, key)))
     return Expectations(tuple(entries))
 
@@ -468,49 +524,75 @@ def _expectations(value: object, registry: Mapping[str, object] = INVARIANTS) ->
 # ---------------------------------------------------------------- spec
 
 
-def _spec(doc: dict[str, Any], path: str) -> Spec:
+def _scheme_keys(doc: Mapping[str, object]) -> None:
+    """Exactly one of `scheme` and `schemes`."""
+    if "scheme" in doc and "schemes" in doc:
+        raise _Bad("schemes", "give 'scheme' (one scheme) or 'schemes' (a list of presets), not both")
+    if "scheme" not in doc and "schemes" not in doc:
+        raise _Bad("scheme", "missing required key 'scheme' (or 'schemes', a list of presets)")
+
+
+def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
+    """The units of one file: one Spec per scheme (one for `scheme`)."""
     _check_keys(doc, "", TOP_KEYS)
     for name in REQUIRED_KEYS:
-        if name not in doc:
+        if name == "scheme":
+            _scheme_keys(doc)
+        elif name not in doc:
             raise _Bad(name, f"missing required key {name!r}")
     title = _required_text(doc["title"], "title")
     source = _required_text(doc["source"], "source")
     description = _text(doc.get("description", ""), "description")
     answer = _text(doc.get("answer", ""), "answer")
-    scheme = _scheme(doc["scheme"], source)
+    sweep = "schemes" in doc
+    schemes = _schemes(doc["schemes"]) if sweep else (_scheme(doc["scheme"], source),)
+    names = tuple(scheme.name for scheme in schemes)
     size = _struct_page_size(doc["struct_page_size"]) if "struct_page_size" in doc else None
     configs = _configs(doc["configs"], size)
-    for config in configs:
-        misfit = fit_error(config, scheme)
-        if misfit is not None:
-            raise _Bad(f"scheme.{misfit[0]}", misfit[1])
-    base = doc["scheme"].get("base") if isinstance(doc["scheme"], dict) else None  # validated by _scheme()
-    ops = _ops(doc["ops"], scheme, base) if "ops" in doc else None
-    invariants = _invariants(doc.get("invariants", "all"), INVARIANTS if ops is None else OP_INVARIANTS)
-    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if ops is None else DEFAULT_OPS_TIMEOUT_S))
+    base = doc["scheme"].get("base") if isinstance(doc.get("scheme"), dict) else None  # validated by _scheme()
+    ops_by_scheme: list[OpsSpec | None] = []
+    for scheme in schemes:
+        try:
+            for config in configs:
+                misfit = fit_error(config, scheme)
+                if misfit is not None:
+                    raise _Bad(f"scheme.{misfit[0]}", misfit[1])
+            ops_by_scheme.append(_ops(doc["ops"], scheme, base) if "ops" in doc else None)
+        except _Bad as bad:
+            raise (_Bad(bad.key, f"{bad.message} (under scheme {scheme.name})") if sweep else bad) from None
+    registry = INVARIANTS if "ops" not in doc else OP_INVARIANTS
+    invariants = _invariants(doc.get("invariants", "all"), registry)
+    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if "ops" not in doc else DEFAULT_OPS_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
-    spec = Spec(
-        path=path,
-        title=title,
-        source=source,
-        description=description,
-        scheme=scheme,
-        configs=configs,
-        invariants=invariants,
-        expect=_expectations(doc["expect"], INVARIANTS if ops is None else OP_INVARIANTS),
-        timeout_ms=timeout_ms,
-        vmemmap_base_align=align,
-        answer=answer,
-        ops=ops,
+    expect = _expectations(doc["expect"], registry, names)
+    units = tuple(
+        Spec(
+            path=path,
+            title=title,
+            source=source,
+            description=description,
+            scheme=scheme,
+            configs=configs,
+            invariants=invariants,
+            expect=expect,
+            timeout_ms=timeout_ms,
+            vmemmap_base_align=align,
+            answer=answer,
+            ops=ops,
+            sweep=names if sweep else (),
+        )
+        for scheme, ops in zip(schemes, ops_by_scheme, strict=True)
     )
-    for invariant in invariants:
-        for config in configs:
-            if spec.expect.expected(invariant, config.id) is None:
-                raise _Bad(
-                    "expect",
-                    f"no expected verdict for {invariant} on {config.id} (add 'default' or '{invariant}')",
-                )
-    return spec
+    for spec in units:
+        under = f" under {spec.scheme.name}" if sweep else ""
+        for invariant in invariants:
+            for config in configs:
+                if spec.expect.expected(invariant, config.id, spec.scheme.name) is None:
+                    raise _Bad(
+                        "expect",
+                        f"no expected verdict for {invariant} on {config.id}{under} (add 'default' or '{invariant}')",
+                    )
+    return units
 
 
 def _decode(text_or_bytes: str | bytes) -> dict[str, Any]:
@@ -553,28 +635,47 @@ def _path(path: str) -> str:
     return _one_line(path, limit=1 << 20)
 
 
-def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:
-    """Parse the text (or raw bytes) of one spec file; `path` is only used in errors."""
+def parse_sweep(text_or_bytes: str | bytes, path: str) -> tuple[Spec, ...]:
+    """Parse the text (or raw bytes) of one spec file into its units: one Spec per
+    scheme of `schemes`, in order, or the one of `scheme`; `path` is only used in errors."""
     try:
-        return _spec(_decode(text_or_bytes), path)
+        return _specs(_decode(text_or_bytes), path)
     except _Bad as bad:
         raise SpecError(_path(path), _one_line(bad.key), _one_line(bad.message)) from None
 
 
-def load_spec(path: str | pathlib.Path) -> Spec:
-    """Read and parse one spec file."""
+def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:
+    """Parse a spec file of one scheme (a sweep of one preset is one too); a sweep over
+    several presets is a SpecError that names them (see parse_sweep)."""
+    return _one(parse_sweep(text_or_bytes, path), path)
+
+
+def _one(units: tuple[Spec, ...], path: str) -> Spec:
+    if len(units) != 1:
+        names = ", ".join(u.scheme.name for u in units)
+        raise SpecError(_path(path), "schemes", f"this spec sweeps {len(units)} schemes ({names}): choose one")
+    return units[0]
+
+
+def load_sweep(path: str | pathlib.Path) -> tuple[Spec, ...]:
+    """Read and parse one spec file into its units (see parse_sweep)."""
     name = str(path)
     try:
         data = pathlib.Path(path).read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: embedded NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SpecError(_path(name), "file", _one_line(f"cannot read: {reason}")) from None
-    return parse_spec(data, name)
+    return parse_sweep(data, name)
+
+
+def load_spec(path: str | pathlib.Path) -> Spec:
+    """Read and parse a spec file of one scheme (see parse_spec)."""
+    return _one(load_sweep(path), str(path))
 
 
 def load_specs(paths: Sequence[str]) -> list[Spec]:
-    """Load files, and every *.toml below each folder (recursively, sorted); raises the
-    first file's SpecError."""
+    """Load files, and every *.toml below each folder (recursively, sorted), each file's
+    units in order (one per scheme of a sweep); raises the first file's SpecError."""
     specs, errors = load_spec_files(paths)
     if errors:
         raise errors[0]
@@ -589,7 +690,7 @@ def load_spec_files(paths: Sequence[str]) -> tuple[list[Spec], list[SpecError]]:
 
     def one(path: str | pathlib.Path) -> None:
         try:
-            specs.append(load_spec(path))
+            specs.extend(load_sweep(path))
         except SpecError as exc:
             errors.append(exc)
 

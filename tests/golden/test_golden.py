@@ -23,6 +23,7 @@ WIDTH = 80
 V518 = "specs/must-catch/v5.18-without-fake-head-fix.toml"
 V514_56 = "specs/must-catch/v5.14-struct-page-56.toml"
 WILLY = "specs/must-catch/willy-misreading-unmapped.toml"
+SWEEP = "tests/golden/sweep-eras.toml"  # schemes = [...]: one column of verdicts per scheme
 SAVINGS = ["savings", "--scheme", "rfc-2020", "--config", "x86-64/4K/1G", "--pool", "300G"]
 
 CASES: dict[str, list[str]] = {
@@ -41,6 +42,9 @@ CASES: dict[str, list[str]] = {
     ],
     "explain-objection-hwpoison-raw-flag-v5.14": ["explain", "specs/objections/hwpoison-raw-flag-v5.14.toml"],
     "explain-objection-b5-dissolve-window": ["explain", "specs/objections/b5-dissolve-window.toml"],
+    "check-sweep-eras": ["check", SWEEP, "--jobs", "1"],
+    "check-sweep-eras.json": ["check", SWEEP, "--jobs", "1", "--format", "json"],
+    "explain-sweep-eras-v5.18": ["explain", SWEEP, "--scheme", "v5.18", "--config", "x86-64/4K/2M@56"],
 }
 
 # Cases whose current output is wrong: never written as golden until the bug is fixed.
@@ -70,8 +74,13 @@ def check_sanity(name: str, stdout: str) -> None:
                 assert res["counterexample"] and res["counterexample"]["details"], res
     elif name.startswith("check-"):
         lines = stdout.splitlines()
+        sweep = False  # in a table of one column per scheme: the messages follow the table
         for n, line in enumerate(lines):
-            if " violated " in line:
+            if not line.startswith(" "):
+                sweep = "(one column per scheme;" in line
+            elif sweep and len(line) > WIDTH and not line.startswith("      "):  # messages: as in any table
+                raise AssertionError(f"sweep table line over {WIDTH} columns: {line!r}")
+            if (" violated " in line and not sweep) or (sweep and ": violated" in line):
                 assert lines[n + 1].startswith("      "), f"no counterexample message after {line!r}"
 
 

@@ -38,7 +38,7 @@ MUST_CATCH = sorted((ROOT / "specs" / "must-catch").glob("*.toml"))
 OBJECTIONS = sorted((ROOT / "specs" / "objections").glob("*.toml"))
 
 
-SPECS = {spec.path: spec for spec in load_specs([str(p) for p in MUST_CATCH + OBJECTIONS])}
+SPECS = {(spec.path, spec.scheme.name): spec for spec in load_specs([str(p) for p in MUST_CATCH + OBJECTIONS])}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_must_catch_spec_is_violated_with_replayed_counterexample(
             f"{path.name} {res.config} {res.invariant}: {res.verdict.value}, expected {res.expected}"
         )
     for res in violated:
-        _assert_reproduced(res, SPECS[res.spec])
+        _assert_reproduced(res, SPECS[(res.spec, res.scheme)])
 
 
 def _assert_reproduced(res: CheckResult, spec: Spec) -> None:
@@ -105,7 +105,7 @@ def test_every_operation_invariant_is_caught_by_a_replayed_trace(results: dict[s
     caught: set[str] = set()
     for res in everything:
         if res.verdict is Verdict.VIOLATED and res.invariant in OP_INVARIANTS:
-            _assert_reproduced(res, SPECS[res.spec])
+            _assert_reproduced(res, SPECS[(res.spec, res.scheme)])
             caught.add(res.invariant)
     assert caught == set(OP_INVARIANTS), f"never violated: {set(OP_INVARIANTS) - caught}"
     assert all(r.as_expected for r in objections), [

@@ -81,7 +81,7 @@ def test_catalogue() -> None:
     assert len(MUTANTS) == len(m.MUTANTS), "mutant names must be unique"
     assert len({mutant.name for mutant in onelayer.CATALOGUE}) == len(onelayer.CATALOGUE), "names must be unique"
     assert all(mutant.layer == "both" and not mutant.mirrors for mutant in m.MUTANTS)
-    specs = {m.short_path(s.path): s for s in load_specs([str(SPECS)])}
+    specs = {m.short_path(name): s for s in load_specs([str(SPECS)]) for name in (s.path, s.unit)}
     for mutant in onelayer.CATALOGUE:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9.]+)*", mutant.name), mutant.name
         assert mutant.summary and "\n" not in mutant.summary, mutant.name
@@ -101,8 +101,20 @@ def test_search_plan_runs_every_check_once_hinted_first() -> None:
         ("presets/none.toml", tuple(INVARIANTS)),
         ("objections/double-mapping-folio.toml", ("ro-write", "alias-write")),
     ]
-    planned = [(s.path, inv) for s, invs in plan for inv in invs]
-    assert sorted(planned) == sorted((s.path, inv) for s in specs for inv in s.invariants)
+    planned = [(s.unit, inv) for s, invs in plan for inv in invs]
+    assert sorted(planned) == sorted((s.unit, inv) for s in specs for inv in s.invariants)
+
+
+def test_search_plan_names_one_scheme_of_a_sweep() -> None:
+    """`file#scheme` hints one unit of a spec that sweeps schemes; the file alone, all."""
+    specs = load_specs([str(SPECS)])
+    plan = m.search_plan(specs, ("objections/gup-fifth-page.toml#v5.14:refcount",))
+    assert [(m.short_path(s.unit), invs) for s, invs in plan[:2]] == [
+        ("objections/gup-fifth-page.toml#v5.14", ("refcount",)),
+        ("objections/gup-fifth-page.toml#v5.14", ("dma-exact", "read-fault", "ro-write")),
+    ]
+    sweep = [s.scheme.name for s, _invs in m.search_plan(specs, ("objections/gup-fifth-page.toml",))[:5]]
+    assert sweep == ["rfc-2020", "v5.14", "v5.18", "v6.2", "mask-2026"]
 
 
 def _snapshot() -> dict[tuple[str, ...], object]:

@@ -425,7 +425,7 @@ def test_every_violated_spec_check_has_its_trace_here() -> None:
             name = f"{kind}/{pathlib.Path(spec.path).stem}"
             for config in spec.configs:
                 for inv in spec.invariants:
-                    if spec.expect.expected(inv, config.id) is Verdict.VIOLATED:
+                    if spec.expect.expected(inv, config.id, spec.scheme.name) is Verdict.VIOLATED:
                         expected.add((name, config.id, inv))
     assert {(r.source, r.m.config.id, r.violates) for r in SPEC_TRACES} == expected
 

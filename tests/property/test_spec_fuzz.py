@@ -76,11 +76,11 @@ def test_a_bare_exception_in_the_loader_is_a_traceback(monkeypatch: pytest.Monke
     def broken(doc: object, path: str) -> object:
         raise RuntimeError("loader bug")
 
-    monkeypatch.setattr(loader, "_spec", broken)
+    monkeypatch.setattr(loader, "_specs", broken)
     section = run_fuzz(30, seed=0, categories=("wrong-type", "unknown-key"))
     assert not section.ok
     assert figures(section)["tracebacks"] == 30
-    assert "parse_spec raised RuntimeError: loader bug" in section.failures[0]
+    assert "parse_sweep raised RuntimeError: loader bug" in section.failures[0]
 
 
 def test_a_wrong_exit_code_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -93,7 +93,9 @@ def test_explore_finding_what_bmc_proved_is_a_failure(specs: pathlib.Path) -> No
     path = str(specs / "ops.toml")
     results = check_specs(load_specs([path]))
     lie = [
-        r if r.verdict is not Verdict.VIOLATED else type(r)(r.spec, r.config, r.invariant, Verdict.PROVED, r.expected)
+        r
+        if r.verdict is not Verdict.VIOLATED
+        else type(r)(r.spec, r.config, r.invariant, Verdict.PROVED, r.expected, scheme=r.scheme)
         for r in results
     ]
     section = run_explore_bmc([path], results=lie)
