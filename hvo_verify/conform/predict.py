@@ -9,7 +9,9 @@ Nothing here prints or solves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from hvo_verify.conform.kernelmap import KernelFacts
 from hvo_verify.invariants.reachable import raw_flag
@@ -22,6 +24,8 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import Frame, Pte, VmemmapState, not_applicable_reason
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import KState, Pool
+
+T = TypeVar("T")
 
 CONFIG_BY_HUGE_KB = {2048: "x86-64/4K/2M", 1048576: "x86-64/4K/1G"}
 
@@ -233,6 +237,35 @@ class _MemoView:
         return self._view.frame(frame_id)
 
 
+def per_subpage(m: Machine, state: KState, reader: Callable[[int], T]) -> tuple[T, ...]:
+    """reader(struct page pointer) for every subpage, computed once per distinct view.
+
+    The readers (model/readers.py: PageHead(), PageTail(), page_fixed_fake_head(),
+    compound_head(), folio_test_hugetlb()) read the subpage's own struct page, the
+    struct page after it (page[1] of a possible fake head) and the head's struct pages
+    at fixed addresses, and compare a pointer with the subpage's own only to tell the
+    real head (page 0) from a fake one.  Two subpages at the same offset of vmemmap pages
+    mapped to the same frames (their own vmemmap page and the next) therefore read the
+    same words and get the same answer: with HVO on, the 4095 tail vmemmap pages of a
+    1 GiB folio share one frame, so its 262144 subpages are 64 computations, not 262144.
+    tests/unit/test_conform_model.py checks this against reading every subpage."""
+    vmemmap = state.vmemmap
+    shift = m.config.page_shift
+    offset_mask = m.config.page_size - 1
+    memo: dict[tuple[object, ...], T] = {}
+    out: list[T] = []
+    for i in range(m.nr):
+        page = m.page(i)
+        vpage = page >> shift
+        here, after = vmemmap.pte(vpage), vmemmap.pte(vpage + 1)
+        key = (i == 0, page & offset_mask, None if here is None else here.frame, None if after is None else after.frame)
+        value = memo.get(key)
+        if value is None:
+            value = memo[key] = reader(page)
+        out.append(value)
+    return tuple(out)
+
+
 def _flags_location(m: Machine, state: KState, page: int) -> tuple[object, int] | None:
     pte = state.vmemmap.pte(page >> m.config.page_shift)
     return None if pte is None else (pte.frame, page & (m.config.page_size - 1))
@@ -268,12 +301,13 @@ def compute_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
     config = config_for(hugepage_kb)
     m, state = mapped_folio(facts, config, head_pfn, enabled)
     view = _MemoView(state.vmemmap)
-    compound = tuple(r.kpageflags(view, m.page(i)) for i in range(m.nr))
+    compound = per_subpage(m, state, lambda page: r.kpageflags(view, page))
     if facts.scheme.facts.kpageflags_reads_folio:
         # 6.12: `k = folio->flags`: every pfn whose compound_head() is the head reports
         # the head's word, HVO on or off.
         head = m.page(0)
-        alias = frozenset(i for i in range(1, m.nr) if r.compound_head(view, m.page(i)) == head)
+        is_head = per_subpage(m, state, lambda page: r.compound_head(view, page) == head)
+        alias = frozenset(i for i in range(1, m.nr) if is_head[i])
     else:
         head_at = _flags_location(m, state, m.page(0))
         alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)

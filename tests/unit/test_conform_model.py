@@ -168,3 +168,24 @@ def test_ledger_boot_and_buddy_vmemmap() -> None:
     assert ledger.prepare(facts(), 2048, 0x40200, False) == p.MemDelta(0, -2048)
     v62 = p.VmemmapLedger()
     assert v62.prepare(facts("v6.2"), 2048, 0x40000, True) == p.MemDelta(32, -2048 + 32 - 4 - 4)
+
+
+@pytest.mark.parametrize("preset", ["v5.14", "v5.18", "v6.1", "v6.2", "v6.12", "v6.12.115", "none"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_per_subpage_memo_is_reading_every_subpage(preset: str, enabled: bool) -> None:
+    """predict.per_subpage() shares a reader's answer between subpages that read the same
+    frames at the same offset; on a 2 MiB folio (8 vmemmap pages, shared frames when
+    optimized) it must equal reading every subpage."""
+    from hvo_verify.model import readers
+
+    f = facts(preset)
+    config = p.config_for(2048)
+    m, state = p.mapped_folio(f, config, 0x40000, enabled)
+    view = state.vmemmap
+    head = m.page(0)
+    assert p.per_subpage(m, state, lambda page: readers.kpageflags(view, page)) == tuple(
+        readers.kpageflags(view, m.page(i)) for i in range(m.nr)
+    )
+    assert p.per_subpage(m, state, lambda page: readers.compound_head(view, page) == head) == tuple(
+        readers.compound_head(view, m.page(i)) == head for i in range(m.nr)
+    )

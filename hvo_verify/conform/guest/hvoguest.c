@@ -323,9 +323,17 @@ static int write_text(const char *path, const char *s)
  * lists (sum of the "count:" lines of /proc/zoneinfo, times 4 kB).  MemFree does not count
  * those pages, and order-0 (freed vmemmap) and order-9 (THP-sized, so also 2 MiB hugetlb)
  * frees land there first; MemFree + PcpFree is the free memory that does not drift. */
-#define MI_N 7
+#define MI_N 15
 static const char *const MI_KEYS[MI_N] = {"MemTotal",     "MemFree",      "HugePages_Total",   "HugePages_Free",
-					  "Hugepagesize", "HardwareCorrupted", "PcpFree"};
+					  "Hugepagesize", "HardwareCorrupted", "PcpFree",        "Slab",
+					  "KernelStack",  "PageTables",   "Percpu",            "AnonPages",      "VmallocUsed",
+					  "Buffers",      "Cached"};
+/* Indices past PcpFree: the kernel's other consumers of free memory (slab, kernel stacks,
+ * page tables, per-cpu chunks, our own anonymous pages, vmalloc, the page cache: the
+ * virtio disk's partition scan reads into it while the first scenario runs), whose changes the
+ * model's memory rows count out: a kmalloc() that needs a new slab page moves MemFree
+ * as much as a vmemmap frame does. */
+#define MI_OTHER_FIRST 7
 struct meminfo {
 	long long v[MI_N];
 };
@@ -341,7 +349,7 @@ static void stat_refresh(void)
 	(void)write_text("/proc/sys/vm/stat_refresh", "1");
 }
 
-static struct meminfo read_meminfo(void)
+static struct meminfo read_meminfo_once(void)
 {
 	struct meminfo m;
 	for (int i = 0; i < MI_N; i++)
@@ -371,6 +379,39 @@ static struct meminfo read_meminfo(void)
 		m.v[6] = pages * (long long)(PAGE_SZ / 1024);
 	}
 	return m;
+}
+
+/* MemFree comes from /proc/meminfo and PcpFree from /proc/zoneinfo, read one after the
+ * other: pages the vmstat worker moves from the per-cpu lists to the buddy lists in
+ * between (6.12 refresh_cpu_vm_stats() -> decay_pcp_high(), every second) would be in
+ * neither.  A reading counts only when the next one shows the same free memory. */
+static struct meminfo read_meminfo(void)
+{
+	struct meminfo a = read_meminfo_once();
+	for (int i = 0; i < 10; i++) {
+		struct meminfo b = read_meminfo_once();
+		if (a.v[1] + a.v[6] == b.v[1] + b.v[6] && a.v[0] == b.v[0])
+			return b;
+		a = b;
+	}
+	return a;
+}
+
+/* Waits (at most 2 s) until free memory (MemFree + PcpFree) reads the same twice 50 ms
+ * apart: what an earlier scenario left to be freed asynchronously (an io_uring ring is
+ * torn down from a workqueue, io_ring_exit_work()) must not land inside a step's two
+ * readings.  Returns the number of 50 ms waits. */
+static int settle(void)
+{
+	struct meminfo a = read_meminfo();
+	for (int i = 1; i <= 40; i++) {
+		usleep(50000);
+		struct meminfo b = read_meminfo();
+		if (a.v[1] + a.v[6] == b.v[1] + b.v[6] && a.v[0] == b.v[0] && a.v[7] == b.v[7])
+			return i;
+		a = b;
+	}
+	return -1;
 }
 
 static void jw_meminfo(struct jw *w, const char *key, const struct meminfo *m)
@@ -521,22 +562,20 @@ static int heads_ok;
  * ours once main() has run it); jw_heads() writes them. */
 static void scan_heads(void)
 {
-	static uint64_t buf[4096];
 	nheads = 0;
 	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	heads_ok = fd >= 0;
 	if (fd < 0)
 		return;
+	/* A hugetlb folio of 2 MiB or more starts at a 512-aligned pfn: one 8-byte read per
+	 * 2 MiB (every pfn would be ~0.3 s under TCG, ~70 scans a boot). */
 	const uint64_t want = (1ULL << KPF_HUGE) | (1ULL << KPF_COMPOUND_HEAD);
-	for (uint64_t pfn = 0;;) {
-		ssize_t r = pread(fd, buf, sizeof(buf), (off_t)(pfn * sizeof(uint64_t)));
-		if (r <= 0)
+	for (uint64_t pfn = 0;; pfn += SZ_2M / PAGE_SZ) {
+		uint64_t e = 0;
+		if (pread(fd, &e, sizeof(e), (off_t)(pfn * sizeof(uint64_t))) != (ssize_t)sizeof(e))
 			break;
-		uint64_t got = (uint64_t)r / sizeof(uint64_t);
-		for (uint64_t i = 0; i < got; i++)
-			if ((buf[i] & want) == want && !(buf[i] & (1ULL << KPF_NOPAGE)) && nheads < MAX_HEADS)
-				heads[nheads++] = pfn + i;
-		pfn += got;
+		if ((e & want) == want && !(e & (1ULL << KPF_NOPAGE)) && nheads < MAX_HEADS)
+			heads[nheads++] = pfn;
 	}
 	close(fd);
 }
@@ -763,6 +802,7 @@ static void scenario_boot(void)
 static void savings_one(struct jw *w, unsigned long kb, long n)
 {
 	hp_set(kb, 0);
+	int settled = settle();
 	struct meminfo before = read_meminfo();
 	int rc = hp_set(kb, n);
 	struct meminfo after = read_meminfo();
@@ -777,6 +817,7 @@ static void savings_one(struct jw *w, unsigned long kb, long n)
 	jw_uint(w, "hugepage_kb", kb);
 	jw_int(w, "n", n);
 	jw_int(w, "write_rc", rc);
+	jw_int(w, "settled", settled);
 	jw_meminfo(w, "before", &before);
 	jw_meminfo(w, "after", &after);
 	jw_maybe(w, "nr_hugepages", got);
@@ -1154,6 +1195,9 @@ static void sysctl_step(struct jw *w, int write_v, const char *action, long nr)
 	jw_int(w, "MemTotal", b.v[0] - a.v[0]);
 	jw_int(w, "MemFree", b.v[1] - a.v[1]);
 	jw_int(w, "PcpFree", b.v[6] - a.v[6]);
+	for (int i = MI_OTHER_FIRST; i < MI_N; i++)
+		if (a.v[i] != UNKNOWN && b.v[i] != UNKNOWN)
+			jw_int(w, MI_KEYS[i], b.v[i] - a.v[i]);
 	jw_end_obj(w);
 	scan_heads();
 	jw_heads(w, "heads");
@@ -1165,8 +1209,10 @@ static void scenario_sysctl(struct jw *w, const struct opts *o)
 	(void)o;
 	long long orig = read_ll(SYSCTL);
 	hp_set(KB_2M, 0);
+	int settled = settle();
 	jw_obj(w, NULL);
 	jw_str(w, "kind", "sysctl");
+	jw_int(w, "settled", settled);
 	jw_maybe(w, "initial", orig);
 	jw_arr(w, "steps");
 	sysctl_step(w, 1, "alloc", 1);
@@ -1194,8 +1240,10 @@ static void scenario_perfolio(struct jw *w, const struct opts *o)
 	long long orig = read_ll(SYSCTL);
 	hp_set(KB_2M, 0);
 	int wrc = orig == UNKNOWN ? -ENOENT : write_text(SYSCTL, "1");
+	int settled = settle();
 	jw_obj(w, NULL);
 	jw_str(w, "kind", "perfolio");
+	jw_int(w, "settled", settled);
 	jw_maybe(w, "initial", orig);
 	jw_int(w, "write_rc", wrc);
 	jw_maybe(w, "sysctl", read_ll(SYSCTL));
