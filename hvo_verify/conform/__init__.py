@@ -19,7 +19,7 @@ from hvo_verify.conform import guest
 from hvo_verify.conform.compare import Row, compare_boots
 from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts
 
-SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl", "hwpoison2")
+SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl", "hwpoison2", "perfolio")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,18 @@ Record = Mapping[str, Any]
 
 # Free memory is MemFree plus the pages on the per-cpu free lists (the guest's PcpFree,
 # from /proc/zoneinfo): NR_FREE_PAGES does not count pcp pages, and frees land there
-# first (mm/page_alloc.c free_unref_page()).  Between two readings of an idle guest it
-# still moves by a few pages (the helper's own page tables, slab, the printk buffer).
-MEMFREE_SLACK_KB = 64
+# first (mm/page_alloc.c free_unref_page()).  The guest folds every cpu's vmstat delta
+# (/proc/sys/vm/stat_refresh) before each reading, so between two readings of an idle
+# guest the sum does not move.  What the kernel takes for itself meanwhile is counted
+# out: a kmalloc() that needs a new slab page, a kernel stack, our own page tables or
+# anonymous pages, the page cache the virtio disk's partition scan fills while the first
+# scenario runs, move MemFree as much as a vmemmap frame does, so the free-memory
+# figure of a row is MemFree + PcpFree + the change of these /proc/meminfo counters
+# (fs/proc/meminfo.c meminfo_proc_show(), v6.1 and v6.12).  None of them counts a
+# vmemmap frame or the PTE table split_vmemmap_huge_pmd() takes (pte_alloc_one_kernel()
+# runs no page-table constructor, so NR_PAGETABLE does not move; the recordings' 3-table
+# and 8-table pools agree).  Every memory row is an exact value.
+OTHER_CONSUMERS = ("Slab", "KernelStack", "PageTables", "Percpu", "AnonPages", "VmallocUsed", "Buffers", "Cached")
 
 # fs/proc/page.c stable_page_flags() v6.1: bits copied from `k = page->flags` of the pfn
 # itself (kpf_copy_bit): LOCKED, ERROR, REFERENCED, UPTODATE, DIRTY, LRU, ACTIVE, SLAB,
@@ -80,10 +89,6 @@ def _compound_summary(values: Sequence[int]) -> str:
     return "; ".join(parts[:4]) + ("; ..." if len(parts) > 4 else "")
 
 
-def _within(value: int, expected: p.Range) -> bool:
-    return expected.low - MEMFREE_SLACK_KB <= value <= expected.high + MEMFREE_SLACK_KB
-
-
 def _kb(value: int) -> str:
     return f"{value:+d} kB"
 
@@ -93,8 +98,9 @@ def _delta(after: Record, before: Record, key: str) -> int:
 
 
 def _free_delta(after: Record, before: Record) -> int:
-    """Change of MemFree + PcpFree."""
-    return _delta(after, before, "MemFree") + int(after.get("PcpFree", 0)) - int(before.get("PcpFree", 0))
+    """Change of MemFree + PcpFree + the other consumers (OTHER_CONSUMERS)."""
+    keys = ("MemFree", "PcpFree", *OTHER_CONSUMERS)
+    return sum(int(after[k]) - int(before[k]) for k in keys if after.get(k) is not None and before.get(k) is not None)
 
 
 # -- per scenario --------------------------------------------------------------------------------
@@ -110,13 +116,25 @@ def boot_rows(facts: KernelFacts, hvo: str, boot: Record) -> list[Row]:
     return [Row(f"boot HVO {hvo}: vm.hugetlb_optimize_vmemmap", str(want), str(shown), shown == want)]
 
 
-def savings_rows(facts: KernelFacts, hvo: str, boot: Record, rec: Record, boot_vmemmap: bool) -> list[Row]:
+def _heads(rec: Record) -> list[int]:
+    """The pool's head pfns the guest recorded (hvoguest.c jw_huge_heads())."""
+    heads = rec["heads"]
+    if heads is None:
+        raise ValueError("the guest could not read /proc/kpageflags for the pool's head pfns")
+    return [int(h) for h in heads]
+
+
+def _mem(delta: p.MemDelta) -> str:
+    return f"MemTotal {delta.memtotal:+d}, free {delta.memfree:+d} kB"
+
+
+def savings_rows(facts: KernelFacts, hvo: str, boot: Record, rec: Record, ledger: p.VmemmapLedger) -> list[Row]:
     kb = int(rec["hugepage_kb"])
     size = SIZE_NAME.get(kb, f"{kb}kB")
     n = int(rec["n"])
     got = int(rec.get("nr_hugepages", 0))
     name = f"savings {size} x{n} HVO {hvo}"
-    pred = p.predict_savings(facts, kb, got, hvo == "on", fresh=boot_vmemmap, boot_vmemmap=boot_vmemmap)
+    pred = p.predict_savings(facts, kb, hvo == "on")
     rows: list[Row] = []
     wanted = (
         f"HugeTLB: {pred.freeable_kb} KiB vmemmap can be freed for a {'2.00 MiB' if kb == 2048 else '1.00 GiB'} page"
@@ -129,21 +147,20 @@ def savings_rows(facts: KernelFacts, hvo: str, boot: Record, rec: Record, boot_v
     if got == 0:
         rows.append(Row(f"{name}: allocation", f"{n} folio(s)", "0 allocated", None, "the guest could not allocate"))
         return rows
+    heads = _heads(rec)
+    alloc = sum((ledger.prepare(facts, kb, h, hvo == "on") for h in heads), p.NO_CHANGE)
+    free = sum((ledger.dissolve(facts, kb, h) for h in heads), p.NO_CHANGE)
     before, after, freed = rec["before"], rec["after"], rec.get("freed")
+    note = "" if got == n else f"{got} of {n} allocated"
     total = _delta(after, before, "MemTotal")
-    rows.append(Row(f"{name}: MemTotal after alloc", f"{pred.memtotal_alloc_kb} kB", _kb(total),
-                    total in pred.memtotal_alloc_kb, "" if got == n else f"{got} of {n} allocated"))  # fmt: skip
+    rows.append(Row(f"{name}: MemTotal after alloc", _kb(alloc.memtotal), _kb(total), total == alloc.memtotal, note))
     memfree = _free_delta(after, before)
-    rows.append(Row(f"{name}: MemFree after alloc", f"{pred.memfree_alloc_kb} kB", _kb(memfree),
-                    _within(memfree, pred.memfree_alloc_kb), f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+    rows.append(Row(f"{name}: MemFree after alloc", _kb(alloc.memfree), _kb(memfree), memfree == alloc.memfree, note))
     if freed is not None:
         total = _delta(freed, after, "MemTotal")
-        rows.append(Row(f"{name}: MemTotal after free", _kb(pred.memtotal_free_kb), _kb(total),
-                        total == pred.memtotal_free_kb))  # fmt: skip
-        free = _free_delta(freed, after)
-        expected = p.Range(pred.memfree_free_kb, pred.memfree_free_kb)
-        rows.append(Row(f"{name}: MemFree after free", f"{expected} kB", _kb(free), _within(free, expected),
-                        f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+        rows.append(Row(f"{name}: MemTotal after free", _kb(free.memtotal), _kb(total), total == free.memtotal))
+        memfree = _free_delta(freed, after)
+        rows.append(Row(f"{name}: MemFree after free", _kb(free.memfree), _kb(memfree), memfree == free.memfree))
     return rows
 
 
@@ -154,15 +171,19 @@ def _short(text: str, width: int = 60) -> str:
 
 def savings_between_boots(facts: KernelFacts, on: Record, off: Record) -> list[Row]:
     """MemTotal with the same pool, HVO on minus HVO off: the freed vmemmap (the issue's
-    100 x 7 x 4 KiB)."""
+    100 x 7 x 4 KiB).  Each boot's first pool, on a vmemmap no folio has touched yet."""
     kb = int(on["hugepage_kb"])
     got = int(on.get("nr_hugepages", 0))
     if got == 0 or got != int(off.get("nr_hugepages", 0)):
         return []
-    pred = p.predict_savings(facts, kb, got, True, fresh=True).memtotal_alloc_kb
+    pred = 0
+    for hvo, rec in (("on", on), ("off", off)):
+        ledger = p.VmemmapLedger()
+        alloc = sum((ledger.prepare(facts, kb, h, hvo == "on") for h in _heads(rec)), p.NO_CHANGE)
+        pred += alloc.memtotal if hvo == "on" else -alloc.memtotal
     shown = int(on["after"]["MemTotal"]) - int(off["after"]["MemTotal"])
     size = SIZE_NAME.get(kb, f"{kb}kB")
-    return [Row(f"savings {size} x{got}: MemTotal HVO on - off", f"{pred} kB", _kb(shown), shown in pred)]
+    return [Row(f"savings {size} x{got}: MemTotal HVO on - off", _kb(pred), _kb(shown), shown == pred)]
 
 
 def kpageflags_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
@@ -330,23 +351,58 @@ def dma_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
     return rows
 
 
-def sysctl_rows(facts: KernelFacts, hvo: str, rec: Record, boot_vmemmap: bool) -> list[Row]:
-    steps = list(rec.get("steps", ()))
-    plan = [(int(s["sysctl"]), str(s["action"]), int(s["nr"])) for s in steps]
-    preds = p.predict_sysctl(facts, hvo == "on", plan, boot_vmemmap=boot_vmemmap)
+def _pool_step(facts: KernelFacts, ledger: p.VmemmapLedger, boot_enabled: bool, step: Record,
+               heads: list[int]) -> tuple[p.MemDelta, list[int]]:  # fmt: skip
+    """One hvoguest.c sysctl_step(): the pool grown or shrunk to `step["nr"]`, the folios
+    told apart by the head pfns before and after.  vm.hugetlb_optimize_vmemmap (v5.19+,
+    78f39084b41d) is read when a folio is prepared (vmemmap_should_optimize()), so it
+    decides for the folios allocated after the write; a freed folio is restored iff it
+    was optimized."""
+    now = _heads(step)
+    enabled = bool(int(step["sysctl"])) if facts.has_sysctl and step.get("sysctl") is not None else boot_enabled
+    delta = p.NO_CHANGE
+    for h in sorted(set(now) - set(heads)):
+        delta = delta + ledger.prepare(facts, 2048, h, enabled)
+    for h in sorted(set(heads) - set(now)):
+        delta = delta + ledger.dissolve(facts, 2048, h)
+    return delta, now
+
+
+def _shown(step: Record) -> p.MemDelta:
+    d = step["delta_kb"]
+    return p.MemDelta(int(d["MemTotal"]), sum(int(d.get(k, 0)) for k in ("MemFree", "PcpFree", *OTHER_CONSUMERS)))
+
+
+def sysctl_rows(facts: KernelFacts, hvo: str, rec: Record, ledger: p.VmemmapLedger) -> list[Row]:
     rows: list[Row] = []
-    for step, pred in zip(steps, preds, strict=True):
-        label = f"sysctl={pred.sysctl} then {pred.action} (pool {int(step['nr'])}) HVO {hvo}"
+    heads: list[int] = []
+    for step in rec.get("steps", ()):
+        pred, heads = _pool_step(facts, ledger, hvo == "on", step, heads)
+        label = f"sysctl={step['sysctl']} then {step['action']} (pool {int(step['nr'])}) HVO {hvo}"
         rc = step.get("write_rc")
         ok = rc is not None and int(rc) == 0
-        if rc is not None and ok != pred.write_ok:
-            rows.append(Row(f"{label}: write", "accepted" if pred.write_ok else "refused",
+        if rc is not None and ok != facts.has_sysctl:
+            rows.append(Row(f"{label}: write", "accepted" if facts.has_sysctl else "refused",
                             "accepted" if ok else "refused", False))  # fmt: skip
-        delta = step["delta_kb"]
-        total, free = int(delta["MemTotal"]), int(delta["MemFree"]) + int(delta.get("PcpFree", 0))
-        rows.append(Row(f"{label}: MemTotal", f"{pred.memtotal_kb} kB", _kb(total), total in pred.memtotal_kb))
-        rows.append(Row(f"{label}: MemFree", f"{pred.memfree_kb} kB", _kb(free), _within(free, pred.memfree_kb),
-                        f"±{MEMFREE_SLACK_KB} kB"))  # fmt: skip
+        shown = _shown(step)
+        rows.append(Row(f"{label}: MemTotal", _kb(pred.memtotal), _kb(shown.memtotal), shown.memtotal == pred.memtotal))
+        rows.append(Row(f"{label}: MemFree", _kb(pred.memfree), _kb(shown.memfree), shown.memfree == pred.memfree))
+    return rows
+
+
+def perfolio_rows(facts: KernelFacts, hvo: str, rec: Record, ledger: p.VmemmapLedger) -> list[Row]:
+    """One row per folio prepared or dissolved (hvoguest.c scenario_perfolio()): the
+    MemTotal and free-memory change of that one step, against the ledger."""
+    rows: list[Row] = []
+    heads: list[int] = []
+    for step in rec.get("steps", ()):
+        before = set(heads)
+        pred, heads = _pool_step(facts, ledger, hvo == "on", step, heads)
+        changed = sorted(set(heads) ^ before)
+        which = ",".join(f"{h:#x}" for h in changed) or "none"
+        label = f"perfolio {step['action']} (pool {int(step['nr'])}) HVO {hvo}"
+        shown = _shown(step)
+        rows.append(Row(label, _mem(pred), _mem(shown), shown == pred, f"folio pfn {which}"))
     return rows
 
 
@@ -355,17 +411,31 @@ def error_rows(hvo: str, records: Sequence[Record]) -> list[Row]:
             for r in records if r.get("kind") == "error"]  # fmt: skip
 
 
+def _cycle_folios(facts: KernelFacts, hvo: str, rec: Record, ledger: p.VmemmapLedger) -> None:
+    """The folios a kpageflags, hwpoison, hwpoison2 or dma record prepared and dissolved,
+    for the ledger (their rows read no memory figures)."""
+    kind = rec.get("kind")
+    if kind == "dma":
+        cases = rec.get("cases") or ()
+        head = int(cases[0]["head_pfn"]) if cases else -1
+        kb = 2048
+    else:
+        head = int(rec.get("head_pfn", -1))
+        kb = int(rec.get("hugepage_kb", 2048))
+    if head >= 0:
+        ledger.cycle(facts, kb, head, hvo == "on")
+
+
 def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> list[Row]:
     boot = next((r for r in records if r.get("kind") == "boot"), {})
     out = boot_rows(facts, hvo, boot)
-    # Until an optimized folio is freed (its vmemmap restored with buddy pages), every
-    # folio's vmemmap is the boot-time one.  Records come in the order the guest ran them.
-    boot_vmemmap = True
+    # Records come in the order the guest ran them: the ledger follows every folio.
+    ledger = p.VmemmapLedger()
     for rec in records:
         kind = rec.get("kind")
         try:
             if kind == "savings":
-                out += savings_rows(facts, hvo, boot, rec, boot_vmemmap)
+                out += savings_rows(facts, hvo, boot, rec, ledger)
             elif kind == "kpageflags":
                 out += kpageflags_rows(facts, hvo, rec)
             elif kind == "hwpoison":
@@ -373,15 +443,15 @@ def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> li
             elif kind == "dma":
                 out += dma_rows(facts, hvo, rec)
             elif kind == "sysctl":
-                out += sysctl_rows(facts, hvo, rec, boot_vmemmap)
+                out += sysctl_rows(facts, hvo, rec, ledger)
             elif kind == "hwpoison2":
                 out += hwpoison2_rows(facts, hvo, rec)
+            elif kind == "perfolio":
+                out += perfolio_rows(facts, hvo, rec, ledger)
+            if kind in ("kpageflags", "hwpoison", "hwpoison2", "dma"):
+                _cycle_folios(facts, hvo, rec, ledger)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             out.append(Row(f"guest {kind} record HVO {hvo}", "well-formed", f"malformed: {exc!r}", False))
-        if kind in ("savings", "hwpoison", "hwpoison2", "sysctl", "dma", "kpageflags") and (
-            hvo == "on" or kind == "sysctl"
-        ):
-            boot_vmemmap = False
     out += error_rows(hvo, records)
     if not any(r.get("kind") == "done" for r in records):
         out.append(Row(f"guest HVO {hvo}", "runs to the end", "no 'done' record", False))

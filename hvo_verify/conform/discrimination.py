@@ -81,7 +81,7 @@ def alternatives(facts: KernelFacts) -> tuple[Alternative, ...]:
     """The models `facts`' kernel is to be told apart from."""
     out: list[Alternative] = []
     for _first, preset, _why in _ERAS:
-        if preset not in (facts.preset, NO_HVO):
+        if preset not in (facts.preset, NO_HVO) and all(a.name != preset for a in out):
             out.append(Alternative(preset, "era", replace(facts, preset=preset, policies=None)))
     own = facts.policies or default_policies(facts.scheme)
     if facts.scheme.optimizes:

@@ -9,13 +9,14 @@ Nothing here prints or solves.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from hvo_verify.conform.kernelmap import KernelFacts
 from hvo_verify.invariants.reachable import raw_flag
 from hvo_verify.model import readers as r
-from hvo_verify.model.accounting import pagetable_pages, savings
+from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIG_IDS, KernelConfig
 from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, FrameId
 from hvo_verify.model.policy import default_policies
@@ -23,6 +24,8 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import Frame, Pte, VmemmapState, not_applicable_reason
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import KState, Pool
+
+T = TypeVar("T")
 
 CONFIG_BY_HUGE_KB = {2048: "x86-64/4K/2M", 1048576: "x86-64/4K/1G"}
 
@@ -63,71 +66,107 @@ def run(m: Machine, state: KState, steps: list[Step]) -> tuple[KState, tuple[str
 
 
 @dataclass(frozen=True, slots=True)
-class Range:
-    low: int
-    high: int
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, int) and self.low <= value <= self.high
-
-    def __add__(self, other: Range) -> Range:
-        return Range(self.low + other.low, self.high + other.high)
-
-    def __str__(self) -> str:
-        return f"{self.low:+d}" if self.low == self.high else f"{self.low:+d}..{self.high:+d}"
-
-
-@dataclass(frozen=True, slots=True)
 class SavingsPrediction:
     freeable_kb: int  # dmesg "HugeTLB: %d KiB vmemmap can be freed for a %s page"
     optimized: bool
-    memtotal_alloc_kb: Range
-    memfree_alloc_kb: Range
-    memtotal_free_kb: int
-    memfree_free_kb: int
 
 
-def predict_savings(
-    facts: KernelFacts, hugepage_kb: int, n: int, enabled: bool, *, fresh: bool = False, boot_vmemmap: bool = True
-) -> SavingsPrediction:
-    """Allocating n folios into the pool, then freeing them all.
-
-    mm/hugetlb.c report_hugepages() prints hugetlb_vmemmap_optimizable_size() whether or
-    not HVO is on (the vmemmap size less HUGETLB_VMEMMAP_RESERVE_SIZE; 0 when the
-    scheme does not apply).  The vmemmap of boot memory is memblock-allocated
-    (PageReserved), so the frames HVO frees go through free_bootmem_page() and raise
-    MemTotal as well as MemFree (mm/hugetlb_vmemmap.c free_vmemmap_page()).  A vmemmap
-    restored earlier in the boot is made of buddy pages, which __free_page() returns
-    without touching MemTotal: unless `boot_vmemmap`, any part of the pool may be such
-    a folio and MemTotal rises by between 0 and the boot-vmemmap figure.  A head copy
-    (v6.2) and the PTE tables split_vmemmap_huge_pmd() allocates come from the buddy
-    allocator (MemFree only; the split is never undone, so only on a `fresh` vmemmap is
-    at least one table per PMD_SIZE of the pool's vmemmap certain).  Freeing a folio restores its
-    vmemmap with freshly allocated pages (vmemmap_remap_alloc()): MemFree only.
-    """
+def predict_savings(facts: KernelFacts, hugepage_kb: int, enabled: bool) -> SavingsPrediction:
+    """mm/hugetlb.c report_hugepages() prints hugetlb_vmemmap_optimizable_size() whether or
+    not HVO is on (the vmemmap size less HUGETLB_VMEMMAP_RESERVE_SIZE; 0 when the scheme
+    does not apply).  The memory figures are the ledger's (VmemmapLedger)."""
     config = config_for(hugepage_kb)
-    ps_kb = config.page_size // 1024
     scheme = facts.scheme
     applies = scheme.optimizes and not_applicable_reason(config, scheme) is None
-    freeable = (config.vmemmap_pages - scheme.reserve) * ps_kb if applies else 0
-    if not optimizes(facts, config, enabled):
-        nothing = Range(0, 0)
-        return SavingsPrediction(
-            freeable, False, nothing, Range(-n * hugepage_kb, -n * hugepage_kb), 0, n * hugepage_kb
-        )
-    s = savings(config, scheme)
-    per_folio = (s.freed_pages - s.allocated_pages) * ps_kb - hugepage_kb
-    most_tables = n * pagetable_pages(config)
-    least_tables = pagetable_pages(config, n) if fresh else 0
-    restored = (config.vmemmap_pages - scheme.reserve) * ps_kb
-    return SavingsPrediction(
-        freeable_kb=freeable,
-        optimized=True,
-        memtotal_alloc_kb=Range(0 if not boot_vmemmap else n * s.freed_pages * ps_kb, n * s.freed_pages * ps_kb),
-        memfree_alloc_kb=Range(n * per_folio - most_tables * ps_kb, n * per_folio - least_tables * ps_kb),
-        memtotal_free_kb=0,
-        memfree_free_kb=n * (hugepage_kb - restored),
-    )
+    freeable = (config.vmemmap_pages - scheme.reserve) * config.page_size // 1024 if applies else 0
+    return SavingsPrediction(freeable, optimizes(facts, config, enabled))
+
+
+@dataclass(frozen=True, slots=True)
+class MemDelta:
+    """A change of MemTotal and of free memory (MemFree + the per-cpu free lists), kB."""
+
+    memtotal: int
+    memfree: int
+
+    def __add__(self, other: MemDelta) -> MemDelta:
+        return MemDelta(self.memtotal + other.memtotal, self.memfree + other.memfree)
+
+
+NO_CHANGE = MemDelta(0, 0)
+
+
+@dataclass(slots=True)
+class VmemmapLedger:
+    """What one boot's vmemmap is made of, as far as HVO's accounting can see it, from
+    the head pfn of every folio the guest prepared and dissolved, in order.
+
+    * `buddy`: vmemmap pages (global numbers, pfn * sizeof(struct page) / PAGE_SIZE) that
+      are no longer the boot-time memblock memory.  Boot vmemmap is PageReserved, so a
+      frame HVO frees goes through free_bootmem_page() and raises MemTotal as well as
+      MemFree; a frame a restore allocated (vmemmap_remap_alloc(), or a v6.2+ head copy)
+      is a buddy page that __free_page() returns to MemFree only
+      (mm/hugetlb_vmemmap.c free_vmemmap_page(), v6.1 and v6.12).
+    * `split`: vmemmap PMDs already split.  split_vmemmap_huge_pmd() allocates one PTE
+      table (pte_alloc_one_kernel(): a buddy page) the first time a walk over a folio's
+      vmemmap meets a PMD leaf, and never merges it back (v6.1 vmemmap_pmd_range(),
+      v6.12 vmemmap_pmd_entry()).
+    * `pool`: head pfn -> whether that pool folio was optimized when it was prepared
+      (mm/hugetlb_vmemmap.c vmemmap_should_optimize(): the sysctl at preparation time).
+    """
+
+    buddy: set[int] = field(default_factory=set)
+    split: set[int] = field(default_factory=set)
+    pool: dict[int, bool] = field(default_factory=dict)
+
+    def prepare(self, facts: KernelFacts, hugepage_kb: int, head: int, enabled: bool) -> MemDelta:
+        """A folio allocated into the pool at `head` (and optimized when `enabled`):
+        hugetlb_vmemmap_optimize() -> vmemmap_remap_free() walks the folio's whole
+        vmemmap [head, head + vmemmap size) (v6.1; v6.12 hugetlb_vmemmap_split_folio()
+        first), frees the pages the scheme does not keep, and with a head copy
+        allocates one page for it."""
+        config = config_for(hugepage_kb)
+        hugepage = MemDelta(0, -hugepage_kb)
+        optimized = optimizes(facts, config, enabled)
+        self.pool[head] = optimized
+        if not optimized:
+            return hugepage
+        ps_kb = config.page_size // 1024
+        s = savings(config, facts.scheme)
+        pages = self._vmemmap_pages(config, head)
+        kept = set(facts.scheme.private)
+        freed = [v for i, v in enumerate(pages) if i not in kept or (s.allocated_pages and i == 0)]
+        boot = sum(1 for v in freed if v not in self.buddy)
+        pmds = {v * config.page_size // config.pmd_size for v in pages} if config.vmemmap_pmd_mapped else set()
+        tables = len(pmds - self.split)
+        self.split |= pmds
+        if s.allocated_pages:
+            self.buddy.add(pages[0])  # the head copy now backs vmemmap page 0
+        return hugepage + MemDelta(boot * ps_kb, (len(freed) - s.allocated_pages - tables) * ps_kb)
+
+    def dissolve(self, facts: KernelFacts, hugepage_kb: int, head: int) -> MemDelta:
+        """The folio at `head` leaves the pool for the buddy allocator: an optimized one is
+        restored first, vmemmap_remap_alloc() allocating one page for every vmemmap page
+        past HUGETLB_VMEMMAP_RESERVE_PAGES (mm/hugetlb_vmemmap.c hugetlb_vmemmap_restore(),
+        v6.1; hugetlb_vmemmap_restore_folio(), v6.12)."""
+        config = config_for(hugepage_kb)
+        optimized = self.pool.pop(head, False)
+        if not optimized:
+            return MemDelta(0, hugepage_kb)
+        pages = self._vmemmap_pages(config, head)
+        restored = pages[facts.scheme.reserve :]
+        self.buddy |= set(restored)
+        return MemDelta(0, hugepage_kb - len(restored) * config.page_size // 1024)
+
+    def cycle(self, facts: KernelFacts, hugepage_kb: int, head: int, enabled: bool) -> None:
+        """A folio prepared and later dissolved, whose memory figures no row reads."""
+        self.prepare(facts, hugepage_kb, head, enabled)
+        self.dissolve(facts, hugepage_kb, head)
+
+    @staticmethod
+    def _vmemmap_pages(config: KernelConfig, head: int) -> list[int]:
+        first = head * config.struct_page_size // config.page_size
+        return list(range(first, first + config.vmemmap_pages))
 
 
 # -- kpageflags ----------------------------------------------------------------------------
@@ -198,13 +237,63 @@ class _MemoView:
         return self._view.frame(frame_id)
 
 
+def per_subpage(m: Machine, state: KState, reader: Callable[[int], T]) -> tuple[T, ...]:
+    """reader(struct page pointer) for every subpage, computed once per distinct view.
+
+    The readers (model/readers.py: PageHead(), PageTail(), page_fixed_fake_head(),
+    compound_head(), folio_test_hugetlb()) read the subpage's own struct page, the
+    struct page after it (page[1] of a possible fake head) and the head's struct pages
+    at fixed addresses, and compare a pointer with the subpage's own only to tell the
+    real head (page 0) from a fake one.  Two subpages at the same offset of vmemmap pages
+    mapped to the same frames (their own vmemmap page and the next) therefore read the
+    same words and get the same answer: with HVO on, the 4095 tail vmemmap pages of a
+    1 GiB folio share one frame, so its 262144 subpages are 64 computations, not 262144.
+    tests/unit/test_conform_model.py checks this against reading every subpage."""
+    vmemmap = state.vmemmap
+    shift = m.config.page_shift
+    offset_mask = m.config.page_size - 1
+    memo: dict[tuple[object, ...], T] = {}
+    out: list[T] = []
+    for i in range(m.nr):
+        page = m.page(i)
+        vpage = page >> shift
+        here, after = vmemmap.pte(vpage), vmemmap.pte(vpage + 1)
+        key = (i == 0, page & offset_mask, None if here is None else here.frame, None if after is None else after.frame)
+        value = memo.get(key)
+        if value is None:
+            value = memo[key] = reader(page)
+        out.append(value)
+    return tuple(out)
+
+
 def _flags_location(m: Machine, state: KState, page: int) -> tuple[object, int] | None:
     pte = state.vmemmap.pte(page >> m.config.page_shift)
     return None if pte is None else (pte.frame, page & (m.config.page_size - 1))
 
 
-@functools.lru_cache(maxsize=16)
 def predict_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enabled: bool) -> PageFlagsPrediction:
+    """The prediction below, computed once per model that can differ: a folio that is not
+    optimized runs no operation of the scheme's or its policies' (mapped_folio(): only
+    alloc_hugetlb_folio()), so every preset with the same version facts predicts it
+    alike (tests/unit/test_conform_model.py checks this on a 2 MiB folio)."""
+    config = config_for(hugepage_kb)
+    if optimizes(facts, config, enabled):
+        key: object = (facts.preset, facts.policies)
+    else:
+        key = facts.scheme.facts
+    full = (key, hugepage_kb, head_pfn, enabled)
+    pred = _KPAGEFLAGS.get(full)
+    if pred is None:
+        if len(_KPAGEFLAGS) >= 32:
+            _KPAGEFLAGS.clear()
+        pred = _KPAGEFLAGS[full] = compute_kpageflags(facts, hugepage_kb, head_pfn, enabled)
+    return pred
+
+
+_KPAGEFLAGS: dict[tuple[object, int, int, bool], PageFlagsPrediction] = {}
+
+
+def compute_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enabled: bool) -> PageFlagsPrediction:
     """fs/proc/page.c stable_page_flags() (v6.1) for every pfn of a mapped folio: the
     compound bits from PageHead()/PageTail()/PageHuge(), and which pfns' raw
     `k = page->flags` is the head's own word (v6.1 copies KPF_UPTODATE, KPF_DIRTY, ...
@@ -212,12 +301,13 @@ def predict_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
     config = config_for(hugepage_kb)
     m, state = mapped_folio(facts, config, head_pfn, enabled)
     view = _MemoView(state.vmemmap)
-    compound = tuple(r.kpageflags(view, m.page(i)) for i in range(m.nr))
+    compound = per_subpage(m, state, lambda page: r.kpageflags(view, page))
     if facts.scheme.facts.kpageflags_reads_folio:
         # 6.12: `k = folio->flags`: every pfn whose compound_head() is the head reports
         # the head's word, HVO on or off.
         head = m.page(0)
-        alias = frozenset(i for i in range(1, m.nr) if r.compound_head(view, m.page(i)) == head)
+        is_head = per_subpage(m, state, lambda page: r.compound_head(view, page) == head)
+        alias = frozenset(i for i in range(1, m.nr) if is_head[i])
     else:
         head_at = _flags_location(m, state, m.page(0))
         alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)
@@ -365,44 +455,3 @@ def predict_dma(facts: KernelFacts, head_pfn: int, buf_offset: int, length: int,
     base = head_pfn * config.page_size
     written = tuple(sorted((phys - base, n) for phys, n, _user in state.dma))
     return DmaPrediction(written, lines)
-
-
-# -- sysctl --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SysctlStep:
-    sysctl: int
-    action: str  # "alloc" one folio, or "free" every folio
-    write_ok: bool
-    memtotal_kb: Range
-    memfree_kb: Range
-
-
-def predict_sysctl(
-    facts: KernelFacts, boot_enabled: bool, steps: list[tuple[int, str, int]], *, boot_vmemmap: bool = True
-) -> tuple[SysctlStep, ...]:
-    """vm.hugetlb_optimize_vmemmap (v5.19+): a write changes whether folios prepared
-    *afterwards* are optimized; folios already in the pool keep their state until they
-    are freed (mm/hugetlb_vmemmap.c vmemmap_should_optimize(); 78f39084b41d).
-    `steps` are (value written, "alloc"/"free", pool size after)."""
-    out: list[SysctlStep] = []
-    enabled = boot_enabled
-    pool: list[bool] = []  # optimized, per folio in the pool
-    for value, action, nr_after in steps:
-        if facts.has_sysctl:
-            enabled = bool(value)
-        memtotal = memfree = Range(0, 0)
-        if action == "alloc":
-            while len(pool) < nr_after:
-                p = predict_savings(facts, 2048, 1, enabled, boot_vmemmap=boot_vmemmap)
-                pool.append(p.optimized)
-                memtotal = memtotal + p.memtotal_alloc_kb
-                memfree = memfree + p.memfree_alloc_kb
-        else:
-            while len(pool) > nr_after:
-                was_optimized = pool.pop()
-                p = predict_savings(facts, 2048, 1, was_optimized)
-                memfree = memfree + Range(p.memfree_free_kb, p.memfree_free_kb)
-        out.append(SysctlStep(value, action, facts.has_sysctl, memtotal, memfree))
-    return tuple(out)

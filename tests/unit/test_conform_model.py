@@ -55,27 +55,22 @@ def test_debian_facts() -> None:
 
 def test_savings_issue_figure() -> None:
     """The issue's figure: 100 x 2 MiB folios, HVO on vs off: 100 x 7 x 4 KiB of MemTotal."""
-    on = p.predict_savings(facts(), 2048, 100, True, fresh=True)
-    off = p.predict_savings(facts(), 2048, 100, False, fresh=True)
+    on = p.predict_savings(facts(), 2048, True)
+    off = p.predict_savings(facts(), 2048, False)
     assert on.freeable_kb == off.freeable_kb == 28  # printed whether or not HVO is on
-    assert on.memtotal_alloc_kb == p.Range(2800, 2800) and off.memtotal_alloc_kb == p.Range(0, 0)
-    # 100 folios' vmemmap is 100 x 32 KiB: at least 2, at most 100 PMDs split
-    assert on.memfree_alloc_kb == p.Range(-204800 + 2800 - 400, -204800 + 2800 - 8)
-    assert on.memfree_free_kb == 100 * (2048 - 28)
-    assert p.predict_savings(facts(), 1048576, 1, True).freeable_kb == 16380
+    assert on.optimized and not off.optimized
+    ledger = p.VmemmapLedger()
+    heads = [0x40000 + 512 * i for i in range(100)]  # 100 x 32 KiB of vmemmap: 2 PMDs
+    alloc = sum((ledger.prepare(facts(), 2048, h, True) for h in heads), p.NO_CHANGE)
+    assert alloc == p.MemDelta(2800, -204800 + 2800 - 2 * 4)
+    assert sum((ledger.dissolve(facts(), 2048, h) for h in heads), p.NO_CHANGE) == p.MemDelta(0, 100 * (2048 - 28))
+    assert p.predict_savings(facts(), 1048576, True).freeable_kb == 16380
 
 
 def test_savings_depend_on_preset() -> None:
     """v6.2 copies the head vmemmap page: one more boot frame freed, one buddy page taken."""
-    v62 = p.predict_savings(facts("v6.2"), 2048, 100, True, fresh=True)
-    assert v62.memtotal_alloc_kb == p.Range(3200, 3200)
-    assert p.predict_savings(facts("v5.14"), 2048, 1, True).memtotal_alloc_kb == p.Range(24, 24)
-
-
-def test_restored_vmemmap_is_not_boot_memory() -> None:
-    """A folio whose vmemmap was restored before frees buddy pages: MemTotal may not move."""
-    pred = p.predict_savings(facts(), 2048, 3, True, boot_vmemmap=False)
-    assert pred.memtotal_alloc_kb == p.Range(0, 84)
+    assert p.VmemmapLedger().prepare(facts("v6.2"), 2048, 0x40000, True).memtotal == 32
+    assert p.VmemmapLedger().prepare(facts("v5.14"), 2048, 0x40000, True).memtotal == 24
 
 
 def test_kpageflags_fake_heads() -> None:
@@ -149,9 +144,54 @@ def test_dma_exact() -> None:
     assert any("head+5" in line for line in pred.lines)
 
 
-def test_sysctl_affects_later_folios_only() -> None:
-    steps = p.predict_sysctl(facts(), False, [(1, "alloc", 1), (0, "alloc", 2), (1, "free", 0)])
-    assert [s.memtotal_kb for s in steps] == [p.Range(28, 28), p.Range(0, 0), p.Range(0, 0)]
-    assert steps[2].memfree_kb == p.Range(2 * 2048 - 28, 2 * 2048 - 28)
-    no_sysctl = p.predict_sysctl(dataclasses.replace(facts("v5.18"), has_sysctl=False), False, [(1, "alloc", 1)])
-    assert no_sysctl[0].memtotal_kb == p.Range(0, 0) and not no_sysctl[0].write_ok
+def test_unoptimized_kpageflags_shared_by_version_facts() -> None:
+    """predict_kpageflags() computes a folio that is not optimized once per VersionFacts:
+    every preset with the same facts must predict it alike."""
+    from hvo_verify.model.scheme import PRESETS
+
+    for name in ("none", "v5.14", "v5.18", "v6.1", "v6.2", "v6.12", "v6.12.115"):
+        f = facts(name)
+        same = [n for n in PRESETS if PRESETS[n].facts == f.scheme.facts and n != name][:2]
+        for other in same:
+            for enabled in (False, True):
+                g = facts(other)
+                if p.optimizes(f, p.config_for(2048), enabled) or p.optimizes(g, p.config_for(2048), enabled):
+                    continue
+                assert p.compute_kpageflags(f, 2048, 0x40000, enabled) == p.compute_kpageflags(
+                    g, 2048, 0x40000, enabled
+                )
+
+
+def test_ledger_boot_and_buddy_vmemmap() -> None:
+    """A folio prepared on boot vmemmap raises MemTotal by the frames freed; prepared again
+    after a restore it frees buddy pages and MemTotal does not move
+    (mm/hugetlb_vmemmap.c free_vmemmap_page()); the PTE table is taken once per PMD."""
+    ledger = p.VmemmapLedger()
+    first = ledger.prepare(facts(), 2048, 0x40000, True)
+    assert first == p.MemDelta(28, -2048 + 28 - 4)
+    assert ledger.dissolve(facts(), 2048, 0x40000) == p.MemDelta(0, 2048 - 28)
+    assert ledger.prepare(facts(), 2048, 0x40000, True) == p.MemDelta(0, -2048 + 28)
+    assert ledger.prepare(facts(), 2048, 0x40200, False) == p.MemDelta(0, -2048)
+    v62 = p.VmemmapLedger()
+    assert v62.prepare(facts("v6.2"), 2048, 0x40000, True) == p.MemDelta(32, -2048 + 32 - 4 - 4)
+
+
+@pytest.mark.parametrize("preset", ["v5.14", "v5.18", "v6.1", "v6.2", "v6.12", "v6.12.115", "none"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_per_subpage_memo_is_reading_every_subpage(preset: str, enabled: bool) -> None:
+    """predict.per_subpage() shares a reader's answer between subpages that read the same
+    frames at the same offset; on a 2 MiB folio (8 vmemmap pages, shared frames when
+    optimized) it must equal reading every subpage."""
+    from hvo_verify.model import readers
+
+    f = facts(preset)
+    config = p.config_for(2048)
+    m, state = p.mapped_folio(f, config, 0x40000, enabled)
+    view = state.vmemmap
+    head = m.page(0)
+    assert p.per_subpage(m, state, lambda page: readers.kpageflags(view, page)) == tuple(
+        readers.kpageflags(view, m.page(i)) for i in range(m.nr)
+    )
+    assert p.per_subpage(m, state, lambda page: readers.compound_head(view, page) == head) == tuple(
+        readers.compound_head(view, m.page(i)) == head for i in range(m.nr)
+    )

@@ -33,16 +33,12 @@ def records() -> dict[str, list[dict[str, object]]]:
 
 
 def _rows_with(preset: str, records: dict[str, list[dict[str, object]]]) -> tuple[c.Row, ...]:
-    """The recorded run against another preset's model (the 1 GiB kpageflags records,
-    4 s of model time each, are left to test_recorded_run_agrees)."""
+    """The recorded run against another preset's model (every record: the vmemmap ledger
+    follows the 1 GiB folio too)."""
     boot = records["on"][0]
     facts = kernel_facts(str(boot["release"]), str(boot["version"]))
     assert facts is not None
-    small = {
-        hvo: [r for r in recs if not (r["kind"] == "kpageflags" and r["hugepage_kb"] == 1048576)]
-        for hvo, recs in records.items()
-    }
-    return c.compare_boots(dataclasses.replace(facts, preset=preset), small)
+    return c.compare_boots(dataclasses.replace(facts, preset=preset), records)
 
 
 def test_recorded_run_agrees(records: dict[str, list[dict[str, object]]]) -> None:
@@ -242,3 +238,22 @@ def test_previous_era_disagrees_on_its_rows(path: Path) -> None:
     own = {r.scenario for r in report.rows if r.agree is False}
     other = c.compare_boots(dataclasses.replace(report.facts, preset=previous), records)
     assert {r.scenario for r in other if r.agree is False} - own == rows
+
+
+@pytest.mark.parametrize("path", [RECORDED, RECORDED_612], ids=["6.1", "6.12"])
+def test_discrimination_target(path: Path) -> None:
+    """Issue 18 item 2's target: at least 75% of a recording's rows reject some other
+    model, and every other era preset a conformance kernel can map to is rejected by at
+    least one row."""
+    from hvo_verify.conform.discrimination import discriminate
+    from hvo_verify.conform.kernelmap import _ERAS
+
+    records = load_records(path)
+    report = report_from_records(records)
+    assert report.facts is not None
+    d = discriminate(report.facts, records, report.rows)
+    assert d.fraction >= 0.75, (d.discriminating, len(d.rows))
+    eras = {preset for _first, preset, _why in _ERAS} - {report.facts.preset, "none"}
+    assert eras <= {a.name for a in d.alternatives if a.kind == "era"}
+    assert d.era_presets_unrejected() == ()
+    assert "none" not in d.unrejected

@@ -10,8 +10,8 @@
  * so a kernel console line "[   12.345678] ..." can never be confused with record text.
  *
  * Options come from the kernel command line (hvoguest.KEY=VALUE) or from argv (KEY=VALUE):
- *   scenarios=savings,kpageflags,hwpoison,dma,sysctl,hwpoison2   (the order they run in)
- *   n2m=100  n1g=1 (0: no 1 GiB step at all)  subpages=0,1,64,65,511
+ *   scenarios=savings,kpageflags,hwpoison,dma,sysctl,hwpoison2,perfolio   (the order they run in)
+ *   n2m=100  n1g=1 (0: no 1 GiB step at all)  nfolio=32  subpages=0,1,64,65,511
  *   free_subpages=0,1,64,65,511  disk=/dev/vda
  *
  * Build: gcc -static -O2 -o hvoguest hvoguest.c
@@ -323,18 +323,38 @@ static int write_text(const char *path, const char *s)
  * lists (sum of the "count:" lines of /proc/zoneinfo, times 4 kB).  MemFree does not count
  * those pages, and order-0 (freed vmemmap) and order-9 (THP-sized, so also 2 MiB hugetlb)
  * frees land there first; MemFree + PcpFree is the free memory that does not drift. */
-#define MI_N 7
+#define MI_N 15
 static const char *const MI_KEYS[MI_N] = {"MemTotal",     "MemFree",      "HugePages_Total",   "HugePages_Free",
-					  "Hugepagesize", "HardwareCorrupted", "PcpFree"};
+					  "Hugepagesize", "HardwareCorrupted", "PcpFree",        "Slab",
+					  "KernelStack",  "PageTables",   "Percpu",            "AnonPages",      "VmallocUsed",
+					  "Buffers",      "Cached"};
+/* Indices past PcpFree: the kernel's other consumers of free memory (slab, kernel stacks,
+ * page tables, per-cpu chunks, our own anonymous pages, vmalloc, the page cache: the
+ * virtio disk's partition scan reads into it while the first scenario runs), whose changes the
+ * model's memory rows count out: a kmalloc() that needs a new slab page moves MemFree
+ * as much as a vmemmap frame does. */
+#define MI_OTHER_FIRST 7
 struct meminfo {
 	long long v[MI_N];
 };
 
-static struct meminfo read_meminfo(void)
+/* MemFree is NR_FREE_PAGES as folded into the global counter: each cpu keeps a delta of
+ * up to its stat threshold (tens of pages) in vm_stat_diff until vmstat_update() folds
+ * it, about once a second (mm/vmstat.c v6.1/v6.12).  A write to
+ * /proc/sys/vm/stat_refresh folds every cpu's delta at once (vmstat_refresh() ->
+ * schedule_on_each_cpu(refresh_vm_stats)), so two readings differ only by what the
+ * kernel allocated or freed between them. */
+static void stat_refresh(void)
+{
+	(void)write_text("/proc/sys/vm/stat_refresh", "1");
+}
+
+static struct meminfo read_meminfo_once(void)
 {
 	struct meminfo m;
 	for (int i = 0; i < MI_N; i++)
 		m.v[i] = UNKNOWN;
+	stat_refresh();
 	static char buf[16384];
 	if (read_text("/proc/meminfo", buf, sizeof(buf)) <= 0)
 		return m;
@@ -359,6 +379,39 @@ static struct meminfo read_meminfo(void)
 		m.v[6] = pages * (long long)(PAGE_SZ / 1024);
 	}
 	return m;
+}
+
+/* MemFree comes from /proc/meminfo and PcpFree from /proc/zoneinfo, read one after the
+ * other: pages the vmstat worker moves from the per-cpu lists to the buddy lists in
+ * between (6.12 refresh_cpu_vm_stats() -> decay_pcp_high(), every second) would be in
+ * neither.  A reading counts only when the next one shows the same free memory. */
+static struct meminfo read_meminfo(void)
+{
+	struct meminfo a = read_meminfo_once();
+	for (int i = 0; i < 10; i++) {
+		struct meminfo b = read_meminfo_once();
+		if (a.v[1] + a.v[6] == b.v[1] + b.v[6] && a.v[0] == b.v[0])
+			return b;
+		a = b;
+	}
+	return a;
+}
+
+/* Waits (at most 2 s) until free memory (MemFree + PcpFree) reads the same twice 50 ms
+ * apart: what an earlier scenario left to be freed asynchronously (an io_uring ring is
+ * torn down from a workqueue, io_ring_exit_work()) must not land inside a step's two
+ * readings.  Returns the number of 50 ms waits. */
+static int settle(void)
+{
+	struct meminfo a = read_meminfo();
+	for (int i = 1; i <= 40; i++) {
+		usleep(50000);
+		struct meminfo b = read_meminfo();
+		if (a.v[1] + a.v[6] == b.v[1] + b.v[6] && a.v[0] == b.v[0] && a.v[7] == b.v[7])
+			return i;
+		a = b;
+	}
+	return -1;
 }
 
 static void jw_meminfo(struct jw *w, const char *key, const struct meminfo *m)
@@ -496,6 +549,49 @@ static int jw_rle(struct jw *w, const char *key, uint64_t pfn, uint64_t nr)
 	return rc;
 }
 
+/* The head pfns of every hugetlb folio (KPF_HUGE and KPF_COMPOUND_HEAD in /proc/kpageflags,
+ * read over all of RAM): where the pool's folios are, so the model knows whose vmemmap
+ * is still the boot-time (PageReserved) one and which vmemmap PMDs are already split.
+ * Written as "heads": [pfn, ...]; null when /proc/kpageflags cannot be read. */
+#define MAX_HEADS 4096
+static uint64_t heads[MAX_HEADS];
+static size_t nheads;
+static int heads_ok;
+
+/* Fills heads[] (static, so a scan between two meminfo readings faults in no page of
+ * ours once main() has run it); jw_heads() writes them. */
+static void scan_heads(void)
+{
+	nheads = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	heads_ok = fd >= 0;
+	if (fd < 0)
+		return;
+	/* A hugetlb folio of 2 MiB or more starts at a 512-aligned pfn: one 8-byte read per
+	 * 2 MiB (every pfn would be ~0.3 s under TCG, ~70 scans a boot). */
+	const uint64_t want = (1ULL << KPF_HUGE) | (1ULL << KPF_COMPOUND_HEAD);
+	for (uint64_t pfn = 0;; pfn += SZ_2M / PAGE_SZ) {
+		uint64_t e = 0;
+		if (pread(fd, &e, sizeof(e), (off_t)(pfn * sizeof(uint64_t))) != (ssize_t)sizeof(e))
+			break;
+		if ((e & want) == want && !(e & (1ULL << KPF_NOPAGE)) && nheads < MAX_HEADS)
+			heads[nheads++] = pfn;
+	}
+	close(fd);
+}
+
+static void jw_heads(struct jw *w, const char *key)
+{
+	if (!heads_ok) {
+		jw_null(w, key);
+		return;
+	}
+	jw_arr(w, key);
+	for (size_t i = 0; i < nheads; i++)
+		jw_uint(w, NULL, heads[i]);
+	jw_end_arr(w);
+}
+
 /* /dev/kmsg reader: kmsg_open() remembers "now"; kmsg_new() lists messages since. */
 static int kmsg_fd = -1;
 
@@ -588,7 +684,7 @@ static char cmdline[4096];
 
 struct opts {
 	char scenarios[256];
-	long n2m, n1g;
+	long n2m, n1g, nfolio;
 	int subpages[64], nsub;
 	int free_subpages[64], nfree;
 	char disk[128];
@@ -616,6 +712,8 @@ static void set_opt(struct opts *o, const char *k, const char *v)
 		o->n2m = strtol(v, NULL, 0);
 	else if (!strcmp(k, "n1g"))
 		o->n1g = strtol(v, NULL, 0);
+	else if (!strcmp(k, "nfolio"))
+		o->nfolio = strtol(v, NULL, 0);
 	else if (!strcmp(k, "subpages"))
 		o->nsub = parse_list(v, o->subpages, 64);
 	else if (!strcmp(k, "free_subpages"))
@@ -638,8 +736,9 @@ static void load_opts(struct opts *o, int argc, char **argv)
 {
 	static const int dflt[] = {0, 1, 64, 65, 511};
 	memset(o, 0, sizeof(*o));
-	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,sysctl,hwpoison2");
+	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,sysctl,hwpoison2,perfolio");
 	o->n2m = 100;
+	o->nfolio = 32;
 	o->n1g = 1;
 	o->nsub = o->nfree = 5;
 	memcpy(o->subpages, dflt, sizeof(dflt));
@@ -703,20 +802,26 @@ static void scenario_boot(void)
 static void savings_one(struct jw *w, unsigned long kb, long n)
 {
 	hp_set(kb, 0);
+	int settled = settle();
 	struct meminfo before = read_meminfo();
 	int rc = hp_set(kb, n);
 	struct meminfo after = read_meminfo();
 	long long got = hp_read(kb, "nr_hugepages");
+	scan_heads();
 	int rc_free = hp_set(kb, 0);
 	struct meminfo freed = read_meminfo();
+	/* The record is written only now: growing its buffer between two readings could
+	 * fault in a heap page of ours. */
 	jw_obj(w, NULL);
 	jw_str(w, "kind", "savings");
 	jw_uint(w, "hugepage_kb", kb);
 	jw_int(w, "n", n);
 	jw_int(w, "write_rc", rc);
+	jw_int(w, "settled", settled);
 	jw_meminfo(w, "before", &before);
 	jw_meminfo(w, "after", &after);
 	jw_maybe(w, "nr_hugepages", got);
+	jw_heads(w, "heads");
 	jw_int(w, "free_rc", rc_free);
 	jw_meminfo(w, "freed", &freed);
 	jw_end_obj(w);
@@ -1090,7 +1195,12 @@ static void sysctl_step(struct jw *w, int write_v, const char *action, long nr)
 	jw_int(w, "MemTotal", b.v[0] - a.v[0]);
 	jw_int(w, "MemFree", b.v[1] - a.v[1]);
 	jw_int(w, "PcpFree", b.v[6] - a.v[6]);
+	for (int i = MI_OTHER_FIRST; i < MI_N; i++)
+		if (a.v[i] != UNKNOWN && b.v[i] != UNKNOWN)
+			jw_int(w, MI_KEYS[i], b.v[i] - a.v[i]);
 	jw_end_obj(w);
+	scan_heads();
+	jw_heads(w, "heads");
 	jw_end_obj(w);
 }
 
@@ -1099,8 +1209,10 @@ static void scenario_sysctl(struct jw *w, const struct opts *o)
 	(void)o;
 	long long orig = read_ll(SYSCTL);
 	hp_set(KB_2M, 0);
+	int settled = settle();
 	jw_obj(w, NULL);
 	jw_str(w, "kind", "sysctl");
+	jw_int(w, "settled", settled);
 	jw_maybe(w, "initial", orig);
 	jw_arr(w, "steps");
 	sysctl_step(w, 1, "alloc", 1);
@@ -1116,6 +1228,38 @@ static void scenario_sysctl(struct jw *w, const struct opts *o)
 	hp_set(KB_2M, 0);
 }
 
+/* One folio at a time ("perfolio"): with vm.hugetlb_optimize_vmemmap=1 where the kernel
+ * has it (else the boot parameter decides), grow the 2 MiB pool by one folio per step to
+ * nfolio, then shrink it by one per step to 0.  Each step records the MemTotal, MemFree
+ * and PcpFree change and the pool's head pfns after it, so the model can name the folio
+ * each step prepared or dissolved and predict its exact effect: the vmemmap frames freed
+ * (to memblock's count when they are boot memory), the PTE table of a first split, the
+ * frames a restore allocates. */
+static void scenario_perfolio(struct jw *w, const struct opts *o)
+{
+	long long orig = read_ll(SYSCTL);
+	hp_set(KB_2M, 0);
+	int wrc = orig == UNKNOWN ? -ENOENT : write_text(SYSCTL, "1");
+	int settled = settle();
+	jw_obj(w, NULL);
+	jw_str(w, "kind", "perfolio");
+	jw_int(w, "settled", settled);
+	jw_maybe(w, "initial", orig);
+	jw_int(w, "write_rc", wrc);
+	jw_maybe(w, "sysctl", read_ll(SYSCTL));
+	jw_arr(w, "steps");
+	for (long i = 1; i <= o->nfolio; i++)
+		sysctl_step(w, -1, "alloc", i);
+	for (long i = o->nfolio - 1; i >= 0; i--)
+		sysctl_step(w, -1, "free", i);
+	jw_end_arr(w);
+	if (orig != UNKNOWN)
+		jw_int(w, "restore_rc", write_text(SYSCTL, orig ? "1" : "0"));
+	jw_end_obj(w);
+	emit(w);
+	hp_set(KB_2M, 0);
+}
+
 /* ------------------------------------------------------------ main */
 
 typedef void (*scenario_fn)(struct jw *, const struct opts *);
@@ -1125,6 +1269,7 @@ static const struct {
 } SCENARIOS[] = {
 	{"savings", scenario_savings}, {"kpageflags", scenario_kpageflags}, {"hwpoison", scenario_hwpoison},
 	{"dma", scenario_dma},         {"sysctl", scenario_sysctl},       {"hwpoison2", scenario_hwpoison2},
+	{"perfolio", scenario_perfolio},
 };
 
 static void run_scenario(const char *name, const struct opts *o)
@@ -1162,6 +1307,7 @@ int main(int argc, char **argv)
 
 	struct opts o;
 	load_opts(&o, argc, argv);
+	scan_heads(); /* faults in heads[] and the scan buffer before any reading */
 	scenario_boot();
 
 	char list[sizeof(o.scenarios)];
