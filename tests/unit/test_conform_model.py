@@ -149,7 +149,7 @@ def test_unoptimized_kpageflags_shared_by_version_facts() -> None:
     every preset with the same facts must predict it alike."""
     from hvo_verify.model.scheme import PRESETS
 
-    for name in ("none", "v5.14", "v5.18", "v6.1", "v6.2", "v6.12", "v6.12.115"):
+    for name in ("none", "v5.14", "v5.18", "v6.1", "v6.2", "v6.10", "v6.12.111", "v6.12.115", "v6.15"):
         f = facts(name)
         same = [n for n in PRESETS if PRESETS[n].facts == f.scheme.facts and n != name][:2]
         for other in same:
@@ -176,7 +176,9 @@ def test_ledger_boot_and_buddy_vmemmap() -> None:
     assert v62.prepare(facts("v6.2"), 2048, 0x40000, True) == p.MemDelta(32, -2048 + 32 - 4 - 4)
 
 
-@pytest.mark.parametrize("preset", ["v5.14", "v5.18", "v6.1", "v6.2", "v6.12", "v6.12.115", "none"])
+@pytest.mark.parametrize(
+    "preset", ["v5.14", "v5.18", "v6.1", "v6.2", "v6.10", "v6.12.111", "v6.12.115", "4eeec8c89a0c", "none"]
+)
 @pytest.mark.parametrize("enabled", [True, False])
 def test_per_subpage_memo_is_reading_every_subpage(preset: str, enabled: bool) -> None:
     """predict.per_subpage() shares a reader's answer between subpages that read the same

@@ -240,6 +240,12 @@ def test_previous_era_disagrees_on_its_rows(path: Path) -> None:
     assert {r.scenario for r in other if r.agree is False} - own == rows
 
 
+# Era presets that differ from the booted kernel's only where no conformance scenario can
+# look: v6.1 clears the hugetlb dtor before the restore, v6.1.52 after it (32c877191e02);
+# only a memory error inside that window (bug B5, a race) shows the difference.
+UNOBSERVABLE = {"v6.1.52": ("v6.1",)}
+
+
 @pytest.mark.parametrize("path", [RECORDED, RECORDED_612], ids=["6.1", "6.12"])
 def test_discrimination_target(path: Path) -> None:
     """Issue 18 item 2's target: at least 75% of a recording's rows reject some other
@@ -255,5 +261,5 @@ def test_discrimination_target(path: Path) -> None:
     assert d.fraction >= 0.75, (d.discriminating, len(d.rows))
     eras = {preset for _first, preset, _why in _ERAS} - {report.facts.preset, "none"}
     assert eras <= {a.name for a in d.alternatives if a.kind == "era"}
-    assert d.era_presets_unrejected() == ()
+    assert d.era_presets_unrejected() == UNOBSERVABLE.get(report.facts.preset, ())
     assert "none" not in d.unrejected
