@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 from hvo_verify.check.pinned import PinnedQuery, Placement
 from hvo_verify.errors import NotApplicable
 from hvo_verify.invariants.static import INVARIANTS, Index, Invariant, index_range
+from hvo_verify.model import remap  # remap.optimize at call time: a mutant patches the module's binding
 from hvo_verify.model.config import MAX_PHYSMEM_BITS, Arch, KernelConfig, KiB, parse_config_id
-from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Encoding, FolioKind, HeadCopy, MemoryModel, Scheme, Target
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
@@ -358,7 +358,7 @@ def _case(tally: _Tally, query: PinnedQuery, inv: Invariant, at: Placement, wher
         tally.bad_placements.append(f"{here}: placement outside the assumptions: {'; '.join(broken)}")
         return
     try:
-        mem = optimize(Folio(config, scheme, at.head_pfn, at.vmemmap_base), alloc_ok=at.alloc_ok)
+        mem = remap.optimize(Folio(config, scheme, at.head_pfn, at.vmemmap_base), alloc_ok=at.alloc_ok)
     except NotApplicable as exc:
         tally.disagreements.append(f"{here}: z3 has a query, the concrete model refuses: {exc}")
         return

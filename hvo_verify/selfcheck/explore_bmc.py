@@ -27,8 +27,8 @@ from hvo_verify.check.suite import check_specs
 from hvo_verify.errors import EncodingMismatch
 from hvo_verify.invariants.replay import replay
 from hvo_verify.invariants.static import INVARIANTS
+from hvo_verify.model import remap  # remap.optimize at call time: a mutant patches the module's binding
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.remap import optimize
 from hvo_verify.model.structpage import Folio
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
@@ -56,7 +56,7 @@ def replay_failure(result: CheckResult, spec: Spec) -> str | None:
     config = next((c for c in parse_config_id(cex.config) if c.id == cex.config), None)
     if config is None or cex.scheme != spec.scheme.name:
         return f"{where}: the counterexample names {cex.config} {cex.scheme}, not the spec's"
-    mem = optimize(Folio(config, spec.scheme, cex.head_pfn, cex.vmemmap_base), alloc_ok=cex.head_page_alloc_ok)
+    mem = remap.optimize(Folio(config, spec.scheme, cex.head_pfn, cex.vmemmap_base), alloc_ok=cex.head_page_alloc_ok)
     index = cex.indices[0][1] if cex.indices else 0
     if INVARIANTS[cex.invariant].check(mem, index) is None:
         return f"{where}: the counterexample {dict(cex.indices)} does not replay on the concrete model"

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from hvo_verify.check import bmc
+from hvo_verify.check import bmc, lockstep
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
 from hvo_verify.encode import readers as er
@@ -74,7 +74,8 @@ from hvo_verify.ops import pageflags as ops_pageflags
 from hvo_verify.ops import pool as ops_pool
 from hvo_verify.ops.machine import Cpu, Machine
 from hvo_verify.ops.state import Pool
-from hvo_verify.selfcheck import differential, explore_bmc
+from hvo_verify.ops.table import OPS
+from hvo_verify.selfcheck import differential
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec
@@ -920,8 +921,10 @@ def _judge(res: CheckResult, check: str, out: _Outcome) -> None:
 def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) -> MutantRun:
     """Apply `mutant`, load the specs under it and check them in search_plan() order;
     stop after the first group of checks that kills it (after KILLERS_SHOWN kills in that
-    group), unless `full`.  A one-layer mutant is checked on its hinted specs only, then,
-    if they do not kill it, by comparing the two sides directly (`compare()`)."""
+    group), unless `full`.  A one-layer mutant is checked on its hinted specs only (a
+    concrete-only one on the checks expected violated: with the z3 side intact, a proved
+    check has nothing to replay), then, if they do not kill it, by comparing the two
+    sides directly (`comparisons()`)."""
     start = time.perf_counter()
     kills: list[Kill] = []
     checks: list[CheckId] = []
@@ -940,7 +943,12 @@ def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) ->
                 hinted = {parse_hint(h)[0] for h in mutant.hint}
                 plan = [(spec, invs) for spec, invs in plan if any(hinted_by(h, spec) for h in hinted)]
             for spec, invariants in plan:
-                outcome = run_checks(spec, _pairs(spec, invariants), None if full else KILLERS_SHOWN)
+                pairs = _pairs(spec, invariants)
+                if mutant.layer == "concrete":
+                    # the z3 side is intact: a check it proves has nothing to replay, so only a
+                    # check expected violated can kill (its counterexample does not replay)
+                    pairs = [(i, c) for i, c in pairs if spec.expect.expected(i, c) is Verdict.VIOLATED]
+                outcome = run_checks(spec, pairs, None if full else KILLERS_SHOWN)
                 checks += outcome.checks
                 unknown += outcome.unknown
                 kills += outcome.kills
@@ -967,37 +975,52 @@ def run_mutant(mutant: Mutant, spec_paths: Sequence[str], full: bool = False) ->
 
 DIFF_CASES = 400  # the static differential's cases for one mutant (about 3 s)
 STATIC_KINDS = ("readers", "static", "remap")  # mirrored functions the static query reads
+STEP_KINDS = ("pool", "hwpoison", "gup", "pageflags")  # the step files (selfcheck/mirror.py PAIRS)
+# Helpers of the step files that are not steps of ops/table.py: the operations that call them.
+HELPER_OPS = {
+    "bio_vec_offset": ("submit_bio",),
+    "bvec_try_merge_page": ("submit_bio",),
+    "mapcount_field": ("page_add_file_rmap", "folio_put"),
+    "pg_arch_1_page": ("sync_icache_dcache", "flush_dcache_page"),
+}
 
 
-def _differential(paths: Sequence[str]) -> str | None:
+def _differential(args: Sequence[str]) -> str | None:
     section = differential.run_differential(cases=DIFF_CASES, seed=0)
     return None if section.ok else (section.failures or ("the differential failed",))[0]
 
 
-def _explore_bmc(paths: Sequence[str]) -> str | None:
-    section = explore_bmc.run_explore_bmc(list(paths), jobs=1)
-    return None if section.ok else (section.failures or ("exploration disagrees with BMC",))[0]
+def _lockstep(args: Sequence[str]) -> str | None:
+    return lockstep.compare_all([lockstep.CASES[int(n)] for n in args])
 
 
-# name -> comparison of the two sides on the given spec files
+# name -> comparison of the two sides on the given arguments (spec files, or lockstep case numbers)
 COMPARISONS: dict[str, Callable[[Sequence[str]], str | None]] = {
+    "lockstep": _lockstep,  # check/lockstep.py: a concrete trace, and the unrolling pinned to it, step by step
     "differential": _differential,  # selfcheck/differential.py: z3 static query vs brute force
-    "explore-bmc": _explore_bmc,  # selfcheck/explore_bmc.py: concrete exploration vs BMC verdicts
 }
 
 
+def lockstep_cases(key: str) -> list[int]:
+    """The lockstep cases (check/lockstep.py CASES) that run the mirrored function `key`:
+    for a step function or a helper, the cases whose operations call it; for a
+    primitive, a reader or an operation invariant, every case."""
+    kind, _, name = key.partition(":")
+    if kind not in STEP_KINDS:
+        return list(range(len(lockstep.CASES))) if kind in ("cpu", "readers", "reachable") else []
+    ops = set(HELPER_OPS.get(name, ())) | {op for op, o in OPS.items() if any(s.name == name for s in o.steps)}
+    return [n for n, c in enumerate(lockstep.CASES) if ops & {op for op, _args in c.steps}]
+
+
 def comparisons(mutant: Mutant, specs: Sequence[Spec]) -> list[tuple[str, tuple[str, ...]]]:
-    """The comparisons that can tell the sides of `mutant` apart, cheapest first: the
-    static differential for what the static query reads, exploration against BMC on
-    the hinted operation specs (the readers serve both)."""
-    hinted = {parse_hint(h)[0] for h in mutant.hint}
-    ops_paths = tuple(s.unit for s in specs if s.ops is not None and any(hinted_by(h, s) for h in hinted))
+    """The comparisons that can tell the sides of `mutant` apart, cheapest first: each
+    lockstep case that runs the mutated function (one comparison per case, so that a
+    kill names its case and the baseline re-runs that case alone), the static
+    differential for what the static query reads."""
     kind = mutant.mirrors.partition(":")[0]
-    out: list[tuple[str, tuple[str, ...]]] = []
+    out: list[tuple[str, tuple[str, ...]]] = [("lockstep", (str(n),)) for n in lockstep_cases(mutant.mirrors)]
     if kind in STATIC_KINDS:
         out.append(("differential", ()))
-    if ops_paths and kind not in ("static", "remap"):
-        out.append(("explore-bmc", ops_paths))
     return out
 
 

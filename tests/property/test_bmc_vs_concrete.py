@@ -298,6 +298,28 @@ SPEC_TRACES: list[Run] = [
         [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}), ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True})],
     ),
     _spec_run(
+        "must-catch/ops-write-struct-page",
+        "pageflags",
+        "ro-write",
+        "x86-64/4K/2M",
+        [
+            ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}),
+            ("alloc_hugetlb_folio", {}),
+            ("write_struct_page", {"i": 0x40, "word": 0}),
+        ],
+    ),
+    _spec_run(
+        "must-catch/ops-write-struct-page",
+        "pageflags",
+        "alias-write",
+        "x86-64/4K/2M",
+        [
+            ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}),
+            ("alloc_hugetlb_folio", {}),
+            ("write_struct_page", {"i": 3, "word": 0}),
+        ],
+    ),
+    _spec_run(
         "objections/pg-arch-1-read-only",
         "pageflags",
         "ro-write",
