@@ -205,7 +205,7 @@ def kpageflags_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
         rows.append(Row(f"{name}: fake heads", predicted, f"head's flags at {_pfns(shown_alias)}",
                         shown_alias == set(pred.flags_alias_head)))  # fmt: skip
     poisoned = {i for i, f in enumerate(flags) if f >> KPF_HWPOISON & 1}
-    rows.append(Row(f"{name}: HWPOISON", "none", _pfns(poisoned), not poisoned))
+    rows.append(Row(f"{name}: HWPOISON", _pfns(pred.poisoned), _pfns(poisoned), poisoned == set(pred.poisoned)))
     return rows
 
 
@@ -345,7 +345,9 @@ def dma_rows(facts: KernelFacts, hvo: str, rec: Record) -> list[Row]:
             )
         )
         exact = pred.written == ((o, n),)
-        agree = exact == (landed == n and outside == 0 and rc == n)
+        # The guest sees whether exactly the user's bytes changed, not where stray bytes
+        # went: a predicted misdirection can never be confirmed, so it is a disagreement.
+        agree = exact and landed == n and outside == 0 and rc == n
         rows.append(Row(f"O_DIRECT read {n:#x} at folio+{o:#x} HVO {hvo}", predicted, shows, agree,
                         "device writes only the user's bytes" if exact else "model predicts a misdirected DMA"))  # fmt: skip
     return rows

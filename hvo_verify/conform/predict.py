@@ -179,6 +179,7 @@ class PageFlagsPrediction:
     compound: tuple[int, ...]  # per subpage: the KPF_COMPOUND_HEAD/TAIL/HUGE bits
     flags_alias_head: frozenset[int]  # subpages whose page->flags word is the head's bytes
     optimized: bool
+    poisoned: frozenset[int] = frozenset()  # subpages showing KPF_HWPOISON (kpageflags_hwpoison())
 
 
 def mapped_folio(facts: KernelFacts, config: KernelConfig, head_pfn: int, enabled: bool) -> tuple[Machine, KState]:
@@ -311,7 +312,7 @@ def compute_kpageflags(facts: KernelFacts, hugepage_kb: int, head_pfn: int, enab
     else:
         head_at = _flags_location(m, state, m.page(0))
         alias = frozenset(i for i in range(1, m.nr) if _flags_location(m, state, m.page(i)) == head_at)
-    return PageFlagsPrediction(compound, alias, state.optimized)
+    return PageFlagsPrediction(compound, alias, state.optimized, kpageflags_hwpoison(m, state))
 
 
 # -- hwpoison ------------------------------------------------------------------------------

@@ -179,6 +179,24 @@ def kernel_vmemmap_align(config: KernelConfig, scheme: Scheme) -> int:
     return align
 
 
+# Which modelled architectures select the HVO option in each preset's kernel, written
+# from the Kconfig files (x86-64 in every era: arch/x86/Kconfig; arm64 from the 2022
+# enable patch <20220331065640.5777-2-songmuchun@bytedance.com> (v5.19) until
+# 060a2c92d1b6 (Feb 2023), and absent from linux-source-6.1 (6.1.176) and
+# linux-source-6.12 arch/arm64/Kconfig; Device-DAX: ARCH_WANT_OPTIMIZE_DAX_VMEMMAP,
+# x86-64 only among them), independently of model/scheme.py `Scheme.arches`.  Keyed by
+# the preset's kernel version; a version not listed (custom schemes, the 2026 proposal
+# with its arm64 hooks, `none`) is not restricted.
+KCONFIG_ARCHES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("RFC 2020-09", "v5.14", "v5.18"), frozenset({"x86-64"})),
+    **dict.fromkeys(("v5.19", "v6.1"), frozenset({"x86-64", "arm64"})),
+    **dict.fromkeys(
+        ("v6.1.52", "v6.2", "v6.5", "v6.8", "v6.10", "4eeec8c89a0c", "v6.15", "v6.12.111", "v6.12.115", "v6.3"),
+        frozenset({"x86-64"}),
+    ),
+}
+
+
 def kernel_refuses(config: KernelConfig, scheme: Scheme, invariant: str) -> str | None:
     """Whether the check does not apply, as a table written here from the kernel and
     independently of model/vmemmap.py not_applicable_reason() (which both sides of the
@@ -193,6 +211,8 @@ def kernel_refuses(config: KernelConfig, scheme: Scheme, invariant: str) -> str 
     size = config.struct_page_size
     struct_page_bytes = config.huge_size // config.page_size * size
     if scheme.optimizes:
+        if config.arch.value not in KCONFIG_ARCHES.get(scheme.version, frozenset({config.arch.value})):
+            return f"no HVO on {config.arch.value} in {scheme.version}"
         if struct_page_bytes < config.page_size:
             return "the struct pages fill less than a page"
         if scheme.power_of_2_guard and size & (size - 1) != 0:

@@ -177,11 +177,12 @@ def test_non_power_of_2_struct_page_agrees(inv_id: str, config_id: str) -> None:
 
 
 def test_every_preset_on_small_configs_agrees() -> None:
-    """Not random: every preset, every invariant, the kernel's alignment."""
+    """Not random: every era of the layouts (arm64 through v5.19 and v6.1, the eras it had
+    HVO), every invariant, the kernel's alignment."""
     seen: Counter[Verdict] = Counter()
     for config_id in SMALL_CONFIGS:
         config = parse_config_id(config_id)[0]
-        for name in ("none", "rfc-2020", "v5.14", "v5.18", "v6.2", "mask-2026", "devdax"):
+        for name in ("none", "rfc-2020", "v5.14", "v5.18", "v5.19", "v6.1", "v6.2", "v6.12.115", "mask-2026", "devdax"):
             scheme = preset(name)
             for inv_id in INVARIANTS:
                 verdict = agree(config_id, scheme, inv_id, kernel_vmemmap_align(config, scheme), 7)

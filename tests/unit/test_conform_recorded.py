@@ -96,6 +96,22 @@ def test_misdirected_dma_in_the_model_is_a_disagreement(
     assert "O_DIRECT read 0x800 at folio+0x5000 HVO on" in failing
 
 
+def test_kpageflags_hwpoison_row_is_the_models(
+    records: dict[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mapped folio's HWPOISON row is the model's prediction, not a constant: a model
+    that reports a poisoned subpage on a clean folio disagrees with the kernel."""
+    from hvo_verify.conform import predict
+
+    monkeypatch.setattr(predict, "kpageflags_hwpoison", lambda m, state: frozenset({5}))
+    predict._KPAGEFLAGS.clear()
+    try:
+        failing = _failing(_rows_with("v6.1.52", records))
+    finally:
+        predict._KPAGEFLAGS.clear()
+    assert "kpageflags 2M HVO on: HWPOISON" in failing and "kpageflags 2M HVO off: HWPOISON" in failing
+
+
 def test_malformed_record_is_a_row_not_a_traceback(records: dict[str, list[dict[str, object]]]) -> None:
     broken: dict[str, list[dict[str, object]]] = {
         "on": [records["on"][0], {"kind": "dma", "cases": [{"buf_offset": "x"}]}, {"kind": "done"}]
