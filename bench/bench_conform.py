@@ -2,8 +2,9 @@
 
     python bench/bench_conform.py [--repeat N] [--accel auto|kvm|tcg] [--json FILE]
 
-Issue 4's targets: each boot <= 30 s, the whole conformance run <= 3 minutes, no
-scenario disagrees.  One run measures, in this order and in one process:
+Targets: each boot <= 30 s (issue 4); every installed kernel, HVO on and off, <= 4
+minutes on 2 cores (issue 11); no scenario disagrees.  For each installed kernel, one run
+measures, in this order and in one process:
 
 1. preparation: the PVH kernel extracted from the bzImage and the initramfs built (the
    guest helper compiled with gcc); later boots in the process reuse both;
@@ -43,41 +44,48 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[guest.ACCEL_ENV] = args.accel
     figures: dict[str, object] = {"accel_requested": args.accel}
 
-    start = time.monotonic()
-    kernel = guest.find_kernel()
-    assert kernel is not None
-    with tempfile.TemporaryDirectory() as tmp:
-        guest.build_initramfs(pathlib.Path(tmp), kernel)
-    figures["prepare_s"] = round(time.monotonic() - start, 2)
-
+    kernels = guest.installed_kernels()
+    assert kernels
     runs = []
     cmdline = f"hvoguest.scenarios={','.join(SCENARIOS)} hvoguest.n2m=100"
-    for _ in range(args.repeat):
-        run_start = time.monotonic()
-        boots = {hvo: guest.boot(hvo == "on", cmdline, 120.0) for hvo in ("on", "off")}
-        booted = time.monotonic()
-        report = report_from_records({hvo: r.records for hvo, r in boots.items()})
-        done = time.monotonic()
-        runs.append(
-            {
-                "boot_on_s": round(boots["on"].seconds, 2),
-                "boot_off_s": round(boots["off"].seconds, 2),
-                "accel": sorted({r.accel for r in boots.values()}),
-                "model_s": round(done - booted, 2),
-                "run_s": round(done - run_start, 2),
-                "observations": len(report.rows),
-                "disagreements": report.disagreements,
-            }
-        )
-        print(json.dumps(runs[-1]))
+    prepare: dict[str, float] = {}
+    for kernel in kernels:
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            guest.build_initramfs(pathlib.Path(tmp), kernel)
+        prepare[kernel.release] = round(time.monotonic() - start, 2)
+        for _ in range(args.repeat):
+            run_start = time.monotonic()
+            boots = {hvo: guest.boot(hvo == "on", cmdline, 120.0, kernel=kernel) for hvo in ("on", "off")}
+            booted = time.monotonic()
+            report = report_from_records({hvo: r.records for hvo, r in boots.items()})
+            done = time.monotonic()
+            runs.append(
+                {
+                    "kernel": kernel.release,
+                    "boot_on_s": round(boots["on"].seconds, 2),
+                    "boot_off_s": round(boots["off"].seconds, 2),
+                    "accel": sorted({r.accel for r in boots.values()}),
+                    "model_s": round(done - booted, 2),
+                    "run_s": round(done - run_start, 2),
+                    "observations": len(report.rows),
+                    "disagreements": report.disagreements,
+                }
+            )
+            print(json.dumps(runs[-1]))
+    figures["prepare_s"] = prepare
     figures["runs"] = runs
-    figures["total_first_run_s"] = round(float(figures["prepare_s"]) + float(runs[0]["run_s"]), 2)  # type: ignore[arg-type]
+    first: dict[str, float] = {}
+    for r in runs:
+        first.setdefault(str(r["kernel"]), float(r["run_s"]))  # type: ignore[arg-type]
+    figures["total_first_runs_s"] = round(sum(prepare.values()) + sum(first.values()), 2)
     for key in ("boot_on_s", "boot_off_s", "model_s", "run_s"):
         figures[f"median_{key}"] = statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
     worst_boot = max(max(float(r["boot_on_s"]), float(r["boot_off_s"])) for r in runs)  # type: ignore[arg-type]
+    # issue 11: every installed kernel, HVO on and off, <= 4 minutes on 2 cores
     figures["targets"] = {
         "each boot <= 30 s": worst_boot <= 30,
-        "whole run <= 180 s": float(figures["total_first_run_s"]) <= 180,  # type: ignore[arg-type]
+        "every kernel, both modes <= 240 s": float(figures["total_first_runs_s"]) <= 240,  # type: ignore[arg-type]
         "no disagreement": all(r["disagreements"] == 0 for r in runs),
     }
     print(json.dumps(figures, indent=2))

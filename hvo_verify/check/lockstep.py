@@ -465,7 +465,7 @@ CASES: tuple[Case, ...] = (
         hwpoison=Hwpoison.RAW_HWP_LIST,
         kmalloc_may_fail=True,
     ),  # fmt: skip
-    case(_X86, "v6.12", [_OPT, _mf(5), _mf(0x41), _mf(5), _DISSOLVE, _FREE]),
+    case(_X86, "v6.12.111", [_OPT, _mf(5), _mf(0x41), _mf(5), _DISSOLVE, _FREE]),
     case(_X86, "v5.18", [_OPT, _DISSOLVE, _mf(0x40)], hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
     case(_X86, "v5.18", [_OPT, ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True}), _OPT], restore_reset=False),
     case(

@@ -31,3 +31,11 @@ def test_a_one_layer_mutant_is_told_apart() -> None:
 def test_a_case_names_its_machine() -> None:
     c = dataclasses.replace(lockstep.CASES[0], steps=lockstep.CASES[0].steps[:1])
     assert c.describe().startswith("[x86-64/4K/2M rfc-2020 hwpoison=HEAD_INDEX] memory_failure(")
+
+
+def test_every_case_names_a_preset() -> None:
+    """A case naming a preset that was renamed would crash every mutant it serves."""
+    from hvo_verify.model.scheme import PRESETS
+
+    missing = [c.scheme for c in lockstep.CASES if isinstance(c.scheme, str) and c.scheme not in PRESETS]
+    assert not missing, missing
