@@ -318,6 +318,7 @@ _era(
 # `hvo-verify list` and the era sweep show presets in kernel order.
 _ORDER = ("none", "rfc-2020", "v5.14", "v5.18", "v5.19", "v6.1", "v6.1.52", "v6.2", "v6.5", "v6.8", "v6.10",
           "v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "mask-2026", "devdax")  # fmt: skip
+assert sorted(_ORDER) == sorted(PRESETS), "a preset is missing from _ORDER (or listed twice)"
 _ordered = {name: PRESETS[name] for name in _ORDER}
 PRESETS.clear()
 PRESETS.update(_ordered)
