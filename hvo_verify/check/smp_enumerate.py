@@ -1,0 +1,85 @@
+"""Every interleaving of a `System`, by explicit-state breadth-first search.
+
+The independent check of the BMC verdicts (check/smp.py): it runs only the concrete
+semantics (ops/smp.py), visits every reachable state once, and keeps for each invariant
+the shortest schedule that breaks it.  Deadlock is a state in which some CPU is not done
+and every such CPU is blocked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from hvo_verify.ops.smp import DEADLOCK, INVARIANT_IDS, Move, System
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One atomic step of a schedule, with what the concrete model noticed."""
+
+    cpu: int
+    step: str
+    choice: bool
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Enumeration:
+    states: int
+    violations: dict[str, tuple[Step, ...]]  # invariant -> the shortest schedule breaking it
+    events: frozenset[str]  # ev.* cells set in some reachable state
+    completes: bool  # some schedule runs every CPU to its end
+    complete: bool  # False: stopped at max_states (nothing may be concluded from the rest)
+    seconds: float
+
+
+class TooManyStates(Exception):
+    pass
+
+
+def enumerate_all(system: System, max_states: int = 2_000_000) -> Enumeration:
+    start = time.perf_counter()
+    layout = system.layout()
+    init = system.initial()
+    parent: dict[tuple[int, ...], tuple[tuple[int, ...], Move] | None] = {init: None}
+    queue = deque([init])
+    found: dict[str, tuple[Step, ...]] = {}
+    bad_cells = [(i, layout.index[f"bad.{i}"]) for i in INVARIANT_IDS]
+    event_cells = [(n.split(".", 1)[1], i) for n, i in layout.index.items() if n.startswith("ev.")]
+    events: set[str] = set()
+    completes = False
+    ncpu = len(system.cpus)
+    complete = True
+
+    def path(state: tuple[int, ...]) -> tuple[Step, ...]:
+        out: list[Step] = []
+        link = parent[state]
+        while link is not None:
+            prev, move = link
+            out.append(Step(move.cpu, move.step, move.choice, move.notes))
+            link = parent[prev]
+        return tuple(reversed(out))
+
+    while queue:
+        state = queue.popleft()
+        events.update(name for name, i in event_cells if state[i])
+        if all(system.done(state, c) for c in range(ncpu)):
+            completes = True
+        elif DEADLOCK not in found and system.deadlocked(state):
+            found[DEADLOCK] = path(state)
+        for move in system.moves(state):
+            nxt = move.state
+            if nxt in parent:
+                continue
+            parent[nxt] = (state, move)
+            for name, i in bad_cells:
+                if nxt[i] and not state[i] and name not in found:
+                    found[name] = path(nxt)
+            if len(parent) > max_states:
+                complete = False
+                queue.clear()
+                break
+            queue.append(nxt)
+    return Enumeration(len(parent), found, frozenset(events), completes, complete, time.perf_counter() - start)

@@ -1,0 +1,452 @@
+"""Several CPUs: the kernel's atomic steps as data, and each era's step lists.
+
+A CPU runs one *actor* (a kernel path: the HugeTLB vmemmap remap, a speculative PFN
+walker, memory_failure, CPU hotplug, ...).  An actor is a list of `Instr`s, one per thing
+another CPU can observe in between: a READ_ONCE/WRITE_ONCE of a struct page field, an
+atomic read-modify-write, a PTE store, a TLB flush, lock/unlock, rcu_read_lock/unlock,
+synchronize_rcu, a page allocation, a branch.  Each instruction names the kernel
+statement it stands for and cites it; the concrete semantics of each primitive is
+ops/smp.py, its z3 twin encode/ops/smp.py, under the same function names.
+
+The step lists are data a spec can change (`[smp.cpu.NAME] drop/add/move`): a reviewer
+states "synchronize_rcu() after the remap" or "no page_ref_freeze()" without Python.
+Which list an era runs is `PROTOCOLS[preset]` (the facts, with the commit that changed
+each) and `program()` (the list those facts give).
+
+The memory is abstracted to one *representative* struct page per vmemmap page: the
+first struct page the page holds (pfn 64*v with a 64-byte struct page and 4 KiB pages).
+After HVO the tail vmemmap pages map the head's page, so a representative of v >= 1
+reads the head struct page: the kernel's "fake head" (include/linux/page-flags.h
+page_fixed_fake_head()).  Each representative has the two fields the races are about:
+`_refcount` and `flags` (PG_head, PG_hwpoison, the hugetlb mark, HPG_vmemmap_optimized).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+
+class Prim(enum.Enum):
+    """The primitives an instruction is built from (ops/smp.py, encode/ops/smp.py)."""
+
+    LOCK = "lock"  # spin_lock()/mutex_lock(): waits while held
+    UNLOCK = "unlock"
+    DOWN_READ = "down_read"  # cpus_read_lock(): shares with readers, waits for a writer
+    UP_READ = "up_read"
+    RCU_READ_LOCK = "rcu_read_lock"
+    RCU_READ_UNLOCK = "rcu_read_unlock"
+    SYNCHRONIZE_RCU = "synchronize_rcu"  # waits for the read sections that began before it
+    LOAD = "load"  # READ_ONCE() of a struct page field into a register
+    STORE = "store"  # WRITE_ONCE() of a constant
+    SET_BITS = "set_bits"  # set_bit() (atomic RMW: always stores)
+    ADD = "add"  # atomic_add_return() into a register (put_page(): atomic_dec_and_test)
+    FREEZE = "freeze"  # page_ref_freeze(page, value): cmpxchg(_refcount, value, 0); ok = success
+    CMPXCHG = "cmpxchg"  # x86 `lock cmpxchg`: stores even when the compare fails
+    BRANCH = "branch"  # if (register test) goto label
+    SET_PTE = "set_pte"  # set_pte_at() on a vmemmap PTE
+    CLEAR_PTE = "clear_pte"  # pte_clear(): break-before-make's "break"
+    FLUSH_TLB = "flush_tlb"  # flush_tlb_kernel_range()/flush_tlb_all(): every CPU's entries
+    ALLOC_PAGE = "alloc_page"  # alloc_pages_node(..., 0) into a register
+    COPY_PAGE = "copy_page"  # copy_page(register's frame, a vmemmap page)
+    FREE_PAGE = "free_page"  # free the frame that backed a vmemmap page
+    PMD_HEAD = "pmd_head"  # head = pmd_leaf(*pmd) ? pmd_page(*pmd) : NULL
+    PMD_PAGE = "pmd_page"  # pmd_page(*pmd), whatever the PMD holds now
+    BUILD_PTES = "build_ptes"  # set_pte_at() of head + i into the new, private PTE table
+    PMD_POPULATE = "pmd_populate"  # pmd_populate_kernel(&init_mm, pmd, pgtable)
+    LABEL = "label"  # a branch target: not a step (compiled away by ops/smp.py compile_program())
+
+
+class Field(enum.Enum):
+    REFCOUNT = "_refcount"
+    FLAGS = "flags"
+
+
+# Flag bits of the abstract `flags` word (positions are ours; the kernel's are
+# model/facts.py): PG_head, the hugetlb mark (page type / compound dtor),
+# PG_hwpoison, HPG_vmemmap_optimized.
+PG_HEAD = 1
+HUGETLB = 2
+PG_HWPOISON = 4
+VMEMMAP_OPTIMIZED = 8
+FLAG_NAMES = {
+    PG_HEAD: "PG_head",
+    HUGETLB: "hugetlb",
+    PG_HWPOISON: "PG_hwpoison",
+    VMEMMAP_OPTIMIZED: "vmemmap_optimized",
+}
+
+# Registers each CPU has (`c`: a value read; `ok`: a cmpxchg result; `f`: an allocated
+# frame; `p`: what the PMD held).
+REGS = ("c", "ok", "f", "p")
+NULL = -1  # pmd_head(): not a leaf
+LEAF = 0  # pmd_page() of the vmemmap PMD leaf (the 2 MiB block its PTEs are built from)
+
+LOCKS = ("hugetlb_lock", "page_table_lock", "pcp_batch_high_lock", "cpu_hotplug_lock")
+
+
+class Cmp(enum.Enum):
+    EQ = "=="
+    NE = "!="
+    ANY = "&"  # (reg & value) != 0
+    NONE = "!&"  # (reg & value) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Instr:
+    """One atomic step.  `page` is a vmemmap page index relative to the CPU's folio
+    (None: the page the actor was given); `frame` is "orig:V" (the frame that backed
+    vmemmap page V at boot) or "reg" (the frame in register f)."""
+
+    name: str  # short id, unique in its program; what traces and patches name
+    prim: Prim
+    cite: str  # the kernel statement, file, function, version
+    lock: str = ""
+    field: Field = Field.REFCOUNT
+    page: int | None = None
+    reg: str = "c"
+    value: int = 0
+    cmp: Cmp = Cmp.EQ
+    label: str = ""  # BRANCH: the step to go to ("" = return)
+    frame: str = "orig:0"
+    rw: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """The facts of one era that decide its step lists, each with its source."""
+
+    name: str
+    head_copy: bool = False  # 6.2: the head vmemmap page is copied to a new page (vmemmap_head)
+    reuse_vpage: int = 0  # the vmemmap page whose frame the tails map (5.14: 1; 5.18+: 0)
+    split_head_under_lock: bool = True  # B3 fix: head = pmd_leaf ? pmd_page : NULL under the lock
+    refcount_frozen: bool = False  # bd225530a4c7 (6.10): pool folios are HVO'd with _refcount 0
+    synchronize_rcu: bool = False  # bd225530a4c7: synchronize_rcu() before the remap
+    sync_only_when_optimizing: bool = False  # B9 fix: not without HVO, once per batch
+    ref_add_unless_rcu: bool = False  # bd225530a4c7: page_ref_add_unless() under RCU, fake-head test
+    hugetlb_before_optimize: bool = False  # d8f5f7e445f0 (6.6): __folio_set_hugetlb() first
+    optimized_flag_first: bool = False  # 6.10+: folio_set_hugetlb_vmemmap_optimized() before the remap
+    static_key: bool = True  # 5.18+: static_branch_inc/dec(&hugetlb_optimize_vmemmap_key)
+    pcp_disabled_dissolve: bool = False  # B12: memory_failure() dissolves under zone_pcp_disable()
+    source: str = ""
+
+
+_P = Protocol
+# Each era's protocol facts.  Sources: the Debian trees are linux-source-6.1 (6.1.176)
+# and linux-source-6.12 (6.12.117); the others are the commits named.
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        _P("rfc-2020", reuse_vpage=1, static_key=False, split_head_under_lock=False, pcp_disabled_dissolve=True,
+           source="RFC v1 (2020): PMD split as in 5.14; no static key"),
+        _P("v5.14", reuse_vpage=1, static_key=False, split_head_under_lock=False, pcp_disabled_dissolve=True,
+           source="v5.14 mm/sparse-vmemmap.c split_vmemmap_huge_pmd() (pmd_page() read without the lock)"),
+        _P("v5.18", split_head_under_lock=False, pcp_disabled_dissolve=True,
+           source="v5.18 hugetlb_free_vmemmap_enabled_key (static key); B3 pre-fix"),
+        _P("v5.19", split_head_under_lock=False, pcp_disabled_dissolve=True, source="as v5.18"),
+        _P("v6.1", split_head_under_lock=False, pcp_disabled_dissolve=True,
+           source="upstream v6.1.0: B3 and B12 pre-fix; __prep_new_huge_page() optimizes before the dtor"),
+        _P("v6.1.52", pcp_disabled_dissolve=False,
+           source="linux-source-6.1 (6.1.176) mm/hugetlb_vmemmap.c:47-49 (B3 fix), mm/memory-failure.c:88-101 "
+                  "(B12 fix), mm/hugetlb.c:1989-1993 (optimize before set_compound_page_dtor: B6 not fixed)"),
+        _P("v6.2", head_copy=True, split_head_under_lock=False, pcp_disabled_dissolve=True,
+           source="v6.2: head vmemmap page copied (11aad2631bf7); B3 pre-fix"),
+        _P("v6.5", head_copy=True, pcp_disabled_dissolve=True, source="v6.5: B3 fix (Jul 2023)"),
+        _P("v6.8", head_copy=True, hugetlb_before_optimize=True, pcp_disabled_dissolve=True,
+           source="d8f5f7e445f0 (v6.6): __folio_set_hugetlb() before optimizing; batched optimize (v6.8)"),
+        _P("v6.10", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
+           ref_add_unless_rcu=True, optimized_flag_first=True,
+           source="bd225530a4c7 (v6.10): refcount frozen, synchronize_rcu() per folio; B12 fixed in v6.9"),
+        *(
+            _P(name, head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
+               sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True,
+               source="linux-source-6.12 mm/hugetlb_vmemmap.c:503-542 (freeze check, static_branch_inc, "
+                      "synchronize_rcu once per batch), include/linux/page_ref.h:231-244, mm/hugetlb.c:1975-1979, "
+                      "2037 (folio_ref_freeze)")
+            for name in ("v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "mask-2026")
+        ),
+    )
+}  # fmt: skip
+# The presets with no pool protocol: `none` never remaps; Device-DAX folios are never
+# remapped after boot (vmemmap_populate_compound_pages()).
+NO_PROTOCOL = {"none": "the scheme never remaps", "devdax": "Device-DAX vmemmap is deduplicated at populate time"}
+
+
+def protocol(preset: str) -> Protocol | None:
+    return PROTOCOLS.get(preset)
+
+
+# -- the actors ---------------------------------------------------------------------------
+
+
+def _i(name: str, prim: Prim, cite: str, **kw: object) -> Instr:
+    return Instr(name, prim, cite, **kw)  # type: ignore[arg-type]
+
+
+def _label(name: str) -> Instr:
+    return Instr(name, Prim.LABEL, "(branch target)")
+
+
+_SPLIT_CITE = "mm/hugetlb_vmemmap.c split_vmemmap_huge_pmd() / vmemmap_pmd_entry()"
+
+
+def _split(p: Protocol) -> list[Instr]:
+    """Split the vmemmap PMD into a PTE table (B3: where the head page is read)."""
+    if p.split_head_under_lock:
+        head = [
+            _i("ptl_lock", Prim.LOCK, f"{_SPLIT_CITE}: spin_lock(&init_mm.page_table_lock)", lock="page_table_lock"),
+            _i("pmd_head", Prim.PMD_HEAD, f"{_SPLIT_CITE}: head = pmd_leaf(*pmd) ? pmd_page(*pmd) : NULL", reg="p"),
+            _i("ptl_unlock", Prim.UNLOCK, f"{_SPLIT_CITE}: spin_unlock()", lock="page_table_lock"),
+            _i(
+                "if_no_head",
+                Prim.BRANCH,
+                f"{_SPLIT_CITE}: if (!head) return 0",
+                reg="p",
+                value=NULL,
+                label="split_done",
+            ),
+        ]
+    else:
+        head = [
+            _i("pmd_leaf", Prim.PMD_HEAD, f"{_SPLIT_CITE} (before the B3 fix): if (!pmd_leaf(*pmd)) return 0", reg="p"),
+            _i("if_no_head", Prim.BRANCH, f"{_SPLIT_CITE}: not a leaf: already split", reg="p", value=NULL,
+               label="split_done"),
+            _i("pmd_page", Prim.PMD_PAGE, f"{_SPLIT_CITE} (before the B3 fix): page = pmd_page(*pmd), no lock",
+               reg="p"),
+        ]  # fmt: skip
+    return [
+        *head,
+        _i("build_ptes", Prim.BUILD_PTES, f"{_SPLIT_CITE}: pte_alloc_one_kernel(); set_pte_at(mk_pte(head + i))",
+           reg="p"),
+        _i("ptl_lock2", Prim.LOCK, f"{_SPLIT_CITE}: spin_lock(&init_mm.page_table_lock)", lock="page_table_lock"),
+        _i("pmd_recheck", Prim.PMD_HEAD, f"{_SPLIT_CITE}: if (likely(pmd_leaf(*pmd)))", reg="c"),
+        _i("if_split_raced", Prim.BRANCH, f"{_SPLIT_CITE}: else pte_free_kernel()", reg="c", value=NULL,
+           label="ptl_unlock2"),
+        _i("pmd_populate", Prim.PMD_POPULATE, f"{_SPLIT_CITE}: pmd_populate_kernel(&init_mm, pmd, pgtable)"),
+        _i("ptl_unlock2", Prim.UNLOCK, f"{_SPLIT_CITE}: spin_unlock()", lock="page_table_lock"),
+        _label("split_done"),
+    ]  # fmt: skip
+
+
+def optimize(p: Protocol, nr_vpages: int, *, sync: bool = True) -> list[Instr]:
+    """hugetlb_vmemmap_optimize_folio(): `sync` is whether this folio's call is the one
+    of its batch that synchronizes RCU (VMEMMAP_SYNCHRONIZE_RCU)."""
+    c = "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_optimize_folio()"
+    out: list[Instr] = []
+    if p.static_key:
+        out += [
+            _i("static_branch_inc", Prim.DOWN_READ,
+               f"{c}: static_branch_inc(&hugetlb_optimize_vmemmap_key) -> cpus_read_lock()", lock="cpu_hotplug_lock"),
+            _i("static_branch_inc_done", Prim.UP_READ, f"{c}: static_branch_inc() -> cpus_read_unlock()",
+               lock="cpu_hotplug_lock"),
+        ]  # fmt: skip
+    if p.synchronize_rcu and sync:
+        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU,
+                      f"{c}: if (flags & VMEMMAP_SYNCHRONIZE_RCU) synchronize_rcu() (bd225530a4c7)"))  # fmt: skip
+    if p.optimized_flag_first:
+        out.append(_i("set_optimized", Prim.SET_BITS, f"{c}: folio_set_hugetlb_vmemmap_optimized() before the remap",
+                      field=Field.FLAGS, page=0, value=VMEMMAP_OPTIMIZED))  # fmt: skip
+    out += _split(p)
+    r = "mm/hugetlb_vmemmap.c vmemmap_remap_pte()"
+    if p.head_copy:
+        out += [
+            _i("alloc_vmemmap_head", Prim.ALLOC_PAGE, f"{c}: vmemmap_head = alloc_pages_node(nid, GFP_KERNEL, 0)",
+               reg="f"),
+            _i("copy_head", Prim.COPY_PAGE, f"{c}: copy_page(page_to_virt(vmemmap_head), folio)", page=0, reg="f"),
+            _i("remap_pte_0", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(vmemmap_head, PAGE_KERNEL)) (smp_wmb() first)",
+               page=0, frame="reg", rw=True),
+        ]  # fmt: skip
+        target = "reg"
+    else:
+        target = f"orig:{p.reuse_vpage}"
+    for v in range(p.reuse_vpage + 1, nr_vpages):
+        out.append(_i(f"remap_pte_{v}", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(vmemmap_tail, PAGE_KERNEL_RO))",
+                      page=v, frame=target, rw=False))  # fmt: skip
+    out.append(_i("flush_tlb", Prim.FLUSH_TLB, "mm/hugetlb_vmemmap.c vmemmap_remap_range(): flush_tlb_kernel_range()"))
+    if not p.optimized_flag_first:
+        out.append(_i("set_optimized", Prim.SET_BITS, f"{c}: SetHPageVmemmapOptimized() after the remap",
+                      field=Field.FLAGS, page=0, value=VMEMMAP_OPTIMIZED))  # fmt: skip
+    first_freed = 0 if p.head_copy else p.reuse_vpage + 1
+    for v in range(first_freed, nr_vpages):
+        out.append(_i(f"free_vmemmap_page_{v}", Prim.FREE_PAGE,
+                      "mm/hugetlb_vmemmap.c free_vmemmap_page_list() -> free_vmemmap_page()", frame=f"orig:{v}"))  # fmt: skip
+    return out
+
+
+def prep_new_hugetlb_folio(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """Allocate a fresh folio whose page `page` (the actor's) was an order-0 page a
+    moment ago, make it a HugeTLB folio and optimize it (B6, B8 setup)."""
+    h = "mm/hugetlb.c"
+    out = [
+        _i("put_page", Prim.ADD, "the order-0 page's folio_put(): put_page_testzero() -> atomic_dec_and_test()",
+           value=-1),
+        _i("if_still_used", Prim.BRANCH, "someone else still holds a reference: the page is not freed, "
+           "and cannot become part of a new folio", cmp=Cmp.NE, value=0),
+        _i("prep_compound_head", Prim.STORE, "mm/page_alloc.c prep_compound_page(): __SetPageHead(head)",
+           field=Field.FLAGS, page=0, value=PG_HEAD),
+    ]  # fmt: skip
+    if p.refcount_frozen:
+        out += [
+            _i("folio_ref_freeze", Prim.FREEZE, f"{h} alloc_buddy_hugetlb_folio(): folio_ref_freeze(folio, 1) "
+               "(linux-source-6.12 mm/hugetlb.c:2037)", page=0, value=1),
+            _i("if_freeze_failed", Prim.BRANCH, f"{h}: folio_put(folio); retry (not modelled: return)", reg="ok",
+               value=0),
+        ]  # fmt: skip
+    mark = _i("folio_set_hugetlb", Prim.SET_BITS,
+              f"{h} init_new_hugetlb_folio(): __folio_set_hugetlb() (set_compound_page_dtor() before 6.9)",
+              field=Field.FLAGS, page=0, value=HUGETLB)  # fmt: skip
+    body = optimize(p, nr_vpages)
+    return out + ([mark, *body] if p.hugetlb_before_optimize else [*body, mark])
+
+
+def speculative_get_page(p: Protocol) -> list[Instr]:
+    """A speculative PFN walker (compaction isolate_migratepages_block(), page_idle,
+    /proc/kpageflags, get_hwpoison_page()) takes a reference on any pfn:
+    get_page_unless_zero() -> page_ref_add_unless(page, 1, 0), then drops it."""
+    a = "include/linux/page_ref.h page_ref_add_unless()"
+    read = _i("page_ref_count", Prim.LOAD, "arch_atomic_fetch_add_unless(): c = atomic_read(&page->_refcount)")
+    if_zero = _i("if_zero", Prim.BRANCH, "atomic_add_unless(): if (c == u) break", value=0, label="out")
+    cas = _i("try_cmpxchg", Prim.CMPXCHG, "arch_atomic_try_cmpxchg(&page->_refcount, &c, c + 1): lock cmpxchg",
+             value=1)  # fmt: skip
+    if not p.ref_add_unless_rcu:
+        body = [read, if_zero, cas]
+    else:
+        body = [
+            _i("rcu_read_lock", Prim.RCU_READ_LOCK, f"{a}: rcu_read_lock() (bd225530a4c7)"),
+            _i("page_is_fake_head", Prim.LOAD, f"{a}: page_is_fake_head(page)", field=Field.FLAGS),
+            _i("if_fake_head", Prim.BRANCH, f"{a}: if (!page_is_fake_head(page) && ...)", cmp=Cmp.ANY, value=PG_HEAD,
+               label="rcu_read_unlock"),
+            _i("page_ref_count", Prim.LOAD, f"{a}: page_ref_count(page) != u"),
+            _i("if_zero", Prim.BRANCH, f"{a}: page_ref_count(page) != u", value=0, label="rcu_read_unlock"),
+            cas,
+            _i("rcu_read_unlock", Prim.RCU_READ_UNLOCK, f"{a}: rcu_read_unlock()"),
+        ]  # fmt: skip
+    return [
+        *body,
+        _i("if_not_got", Prim.BRANCH, "get_page_unless_zero() returned false", reg="ok", value=0, label="out"),
+        _i("put_page", Prim.ADD, "the walker's put_page(): atomic_dec(&page->_refcount)", value=-1),
+        _label("out"),
+    ]
+
+
+def memory_failure_dissolve(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """memory_failure() on a free HugeTLB folio: dissolve_free_hugetlb_folio() restores
+    the vmemmap, whose static_branch_dec() takes cpu_hotplug_lock (B12)."""
+    m = "mm/memory-failure.c"
+    pcp = [_i("zone_pcp_disable", Prim.LOCK, f"{m} memory_failure(): zone_pcp_disable() -> mutex_lock("
+              "&pcp_batch_high_lock) (before the B12 fix, CVE-2024-26987)", lock="pcp_batch_high_lock")]  # fmt: skip
+    restore = [
+        _i("static_branch_dec", Prim.DOWN_READ, "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_restore_folio(): "
+           "static_branch_dec() -> cpus_read_lock()", lock="cpu_hotplug_lock"),
+        _i("static_branch_dec_done", Prim.UP_READ, "static_branch_dec() -> cpus_read_unlock()",
+           lock="cpu_hotplug_lock"),
+    ]  # fmt: skip
+    if p.pcp_disabled_dissolve:
+        return [*pcp, *restore,
+                _i("zone_pcp_enable", Prim.UNLOCK, f"{m}: zone_pcp_enable()", lock="pcp_batch_high_lock")]  # fmt: skip
+    return [
+        *restore,
+        _i("drain_all_pages", Prim.LOCK, f"{m} __page_handle_poison(): drain_all_pages() -> "
+           "mutex_lock(&pcp_batch_high_lock) (the B12 fix: no zone_pcp_disable() around the dissolve)",
+           lock="pcp_batch_high_lock"),
+        _i("drain_all_pages_done", Prim.UNLOCK, f"{m}: drain_all_pages() done", lock="pcp_batch_high_lock"),
+    ]  # fmt: skip
+
+
+def cpu_hotplug(p: Protocol) -> list[Instr]:
+    """CPU hotplug: cpu_hotplug_lock for write, then a pcp update under pcp_batch_high_lock."""
+    k = "kernel/cpu.c _cpu_up()/_cpu_down()"
+    return [
+        _i("cpus_write_lock", Prim.LOCK, f"{k}: cpus_write_lock()", lock="cpu_hotplug_lock"),
+        _i("pcp_lock", Prim.LOCK, "mm/page_alloc.c page_alloc_cpu_online/dead -> zone_pcp_update(): "
+           "mutex_lock(&pcp_batch_high_lock)", lock="pcp_batch_high_lock"),
+        _i("pcp_unlock", Prim.UNLOCK, "mutex_unlock(&pcp_batch_high_lock)", lock="pcp_batch_high_lock"),
+        _i("cpus_write_unlock", Prim.UNLOCK, f"{k}: cpus_write_unlock()", lock="cpu_hotplug_lock"),
+    ]  # fmt: skip
+
+
+def memory_failure_raw(p: Protocol) -> list[Instr]:
+    """memory_failure() on a page of a folio it does not see as HugeTLB: the compound-page
+    path sets PG_hwpoison on the raw page (B5/B6 consequence)."""
+    m = "mm/memory-failure.c memory_failure()"
+    return [
+        _i("folio_test_hugetlb", Prim.LOAD, f"{m}: folio_test_hugetlb(page_folio(p))", field=Field.FLAGS, page=0),
+        _i("if_hugetlb", Prim.BRANCH, f"{m}: hugetlb: try_memory_failure_hugetlb() (raw_hwp list, no tail write)",
+           cmp=Cmp.ANY, value=HUGETLB, label="out"),
+        _i("TestSetPageHWPoison", Prim.SET_BITS, f"{m}: TestSetPageHWPoison(p) on the raw page", field=Field.FLAGS,
+           value=PG_HWPOISON),
+        _label("out"),
+    ]  # fmt: skip
+
+
+def vmemmap_reader(p: Protocol) -> list[Instr]:
+    """Any reader of a struct page (a PFN walker's PageHead(), page_folio(), ...)."""
+    return [_i("read_flags", Prim.LOAD, "READ_ONCE(page->flags) (e.g. /proc/kpageflags stable_page_flags())",
+               field=Field.FLAGS)]  # fmt: skip
+
+
+# Actor name -> program builder (protocol, vmemmap pages per folio).
+ACTORS = {
+    "hugetlb_vmemmap_optimize_folio": lambda p, v: optimize(p, v),
+    "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
+    "get_page_unless_zero": lambda p, v: speculative_get_page(p),
+    "memory_failure": lambda p, v: memory_failure_raw(p),
+    "memory_failure_dissolve": memory_failure_dissolve,
+    "cpu_hotplug": lambda p, v: cpu_hotplug(p),
+    "vmemmap_reader": lambda p, v: vmemmap_reader(p),
+}
+
+
+def library(p: Protocol, nr_vpages: int) -> dict[str, Instr]:
+    """Every step any actor of this era has, by name (what `add` may insert)."""
+    lib: dict[str, Instr] = {}
+    full = replace(p, synchronize_rcu=True, static_key=True, refcount_frozen=True)
+    for build in ACTORS.values():
+        for ins in build(full, nr_vpages):
+            lib.setdefault(ins.name, ins)
+    for alt in (replace(full, ref_add_unless_rcu=not p.ref_add_unless_rcu),
+                replace(full, pcp_disabled_dissolve=not p.pcp_disabled_dissolve),
+                replace(full, split_head_under_lock=not p.split_head_under_lock)):  # fmt: skip
+        for build in ACTORS.values():
+            for ins in build(alt, nr_vpages):
+                lib.setdefault(ins.name, ins)
+    return lib
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One patch to a step list: drop a step, add a library step before/after another,
+    or move a step before/after another."""
+
+    kind: str  # "drop" | "add" | "move"
+    step: str
+    where: str = ""  # "before" | "after"
+    anchor: str = ""
+
+
+class PatchError(ValueError):
+    pass
+
+
+def patch(steps: list[Instr], edits: tuple[Edit, ...], lib: dict[str, Instr]) -> list[Instr]:
+    """Apply a spec's edits in order; PatchError names what is missing."""
+    out = list(steps)
+    names = lambda: [s.name for s in out]  # noqa: E731
+    for e in edits:
+        if e.kind in ("drop", "move") and e.step not in names():
+            raise PatchError(f"no step {e.step!r} to {e.kind} (steps: {', '.join(names())})")
+        if e.kind == "drop":
+            out = [s for s in out if s.name != e.step]
+            continue
+        if e.kind == "add" and e.step not in lib:
+            raise PatchError(f"unknown step {e.step!r} (library: {', '.join(sorted(lib))})")
+        ins = lib[e.step] if e.kind == "add" else next(s for s in out if s.name == e.step)
+        if e.kind == "move":
+            out = [s for s in out if s.name != e.step]
+        elif e.step in names():
+            raise PatchError(f"step {e.step!r} is already in the list")
+        if e.anchor not in names():
+            raise PatchError(f"no step {e.anchor!r} to put {e.step!r} {e.where} (steps: {', '.join(names())})")
+        at = names().index(e.anchor) + (1 if e.where == "after" else 0)
+        out.insert(at, ins)
+    return out
