@@ -43,7 +43,7 @@ from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
 from hvo_verify.ops.table import OPS
-from hvo_verify.report import json_out, text, trace_text
+from hvo_verify.report import json_out, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.wrap import wrap
 from hvo_verify.selfcheck import SECTIONS, Options, Section
@@ -180,6 +180,9 @@ def _explain(spec: Spec, config: str | None, out: TextIO) -> int:
     chosen = tuple(c for c in spec.configs if c.id in configs)
     narrowed = dataclasses.replace(spec, configs=chosen)
     results = check_specs([narrowed], workers=1)
+    if spec.smp is not None:  # interleaving spec: per-CPU schedules, replayed
+        out.write(smp_text.explain_smp(text.explain_header(spec), results))
+        return exit_code(results)
     if spec.ops is not None:  # operation spec: the shortest violating traces, replayed
         replays = [replay(r.trace, (r.invariant,)) if r.trace is not None else None for r in results]
         out.write(trace_text.explain_ops(narrowed, list(zip(results, replays, strict=True))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hvo_verify.check.smp_enumerate import Step
 from hvo_verify.check.solver import Status
 from hvo_verify.ops.trace import Trace
 from hvo_verify.verdict import Verdict
@@ -53,6 +54,11 @@ class CheckResult:
     trace: Trace | None = None  # operation checks: the replayed violating trace
     scheme: str = ""  # the scheme checked (check_specs fills it in, with `spec`)
     sweep: bool = False  # the spec sweeps several schemes (`schemes`): one column per scheme
+    # interleaving checks: the replayed schedule, one entry per atomic step; the CPUs
+    # (name and what each runs) and the kernel statement of every step id used
+    schedule: tuple[Step, ...] = ()
+    cpus: tuple[str, ...] = ()
+    legend: tuple[tuple[str, str], ...] = ()
 
     @property
     def as_expected(self) -> bool:
@@ -71,6 +77,17 @@ class CheckResult:
             "counterexample": None if self.counterexample is None else self.counterexample.to_json(),
             "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
+            **(
+                {
+                    "schedule": [
+                        {"cpu": s.cpu, "step": s.step, "choice": s.choice, "notes": list(s.notes)}
+                        for s in self.schedule
+                    ],
+                    "cpus": list(self.cpus),
+                }
+                if self.cpus
+                else {}
+            ),
         }
 
 

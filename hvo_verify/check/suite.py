@@ -15,13 +15,19 @@ from concurrent.futures import ProcessPoolExecutor
 
 from hvo_verify.check.bmc import OpsJob, run_ops
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
 from hvo_verify.specs.schema import Spec
 
+AnyJob = Job | OpsJob | SmpJob
 
-def spec_jobs(spec: Spec) -> list[Job | OpsJob]:
-    """One job per (config, invariant) of `spec`, in spec order: BMC jobs for an
-    operation spec, static jobs otherwise."""
+
+def spec_jobs(spec: Spec) -> list[AnyJob]:
+    """One job per (config, invariant) of `spec`, in spec order: interleaving jobs for an
+    `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise."""
+    if spec.smp is not None:
+        return [SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms) for config in spec.configs
+                for inv in spec.invariants]  # fmt: skip
     if spec.ops is not None:
         ops = spec.ops
         return [
@@ -37,29 +43,34 @@ def spec_jobs(spec: Spec) -> list[Job | OpsJob]:
     ]
 
 
-def run_any(job: Job | OpsJob) -> CheckResult:
+def run_any(job: AnyJob) -> CheckResult:
     """Run a job on its engine (its result names no spec and no expectation)."""
+    if isinstance(job, SmpJob):
+        return run_smp_job(job)
     return run_ops(job) if isinstance(job, OpsJob) else run(job)
 
 
-def run_batch(jobs: Sequence[Job | OpsJob]) -> list[CheckResult]:
+def run_batch(jobs: Sequence[AnyJob]) -> list[CheckResult]:
     return [run_any(job) for job in jobs]
 
 
-def _batches(jobs: Sequence[Job | OpsJob]) -> list[list[int]]:
+def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     """Job indices in the units one worker runs.  BMC jobs of one spec and config share
     their unrolling (check/bmc.py `UNROLLINGS`): one batch each, the longest first (depth x
     invariants), so that two workers finish together.  Static jobs take milliseconds:
     batches of 8, after the BMC ones."""
     ops: dict[OpsJob, list[int]] = {}
     static: list[int] = []
+    smp = [n for n, job in enumerate(jobs) if isinstance(job, SmpJob)]
     for n, job in enumerate(jobs):
+        if isinstance(job, SmpJob):
+            continue
         if isinstance(job, OpsJob):
             ops.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
         else:
             static.append(n)
     groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
-    return [g for _key, g in groups] + [static[i : i + 8] for i in range(0, len(static), 8)]
+    return [g for _key, g in groups] + [[n] for n in smp] + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
 def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:

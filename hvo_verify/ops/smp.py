@@ -26,11 +26,16 @@ from hvo_verify.ops.smp_table import (
     LEAF,
     LOCKS,
     NULL,
+    PG_HEAD,
     REGS,
     Cmp,
+    CpuSpec,
     Field,
     Instr,
     Prim,
+    Protocol,
+    cpu_steps,
+    optimize,
 )
 
 # The invariants each step can break (ids of invariants/smp.py SMP_INVARIANTS).
@@ -44,13 +49,14 @@ PGTABLE = "pgtable-source"
 BBM = "break-before-make"
 HEAD_COPY = "head-copy-agrees"
 GRACE = "grace-periods"
+FREED_ACCESS = "freed-frame-access"
 INVARIANT_IDS = (RO_WRITE, STALE_STORE, VMEMMAP_FAULT, DEADLOCK, ONLY_HUGETLB, REMAP_FROZEN, PGTABLE, BBM,
-                 HEAD_COPY, GRACE)  # fmt: skip
+                 HEAD_COPY, GRACE, FREED_ACCESS)  # fmt: skip
 # The events whose reachability shows an invariant was exercised (check/smp.py).
-EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync")
+EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync", "free")
 EVENT_OF = {RO_WRITE: "store", STALE_STORE: "store", VMEMMAP_FAULT: "load", DEADLOCK: "lock",
             ONLY_HUGETLB: "set_pte", REMAP_FROZEN: "set_pte", PGTABLE: "populate", BBM: "set_pte",
-            HEAD_COPY: "copy_flush", GRACE: "sync"}  # fmt: skip
+            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free"}  # fmt: skip
 
 FIELD_CELL = {Field.REFCOUNT: "ref", Field.FLAGS: "flags"}
 
@@ -126,7 +132,9 @@ class System:
     head_refcount: int = 0  # a prepared folio's _refcount: 0 frozen (bd225530a4c7), 1 before
     arm64_bbm: bool = False  # the architecture forbids changing a live valid PTE (arm64)
     max_grace_periods: int = 1  # per CPU (B9)
-    optimizing: bool = True  # the sysctl: HVO enabled
+    # Programs run to completion, alone, before the CPUs start (the folios a spec says
+    # start optimized): only their effect on memory is kept.
+    setup: tuple[CpuProgram, ...] = ()
 
     @property
     def nr_frames(self) -> int:
@@ -173,7 +181,28 @@ class System:
                 cells[f"m.{head}.ref"] = self.head_refcount
         for f in range(self.nr_pages, self.nr_frames):
             cells[f"fr.{f}"] = 2
+        for prog in self.setup:
+            cells = self._run_alone(prog, cells)
         return cells
+
+    def _run_alone(self, prog: CpuProgram, cells: dict[str, int]) -> dict[str, int]:
+        """Memory after `prog` ran alone from `cells` (its CPU's cells are dropped)."""
+        alone = System((prog,), self.folios, self.nr_vpages, self.spare_frames, self.fresh, self.head_refcount)
+        layout = alone.layout()
+        mine = dict.fromkeys(layout.names, 0) | {n: v for n, v in cells.items() if n in layout.index}
+        mine |= {
+            "pc.0": 0,
+            "gp.0": -1,
+            "cp.0.src": -1,
+            "cp.0.dst": -1,
+            **{f"tlb.0.{v}": -1 for v in range(self.nr_pages)},
+        }
+        while mine["pc.0"] < len(prog.steps):
+            cpu = Cpu(alone, layout, mine, 0, choice=False)
+            run_step(cpu)
+            mine = cpu.cells
+        memory = ("pte.", "m.", "fr.", "pmd")
+        return cells | {n: v for n, v in mine.items() if n.startswith(memory)}
 
     def initial(self) -> tuple[int, ...]:
         cells = self.initial_cells()
@@ -293,6 +322,9 @@ class Cpu:
             self.cells[f"tlb.{self.c}.{v}"] = entry
             stale = False
         frame, rw = entry >> 1, entry & 1
+        if self.cells[f"fr.{frame}"] == 1:
+            self.bad(FREED_ACCESS, f"{'store to' if write else 'load from'} vmemmap page {v} reaches frame {frame}, "
+                                   "which was freed: a TLB entry outlived free_vmemmap_page_list()")  # fmt: skip
         if write and not rw:
             self.bad(RO_WRITE, f"store to vmemmap page {v} through a read-only translation (frame {frame})")
             return None
@@ -504,8 +536,9 @@ def flush_tlb(cpu: Cpu) -> None:
     (the IPIs are waited for: one atomic step).  With a head copy pending, the old and the
     new head frame must agree here: a store that reached only one of them is lost."""
     base = cpu.prog.folio * cpu.sys.nr_vpages
+    pages = range(cpu.sys.nr_pages) if cpu.ins.value else range(base, base + cpu.sys.nr_vpages)
     for d in range(len(cpu.sys.cpus)):
-        for v in range(base, base + cpu.sys.nr_vpages):
+        for v in pages:
             cpu.cells[f"tlb.{d}.{v}"] = -1
     src, dst = cpu.cells[f"cp.{cpu.c}.src"], cpu.cells[f"cp.{cpu.c}.dst"]
     if src != -1:
@@ -543,6 +576,21 @@ def copy_page(cpu: Cpu) -> None:
 
 def free_page(cpu: Cpu) -> None:
     cpu.cells[f"fr.{cpu.frame_of(cpu.ins)}"] = 1
+    cpu.event("free")
+    cpu.advance()
+
+
+def fake_head(cpu: Cpu) -> None:
+    """page_is_fake_head(): the page is not its folio's head, yet its struct page says PG_head
+    (it reads the head's through a remapped tail vmemmap page)."""
+    ins = cpu.ins
+    frame = cpu.translate(cpu.vpage(ins), write=False)
+    if frame is None:
+        cpu.oops()
+        return
+    rel = cpu.prog.page if ins.page is None else ins.page
+    cpu.set_reg(ins.reg, int(rel != 0 and cpu.cells[f"m.{frame}.flags"] & PG_HEAD != 0))
+    cpu.event("load")
     cpu.advance()
 
 
@@ -577,7 +625,38 @@ STEPS: dict[Prim, Callable[[Cpu], None]] = {
     Prim.LOCK: lock, Prim.UNLOCK: unlock, Prim.DOWN_READ: down_read, Prim.UP_READ: up_read,
     Prim.RCU_READ_LOCK: rcu_read_lock, Prim.RCU_READ_UNLOCK: rcu_read_unlock,
     Prim.SYNCHRONIZE_RCU: synchronize_rcu, Prim.LOAD: load, Prim.STORE: store, Prim.SET_BITS: set_bits,
-    Prim.ADD: add, Prim.FREEZE: freeze, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
+    Prim.ADD: add, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
     Prim.FLUSH_TLB: flush_tlb, Prim.ALLOC_PAGE: alloc_page, Prim.COPY_PAGE: copy_page, Prim.FREE_PAGE: free_page,
     Prim.PMD_HEAD: pmd_head, Prim.PMD_PAGE: pmd_page, Prim.BUILD_PTES: build_ptes, Prim.PMD_POPULATE: pmd_populate,
 }  # fmt: skip
+
+
+def build(
+    cpus: tuple[CpuSpec, ...],
+    p: Protocol,
+    *,
+    folios: int,
+    nr_vpages: int,
+    arm64_bbm: bool = False,
+    max_grace_periods: int = 1,
+    optimized: tuple[int, ...] = (),
+) -> System:
+    """The system a spec describes under era `p` (PatchError / ValueError on bad steps);
+    the `optimized` folios start with their vmemmap optimized by the era's remap."""
+    programs = tuple(compile_program(c.name, c.actor, c.folio, c.page, cpu_steps(c, p, nr_vpages)) for c in cpus)
+    setup = tuple(
+        compile_program("setup", "hugetlb_vmemmap_optimize_folio", k, 0, optimize(p, nr_vpages)) for k in optimized
+    )
+    fresh = tuple(sorted({c.folio for c in cpus if c.actor == "prep_new_hugetlb_folio"}))
+    spare = sum(1 for prog in programs + setup for s in prog.steps if s.prim is Prim.ALLOC_PAGE) or 1
+    return System(
+        programs,
+        folios,
+        nr_vpages,
+        spare_frames=spare,
+        fresh=fresh,
+        head_refcount=0 if p.refcount_frozen else 1,
+        arm64_bbm=arm64_bbm,
+        max_grace_periods=max_grace_periods,
+        setup=setup,
+    )

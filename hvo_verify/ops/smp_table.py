@@ -42,11 +42,12 @@ class Prim(enum.Enum):
     SET_BITS = "set_bits"  # set_bit() (atomic RMW: always stores)
     ADD = "add"  # atomic_add_return() into a register (put_page(): atomic_dec_and_test)
     FREEZE = "freeze"  # page_ref_freeze(page, value): cmpxchg(_refcount, value, 0); ok = success
+    FAKE_HEAD = "fake_head"  # page_is_fake_head(page): a non-head page whose struct page shows PG_head
     CMPXCHG = "cmpxchg"  # x86 `lock cmpxchg`: stores even when the compare fails
     BRANCH = "branch"  # if (register test) goto label
     SET_PTE = "set_pte"  # set_pte_at() on a vmemmap PTE
     CLEAR_PTE = "clear_pte"  # pte_clear(): break-before-make's "break"
-    FLUSH_TLB = "flush_tlb"  # flush_tlb_kernel_range()/flush_tlb_all(): every CPU's entries
+    FLUSH_TLB = "flush_tlb"  # flush_tlb_kernel_range() (value 0) / flush_tlb_all() (value 1): every CPU's entries
     ALLOC_PAGE = "alloc_page"  # alloc_pages_node(..., 0) into a register
     COPY_PAGE = "copy_page"  # copy_page(register's frame, a vmemmap page)
     FREE_PAGE = "free_page"  # free the frame that backed a vmemmap page
@@ -128,6 +129,7 @@ class Protocol:
     optimized_flag_first: bool = False  # 6.10+: folio_set_hugetlb_vmemmap_optimized() before the remap
     static_key: bool = True  # 5.18+: static_branch_inc/dec(&hugetlb_optimize_vmemmap_key)
     pcp_disabled_dissolve: bool = False  # B12: memory_failure() dissolves under zone_pcp_disable()
+    batched_flush: bool = False  # v6.8: hugetlb_vmemmap_optimize_folios() flushes once per batch
     source: str = ""
 
 
@@ -152,14 +154,14 @@ PROTOCOLS: dict[str, Protocol] = {
         _P("v6.2", head_copy=True, split_head_under_lock=False, pcp_disabled_dissolve=True,
            source="v6.2: head vmemmap page copied (11aad2631bf7); B3 pre-fix"),
         _P("v6.5", head_copy=True, pcp_disabled_dissolve=True, source="v6.5: B3 fix (Jul 2023)"),
-        _P("v6.8", head_copy=True, hugetlb_before_optimize=True, pcp_disabled_dissolve=True,
+        _P("v6.8", head_copy=True, hugetlb_before_optimize=True, pcp_disabled_dissolve=True, batched_flush=True,
            source="d8f5f7e445f0 (v6.6): __folio_set_hugetlb() before optimizing; batched optimize (v6.8)"),
         _P("v6.10", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
-           ref_add_unless_rcu=True, optimized_flag_first=True,
+           ref_add_unless_rcu=True, optimized_flag_first=True, batched_flush=True,
            source="bd225530a4c7 (v6.10): refcount frozen, synchronize_rcu() per folio; B12 fixed in v6.9"),
         *(
             _P(name, head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
-               sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True,
+               sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True, batched_flush=True,
                source="linux-source-6.12 mm/hugetlb_vmemmap.c:503-542 (freeze check, static_branch_inc, "
                       "synchronize_rcu once per batch), include/linux/page_ref.h:231-244, mm/hugetlb.c:1975-1979, "
                       "2037 (folio_ref_freeze)")
@@ -221,8 +223,9 @@ def _split(p: Protocol) -> list[Instr]:
         _i("ptl_lock2", Prim.LOCK, f"{_SPLIT_CITE}: spin_lock(&init_mm.page_table_lock)", lock="page_table_lock"),
         _i("pmd_recheck", Prim.PMD_HEAD, f"{_SPLIT_CITE}: if (likely(pmd_leaf(*pmd)))", reg="c"),
         _i("if_split_raced", Prim.BRANCH, f"{_SPLIT_CITE}: else pte_free_kernel()", reg="c", value=NULL,
-           label="ptl_unlock2"),
+           label="split_unlock"),
         _i("pmd_populate", Prim.PMD_POPULATE, f"{_SPLIT_CITE}: pmd_populate_kernel(&init_mm, pmd, pgtable)"),
+        _label("split_unlock"),
         _i("ptl_unlock2", Prim.UNLOCK, f"{_SPLIT_CITE}: spin_unlock()", lock="page_table_lock"),
         _label("split_done"),
     ]  # fmt: skip
@@ -313,8 +316,9 @@ def speculative_get_page(p: Protocol) -> list[Instr]:
     else:
         body = [
             _i("rcu_read_lock", Prim.RCU_READ_LOCK, f"{a}: rcu_read_lock() (bd225530a4c7)"),
-            _i("page_is_fake_head", Prim.LOAD, f"{a}: page_is_fake_head(page)", field=Field.FLAGS),
-            _i("if_fake_head", Prim.BRANCH, f"{a}: if (!page_is_fake_head(page) && ...)", cmp=Cmp.ANY, value=PG_HEAD,
+            _i("page_is_fake_head", Prim.FAKE_HEAD, f"{a}: page_is_fake_head(page) (page_fixed_fake_head(): "
+               "PG_head on a page that is not the folio's head)"),
+            _i("if_fake_head", Prim.BRANCH, f"{a}: if (!page_is_fake_head(page) && ...)", cmp=Cmp.NE, value=0,
                label="rcu_read_unlock"),
             _i("page_ref_count", Prim.LOAD, f"{a}: page_ref_count(page) != u"),
             _i("if_zero", Prim.BRANCH, f"{a}: page_ref_count(page) != u", value=0, label="rcu_read_unlock"),
@@ -380,20 +384,70 @@ def memory_failure_raw(p: Protocol) -> list[Instr]:
 
 
 def vmemmap_reader(p: Protocol) -> list[Instr]:
-    """Any reader of a struct page (a PFN walker's PageHead(), page_folio(), ...)."""
-    return [_i("read_flags", Prim.LOAD, "READ_ONCE(page->flags) (e.g. /proc/kpageflags stable_page_flags())",
-               field=Field.FLAGS)]  # fmt: skip
+    """Any reader of a struct page, twice (a PFN walker's PageHead(), then page_folio();
+    /proc/kpageflags stable_page_flags())."""
+    return [
+        _i("read_flags", Prim.LOAD, "READ_ONCE(page->flags): PageHead(page)", field=Field.FLAGS),
+        _i("read_flags_again", Prim.LOAD, "READ_ONCE(page->flags): page_folio(page) -> compound_head()",
+           field=Field.FLAGS),
+    ]  # fmt: skip
+
+
+def alloc_hugetlb_folio(p: Protocol) -> list[Instr]:
+    """A user allocates the folio from the pool: its _refcount becomes 1."""
+    return [_i("folio_ref_unfreeze", Prim.STORE, "mm/hugetlb.c alloc_hugetlb_folio(): folio_ref_unfreeze(folio, 1) "
+               "(v6.10; set_page_refcounted() before)", page=0, value=1)]  # fmt: skip
+
+
+def _offset(ins: Instr, nr_vpages: int, suffix: str) -> Instr:
+    """The same step on the next folio of a batch (pages and frames shifted by one folio)."""
+    page = None if ins.page is None else ins.page + nr_vpages
+    frame = ins.frame if ins.frame == "reg" else f"orig:{int(ins.frame.split(':')[1]) + nr_vpages}"
+    label = ins.label + suffix if ins.label else ""
+    return replace(ins, name=ins.name + suffix, page=page, frame=frame, label=label)
+
+
+def optimize_folios(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """hugetlb_vmemmap_optimize_folios() on a batch of two folios (the CPU's folio and the
+    next): synchronize_rcu() once per batch after the B9 fix, once per folio before it;
+    from v6.8 (batched HVO) one flush_tlb_all() at the end, before the frees."""
+    first = optimize(p, nr_vpages, sync=True)
+    second = [_offset(i, nr_vpages, "_f1") for i in optimize(p, nr_vpages, sync=not p.sync_only_when_optimizing)]
+    if not p.batched_flush:
+        return first + second
+    flush_all = _i("flush_tlb_all", Prim.FLUSH_TLB, "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimize_folios(): "
+                   "flush_tlb_all() (VMEMMAP_REMAP_NO_TLB_FLUSH, v6.8)", value=1)  # fmt: skip
+    body = [i for i in first + second if i.prim not in (Prim.FLUSH_TLB, Prim.FREE_PAGE)]
+    frees = [i for i in first + second if i.prim is Prim.FREE_PAGE]
+    return [*body, flush_all, *frees]
+
+
+def optimize_bbm(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """The remap with break-before-make for every live PTE it changes (what arm64 would
+    need, 060a2c92d1b6): pte_clear(), flush_tlb_kernel_range(), then the new PTE."""
+    out: list[Instr] = []
+    for ins in optimize(p, nr_vpages):
+        if ins.prim is Prim.SET_PTE:
+            out += [
+                _i(f"pte_clear_{ins.page}", Prim.CLEAR_PTE, "break: pte_clear(&init_mm, addr, pte)", page=ins.page),
+                _i(f"flush_tlb_{ins.page}", Prim.FLUSH_TLB, "flush_tlb_kernel_range() of the cleared PTE"),
+            ]  # fmt: skip
+        out.append(ins)
+    return out
 
 
 # Actor name -> program builder (protocol, vmemmap pages per folio).
 ACTORS = {
     "hugetlb_vmemmap_optimize_folio": lambda p, v: optimize(p, v),
+    "hugetlb_vmemmap_optimize_folios": optimize_folios,
+    "hugetlb_vmemmap_optimize_folio_bbm": optimize_bbm,
     "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
     "get_page_unless_zero": lambda p, v: speculative_get_page(p),
     "memory_failure": lambda p, v: memory_failure_raw(p),
     "memory_failure_dissolve": memory_failure_dissolve,
     "cpu_hotplug": lambda p, v: cpu_hotplug(p),
     "vmemmap_reader": lambda p, v: vmemmap_reader(p),
+    "alloc_hugetlb_folio": lambda p, v: alloc_hugetlb_folio(p),
 }
 
 
@@ -450,3 +504,27 @@ def patch(steps: list[Instr], edits: tuple[Edit, ...], lib: dict[str, Instr]) ->
         at = names().index(e.anchor) + (1 if e.where == "after" else 0)
         out.insert(at, ins)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSpec:
+    """One CPU of a spec: the actor it runs, where, and the spec's changes to its steps
+    (`steps`: the whole list, by library name; else the era's list with `edits`)."""
+
+    name: str
+    actor: str
+    folio: int = 0
+    page: int = 0
+    edits: tuple[Edit, ...] = ()
+    steps: tuple[str, ...] | None = None
+
+
+def cpu_steps(cpu: CpuSpec, p: Protocol, nr_vpages: int) -> list[Instr]:
+    """The step list this CPU runs under era `p` (PatchError on a bad name)."""
+    lib = library(p, nr_vpages)
+    if cpu.steps is not None:
+        missing = [n for n in cpu.steps if n not in lib]
+        if missing:
+            raise PatchError(f"unknown step {missing[0]!r} (library: {', '.join(sorted(lib))})")
+        return patch([lib[n] for n in cpu.steps], cpu.edits, lib)
+    return patch(ACTORS[cpu.actor](p, nr_vpages), cpu.edits, lib)

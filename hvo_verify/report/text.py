@@ -51,6 +51,9 @@ def _details(res: CheckResult, indent: str) -> list[str]:
     trace, why unknown or vacuous."""
     if res.verdict is Verdict.VIOLATED and res.counterexample:
         return [f"{indent}{res.counterexample.message}"]
+    if res.verdict is Verdict.VIOLATED and res.schedule:
+        steps = " -> ".join(f"{res.cpus[s.cpu].split(':', 1)[0]}:{s.step}" for s in res.schedule)
+        return [*wrap(f"{indent}{res.reason}"), *wrap(f"{indent}schedule: {steps}")]
     if res.verdict is Verdict.VIOLATED and res.trace is not None:
         calls = " -> ".join(step.call() for step in res.trace.steps)
         return [f"{indent}{res.reason}", *wrap(f"{indent}trace: {calls}")]

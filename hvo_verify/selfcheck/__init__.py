@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
-from hvo_verify.selfcheck import determinism, differential, explore_bmc, fuzz, mutants, onelayer, unknown, vacuity
+from hvo_verify.selfcheck import (
+    determinism,
+    differential,
+    explore_bmc,
+    fuzz,
+    mutants,
+    onelayer,
+    protocol,
+    unknown,
+    vacuity,
+)
 from hvo_verify.selfcheck.fuzz import CliRun
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
@@ -73,6 +83,14 @@ def _determinism(o: Options) -> Section:
     return determinism.run_determinism([str(o.specs / p) for p in determinism.SPECS], jobs=o.jobs)
 
 
+def _protocol(o: Options) -> Section:
+    return protocol.run_protocol(o.specs, jobs=o.jobs)
+
+
+def _interleavings(o: Options) -> Section:
+    return protocol.run_interleavings([str(o.specs)], jobs=o.jobs)
+
+
 def _explore_bmc(o: Options) -> Section:
     return explore_bmc.run_explore_bmc([str(o.specs)], jobs=o.jobs, results=o.suite())
 
@@ -87,4 +105,6 @@ SECTIONS: dict[str, Callable[[Options], Section]] = {
     "unknown": _unknown,
     "determinism": _determinism,
     "explore-bmc": _explore_bmc,
+    "protocol": _protocol,
+    "interleavings": _interleavings,
 }

@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_job import SmpJob
 from hvo_verify.check.suite import check_specs, run_any, spec_jobs
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs, parse_spec
@@ -68,6 +69,7 @@ def canaries() -> tuple[list[tuple[str, CheckResult, Verdict]], float]:
     out: list[tuple[str, CheckResult, Verdict]] = []
     for name, text in (("static", STATIC_CANARY), ("operations", OPS_CANARY)):
         [job] = spec_jobs(parse_spec(text, f"<{name} canary>"))
+        assert not isinstance(job, SmpJob)
         out.append((f"{name} canary as written", run_any(job), Verdict.PROVED))
         for extra in CONTRADICTIONS:
             res = run_any(dataclasses.replace(job, extra_assumptions=(extra,)))

@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.invariants.smp import SMP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.config import (
     MAX_STRUCT_PAGE,
@@ -45,8 +46,10 @@ from hvo_verify.model.scheme import (
 )
 from hvo_verify.model.scheme import describe as describe_scheme
 from hvo_verify.model.vmemmap import fit_error
+from hvo_verify.ops.smp import build as build_smp
+from hvo_verify.ops.smp_table import ACTORS, CpuSpec, Edit, PatchError, protocol
 from hvo_verify.ops.table import OPS
-from hvo_verify.specs.schema import Expectations, OpsSpec, Spec, split_scheme
+from hvo_verify.specs.schema import Expectations, OpsSpec, SmpSpec, Spec, split_scheme
 from hvo_verify.verdict import Verdict
 
 __all__ = ["load_spec", "load_spec_files", "load_specs", "load_sweep", "matching_presets", "parse_spec", "parse_sweep"]
@@ -71,7 +74,7 @@ class VmemmapAlign(enum.Enum):
 
 # fmt: off
 TOP_KEYS = ("title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
-            "invariants", "timeout", "vmemmap_base_align", "ops", "expect")
+            "invariants", "timeout", "vmemmap_base_align", "ops", "smp", "expect")
 # fmt: on
 REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")  # "scheme": or "schemes"
 
@@ -460,6 +463,68 @@ def _ops(value: object, scheme: Scheme, base: str | None) -> OpsSpec:
     return OpsSpec(alphabet, depth, policies, io_max, io_align, limits)
 
 
+SMP_KEYS = ("cpu", "folios", "vmemmap_pages", "max_grace_periods", "optimized")
+SMP_CPU_KEYS = ("run", "folio", "page", "drop", "add", "move", "steps")
+
+
+def _edits(table: Mapping[str, object], key: str) -> tuple[Edit, ...]:
+    """`drop = [STEP, ...]`, `add`/`move = [[STEP, "before"|"after", ANCHOR], ...]`."""
+    edits: list[Edit] = []
+    for kind in ("drop", "add", "move"):
+        if kind not in table:
+            continue
+        for n, item in enumerate(_list(table[kind], f"{key}.{kind}", "a list")):
+            where = f"{key}.{kind}[{n}]"
+            if kind == "drop":
+                edits.append(Edit("drop", _required_text(item, where)))
+                continue
+            if not (isinstance(item, list) and len(item) == 3 and item[1] in ("before", "after")):
+                _must(where, '[STEP, "before" or "after", ANCHOR_STEP]', item)
+            edits.append(Edit(kind, _required_text(item[0], where), item[1], _required_text(item[2], where)))
+    return tuple(edits)
+
+
+def _smp(value: object, schemes: Sequence[Scheme], configs: Sequence[KernelConfig]) -> SmpSpec:
+    table = _table(value, "smp")
+    _check_keys(table, "smp", SMP_KEYS)
+    folios = _int_in(1, 3)(table.get("folios", 1), "smp.folios")
+    nr_vpages = _int_in(2, 8)(table.get("vmemmap_pages", 2), "smp.vmemmap_pages")
+    grace = _int_in(0, 8)(table.get("max_grace_periods", 1), "smp.max_grace_periods")
+    cpu_tables = _table(table.get("cpu", {}), "smp.cpu")
+    if not 1 <= len(cpu_tables) <= 3:
+        raise _Bad("smp.cpu", f"an interleaving spec runs 1 to 3 CPUs, not {len(cpu_tables)} (add [smp.cpu.CPU0] ...)")
+    cpus: list[CpuSpec] = []
+    for name, raw in cpu_tables.items():
+        key = f"smp.cpu.{name}"
+        cpu = _table(raw, key)
+        _check_keys(cpu, key, SMP_CPU_KEYS)
+        actor = _required_text(cpu.get("run"), f"{key}.run")
+        if actor not in ACTORS:
+            _unknown(f"{key}.run", "actor", actor, ACTORS)
+        folio = _int_in(0, folios - 1)(cpu.get("folio", 0), f"{key}.folio")
+        page = _int_in(0, nr_vpages - 1)(cpu.get("page", 0), f"{key}.page")
+        steps = None
+        if "steps" in cpu:
+            steps = tuple(_required_text(x, f"{key}.steps") for x in _list(cpu["steps"], f"{key}.steps", "a list"))
+        cpus.append(CpuSpec(name, actor, folio, page, _edits(cpu, key), steps))
+    optimized: tuple[int, ...] = ()
+    if "optimized" in table:
+        items = _list(table["optimized"], "smp.optimized", "folio numbers")
+        optimized = tuple(_int_in(0, folios - 1)(k, "smp.optimized") for k in items)
+    spec = SmpSpec(tuple(cpus), folios, nr_vpages, grace, optimized)
+    for scheme in schemes:
+        era = protocol(scheme.name)
+        if era is None:
+            continue
+        for one in spec.cpus:
+            try:
+                build_smp((one,), era, folios=folios, nr_vpages=nr_vpages, optimized=optimized)
+            except (PatchError, ValueError) as exc:
+                raise _Bad(f"smp.cpu.{one.name}", f"{exc} (under scheme {scheme.name})") from None
+    del configs
+    return spec
+
+
 def _timeout_ms(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT_S:
         _must("timeout", f"a number of seconds t with 0 < t <= {MAX_TIMEOUT_S}", value)
@@ -560,7 +625,12 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
             ops_by_scheme.append(_ops(doc["ops"], scheme, base) if "ops" in doc else None)
         except _Bad as bad:
             raise (_Bad(bad.key, f"{bad.message} (under scheme {scheme.name})") if sweep else bad) from None
-    registry = INVARIANTS if "ops" not in doc else OP_INVARIANTS
+    if "ops" in doc and "smp" in doc:
+        raise _Bad("smp", "a spec has [ops] (one CPU, operations) or [smp] (several CPUs, atomic steps), not both")
+    smp = _smp(doc["smp"], schemes, configs) if "smp" in doc else None
+    registry: Mapping[str, object] = (
+        SMP_INVARIANTS if smp is not None else OP_INVARIANTS if "ops" in doc else INVARIANTS
+    )
     invariants = _invariants(doc.get("invariants", "all"), registry)
     timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if "ops" not in doc else DEFAULT_OPS_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
@@ -580,6 +650,7 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
             answer=answer,
             ops=ops,
             sweep=names if sweep else (),
+            smp=smp,
         )
         for scheme, ops in zip(schemes, ops_by_scheme, strict=True)
     )

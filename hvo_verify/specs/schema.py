@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
+from hvo_verify.ops.smp_table import CpuSpec
 from hvo_verify.verdict import Verdict
 
 
@@ -84,6 +85,19 @@ class OpsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SmpSpec:
+    """The `[smp]` table: several CPUs, each running a kernel path (ops/smp_table.py
+    ACTORS) as the era's step list or a patched one, over `folios` folios of
+    `nr_vpages` representative vmemmap pages."""
+
+    cpus: tuple[CpuSpec, ...]
+    folios: int = 1
+    nr_vpages: int = 2
+    max_grace_periods: int = 1
+    optimized: tuple[int, ...] = ()  # folios that start optimized (the era's remap ran before)
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """One checked unit of a spec file: one scheme, its configs and invariants.  A file
     whose `schemes` key names several presets (a sweep over eras) loads as one `Spec`
@@ -103,6 +117,7 @@ class Spec:
     answer: str = ""  # plain-text answer `explain` prints (objection specs)
     ops: OpsSpec | None = None  # operation specs: invariants are checked over reachable states
     sweep: tuple[str, ...] = ()  # the file's `schemes`, expanded; () for a file with `scheme`
+    smp: SmpSpec | None = None  # interleaving specs: invariants are checked over every interleaving
 
     @property
     def unit(self) -> str:

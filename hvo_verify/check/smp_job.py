@@ -1,0 +1,64 @@
+"""Interleaving specs as jobs: one per (config, invariant), like check/bmc.py OpsJob.
+
+The era's protocol (ops/smp_table.py PROTOCOLS) and the architecture decide the system;
+where the era has no HVO on the config's architecture (or no pool protocol at all) the
+verdict is not-applicable with the reason.  check/smp.py does the solving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp import run_smp
+from hvo_verify.model.config import Arch, KernelConfig
+from hvo_verify.model.scheme import Scheme
+from hvo_verify.model.vmemmap import not_applicable_reason
+from hvo_verify.ops.smp import System, build
+from hvo_verify.ops.smp_table import NO_PROTOCOL, protocol
+from hvo_verify.specs.schema import SmpSpec
+from hvo_verify.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class SmpJob:
+    config: KernelConfig
+    scheme: Scheme
+    smp: SmpSpec
+    invariant: str
+    timeout_ms: int
+
+
+def system_for(job: SmpJob) -> System | str:
+    """The system to check, or why the check does not apply."""
+    era = protocol(job.scheme.name)
+    if era is None:
+        return NO_PROTOCOL.get(
+            job.scheme.name, f"{job.scheme.name} has no pool protocol (a custom scheme: name an era)"
+        )
+    reason = not_applicable_reason(job.config, job.scheme)
+    if reason is not None:
+        return reason
+    s = job.smp
+    return build(s.cpus, era, folios=s.folios, nr_vpages=s.nr_vpages, arm64_bbm=job.config.arch is Arch.ARM64,
+                 max_grace_periods=s.max_grace_periods, optimized=s.optimized)  # fmt: skip
+
+
+def describe(system: System) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """CPU labels and the legend of step ids (the kernel statement each stands for)."""
+    cpus = tuple(f"{p.name}: {p.actor}(folio {p.folio}, page {p.page})" for p in system.cpus)
+    legend: dict[str, str] = {}
+    for p in system.cpus:
+        for ins in p.steps:
+            legend.setdefault(ins.name, ins.cite)
+    return cpus, tuple(legend.items())
+
+
+def run_smp_job(job: SmpJob) -> CheckResult:
+    system = system_for(job)
+    if isinstance(system, str):
+        return CheckResult("", job.config.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=system)
+    result = run_smp(system, (job.invariant,), job.timeout_ms)[0]
+    cpus, legend = describe(system)
+    return dataclasses.replace(result, config=job.config.id, cpus=cpus, legend=legend)

@@ -1,0 +1,140 @@
+"""The interleaving checks checking themselves.
+
+`protocol` section: one mutant per protocol element (the synchronize_rcu(), the RCU
+read side, the refcount freeze, the fake-head test, the TLB flush, each lock and lock
+order, the split's re-check, the hugetlb flag's place, break-before-make): each is an
+edit to one CPU's step list of one shipped spec, the same edits a reviewer writes in a
+spec, and each must change a verdict of that spec (killed).
+
+`interleavings` section: for every `[smp]` spec, the BMC verdict of each invariant
+against exhaustive enumeration of every interleaving on the concrete model
+(check/smp_enumerate.py): 0 disagreements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_enumerate import enumerate_all
+from hvo_verify.check.smp_job import SmpJob, system_for
+from hvo_verify.check.suite import check_specs
+from hvo_verify.ops.smp_table import Edit
+from hvo_verify.selfcheck.section import Section
+from hvo_verify.specs.loader import load_spec, load_specs
+from hvo_verify.specs.schema import Spec
+from hvo_verify.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolMutant:
+    element: str  # the protocol element the mutant removes or breaks
+    spec: str  # relative to the spec folder
+    cpu: str
+    edits: tuple[Edit, ...]
+
+
+def _drop(*steps: str) -> tuple[Edit, ...]:
+    return tuple(Edit("drop", s) for s in steps)
+
+
+REG = "regressions/"
+MUTANTS = (
+    ProtocolMutant("synchronize_rcu() before the remap", REG + "2024-b8-speculative-pfn-walker-fixed.toml", "CPU1",
+                   _drop("synchronize_rcu")),
+    ProtocolMutant("rcu_read_lock() in page_ref_add_unless()", REG + "2024-b8-speculative-pfn-walker-fixed.toml",
+                   "CPU0", _drop("rcu_read_lock")),
+    ProtocolMutant("folio_ref_freeze() before HVO", REG + "2024-b8-speculative-pfn-walker-fixed.toml", "CPU1",
+                   _drop("folio_ref_freeze", "if_freeze_failed")),
+    ProtocolMutant("page_is_fake_head() test", REG + "2024-b8-fake-head-refcount-fixed.toml", "CPU0",
+                   _drop("if_fake_head")),
+    ProtocolMutant("TLB flush before the frees", "protocols/tlb-flush-before-free.toml", "CPU1", _drop("flush_tlb")),
+    ProtocolMutant("init_mm.page_table_lock around the PMD install", REG + "2023-b3-vmemmap-pmd-split-race-fixed.toml",
+                   "CPU0", _drop("ptl_lock2", "ptl_unlock2")),
+    ProtocolMutant("pmd_leaf() re-check before pmd_populate_kernel()",
+                   REG + "2023-b3-vmemmap-pmd-split-race-fixed.toml", "CPU0", _drop("if_split_raced")),
+    ProtocolMutant("pcp_batch_high_lock outside the dissolve (B12 lock order)",
+                   REG + "2024-b12-memory-failure-hotplug-deadlock-fixed.toml", "CPU0",
+                   (Edit("move", "drain_all_pages", "before", "static_branch_dec"),
+                    Edit("move", "drain_all_pages_done", "after", "static_branch_dec_done"))),
+    ProtocolMutant("cpu_hotplug_lock taken by static_branch_dec()",
+                   REG + "2024-b12-memory-failure-hotplug-deadlock.toml", "CPU0",
+                   _drop("static_branch_dec", "static_branch_dec_done")),
+    ProtocolMutant("hugetlb flag set before the remap (B6)", REG + "2023-b6-optimize-before-hugetlb-flag-fixed.toml",
+                   "CPU1", (Edit("move", "folio_set_hugetlb", "after", "flush_tlb"),)),
+    ProtocolMutant("pte_clear() of break-before-make", REG + "2023-b13-arm64-break-before-make-variant.toml", "CPU1",
+                   _drop("pte_clear_1")),
+)  # fmt: skip
+
+
+def mutate(spec: Spec, m: ProtocolMutant) -> Spec:
+    assert spec.smp is not None, m.spec
+    cpus = tuple(dataclasses.replace(c, edits=c.edits + m.edits) if c.name == m.cpu else c for c in spec.smp.cpus)
+    assert any(c.name == m.cpu for c in cpus), (m.spec, m.cpu)
+    return dataclasses.replace(spec, smp=dataclasses.replace(spec.smp, cpus=cpus))
+
+
+def killed_by(results: Sequence[CheckResult]) -> str | None:
+    """The first check whose verdict differs from its expectation (the kill), or None."""
+    for r in results:
+        if r.verdict is not r.expected:
+            return f"{r.invariant}@{r.config}: {r.verdict.value} (expected {r.expected.value if r.expected else '?'})"
+    return None
+
+
+def run_protocol(specs: pathlib.Path, jobs: int = 2, mutants: Sequence[ProtocolMutant] = MUTANTS) -> Section:
+    start = time.perf_counter()
+    failures: list[str] = []
+    details: list[tuple[str, str]] = []
+    baseline_bad = 0
+    for m in mutants:
+        spec = load_spec(specs / m.spec)
+        base = killed_by(check_specs([spec], workers=1))
+        if base is not None:
+            baseline_bad += 1
+            failures.append(f"{m.spec}: differs before any mutation: {base}")
+            continue
+        kill = killed_by(check_specs([mutate(spec, m)], workers=1))
+        if kill is None:
+            failures.append(f"mutant survives: {m.element} ({m.spec}, {m.cpu})")
+        details.append((m.element, kill or "SURVIVED"))
+    killed = sum(1 for _e, k in details if k != "SURVIVED")
+    figures = (("protocol mutants killed", f"{killed}/{len(mutants)}"), ("baseline differences", baseline_bad),
+               ("seconds", round(time.perf_counter() - start, 1)))  # fmt: skip
+    return Section("protocol", not failures, figures, tuple(failures), tuple(details))
+
+
+def run_interleavings(spec_paths: Sequence[str], jobs: int = 2) -> Section:
+    """BMC against every interleaving, for every `[smp]` spec, config and invariant."""
+    start = time.perf_counter()
+    specs = [s for s in load_specs(spec_paths) if s.smp is not None]
+    results = check_specs(specs, workers=jobs)
+    by_key = {(r.spec, r.scheme, r.config, r.invariant): r for r in results}
+    failures: list[str] = []
+    compared = states = 0
+    enum_seconds = 0.0
+    for spec in specs:
+        assert spec.smp is not None
+        for config in spec.configs:
+            system = system_for(SmpJob(config, spec.scheme, spec.smp, spec.invariants[0], spec.timeout_ms))
+            if isinstance(system, str):
+                continue
+            e = enumerate_all(system)
+            states += e.states
+            enum_seconds += e.seconds
+            for inv in spec.invariants:
+                r = by_key[(spec.path, spec.scheme.name, config.id, inv)]
+                want = Verdict.VIOLATED if inv in e.violations else Verdict.PROVED
+                got = r.verdict if r.verdict is not Verdict.VACUOUS else Verdict.PROVED
+                compared += 1
+                if got is not want:
+                    failures.append(f"{spec.unit} {config.id} {inv}: BMC {r.verdict.value}, enumeration {want.value}")
+    bmc_seconds = sum(r.solver_seconds for r in results)
+    figures = (("checks compared", compared), ("disagreements", len(failures)), ("states enumerated", states),
+               ("enumeration seconds", round(enum_seconds, 2)), ("BMC solver seconds", round(bmc_seconds, 2)),
+               ("seconds", round(time.perf_counter() - start, 1)))  # fmt: skip
+    return Section("interleavings", not failures, figures, tuple(failures))
