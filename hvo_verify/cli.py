@@ -20,6 +20,9 @@ from typing import NoReturn, TextIO
 from hvo_verify import conform
 from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_explore import explore_smp
+from hvo_verify.check.smp_job import SmpJob, system_for
+from hvo_verify.check.smp_job import describe as describe_system
 from hvo_verify.check.suite import check_specs
 from hvo_verify.conform import guest
 from hvo_verify.conform.discrimination import discriminate
@@ -51,7 +54,7 @@ from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
 from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
-from hvo_verify.verdict import Outcome
+from hvo_verify.verdict import Outcome, Verdict
 
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
     o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
@@ -214,8 +217,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_explore(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One operation spec, or each scheme of a sweep in turn (a blank line between)."""
     units = _units(args.spec, args.scheme)
-    if units[0].ops is None:
-        raise SpecError(units[0].path, "ops", "explore runs operation specs: this spec has no [ops] table")
+    if units[0].ops is None and units[0].smp is None:
+        raise SpecError(units[0].path, "ops", "explore runs operation or interleaving specs: add [ops] or [smp]")
     if not 1 <= args.examples <= 1_000_000:
         raise UsageError("--examples: must be at least 1 and at most 1000000")
     codes = []
@@ -227,6 +230,8 @@ def cmd_explore(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
+    if spec.smp is not None:
+        return _explore_smp(spec, args, out)
     configs = None
     if args.config:
         ids = [c.id for c in spec.configs]
@@ -239,6 +244,31 @@ def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
     replays = [replay(e.trace, (e.invariant,)) if e.trace is not None else None for e in found]
     out.write(trace_text.explore_report(spec, list(zip(found, replays, strict=True)), args.examples, args.seed))
     return EXIT_OK if all(e.as_expected for e in found) else EXIT_DIFFER
+
+
+def _explore_smp(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
+    """Random schedules of an interleaving spec, shrunk; exit 1 when one breaks an
+    invariant the spec expects proved."""
+    assert spec.smp is not None
+    configs = [c for c in spec.configs if not args.config or c.id == args.config]
+    if not configs:
+        raise UsageError(f"--config: {unknown('config of this spec', args.config, [c.id for c in spec.configs])}")
+    rows = []
+    for config in configs:
+        for inv in spec.invariants:
+            expected = spec.expect.expected(inv, config.id, spec.scheme.name)
+            system = system_for(SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms))
+            if isinstance(system, str):
+                rows.append(smp_text.ExploreRow(config.id, inv, expected, not_applicable=system))
+                continue
+            sink = io.StringIO()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                found = explore_smp(system, inv, examples=args.examples, seed=args.seed)
+            cpus, legend = describe_system(system)
+            rows.append(smp_text.ExploreRow(config.id, inv, expected, found.schedule, cpus, legend))
+    out.write(smp_text.explore_report(text.explain_header(spec), rows, args.examples, args.seed))
+    bad = any(r.schedule and r.expected is not Verdict.VIOLATED for r in rows)
+    return EXIT_DIFFER if bad else EXIT_OK
 
 
 _SIZE = re.compile(r"^([0-9]+)([KMGT]?)(i?B)?$", re.IGNORECASE)

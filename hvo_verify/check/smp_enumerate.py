@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvo_verify.ops.smp import DEADLOCK, INVARIANT_IDS, Move, System
@@ -83,3 +84,35 @@ def enumerate_all(system: System, max_states: int = 2_000_000) -> Enumeration:
                 break
             queue.append(nxt)
     return Enumeration(len(parent), found, frozenset(events), completes, complete, time.perf_counter() - start)
+
+
+def run_schedule(
+    system: System, picks: Sequence[tuple[int, int, bool]], stop_on: str = ""
+) -> tuple[tuple[Step, ...], tuple[int, ...]]:
+    """Run a schedule of bursts: each pick (cpu, n, choice) runs the CPU at index
+    (cpu mod the number that can move) of those that can move, for up to n steps, with
+    that TLB choice; after the picks run out the CPUs that can move go in order.  Stops
+    when no CPU can move, or as soon as invariant `stop_on` breaks."""
+    state = system.initial()
+    out: list[Step] = []
+    queue = [(cpu, choice) for cpu, n, choice in picks for _ in range(max(1, n))]
+    k = 0
+    while True:
+        moves = list(system.moves(state))
+        if not moves or (stop_on and violated(system, state, stop_on)):
+            return tuple(out), state
+        cpus = sorted({m.cpu for m in moves})
+        cpu, choice = (cpus[queue[k][0] % len(cpus)], queue[k][1]) if k < len(queue) else (cpus[0], False)
+        k += 1
+        move = next((m for m in moves if m.cpu == cpu and m.choice == choice), None) or next(
+            m for m in moves if m.cpu == cpu
+        )
+        out.append(Step(move.cpu, move.step, move.choice, move.notes))
+        state = move.state
+
+
+def violated(system: System, state: tuple[int, ...], invariant: str) -> bool:
+    """Whether `state` (a state no CPU can move from, for deadlock) breaks the invariant."""
+    if invariant == DEADLOCK:
+        return system.deadlocked(state)
+    return bool(state[system.layout().index[f"bad.{invariant}"]])

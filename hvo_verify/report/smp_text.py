@@ -8,32 +8,81 @@ table gives the kernel statement each stands for.  Everything fits `width` colum
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_enumerate import Step
 from hvo_verify.report.wrap import WIDTH, wrap
 from hvo_verify.verdict import Verdict
 
 STALE = "*"  # after a step id: the step went through a stale TLB entry (the choice the hardware made)
 
 
-def schedule_table(res: CheckResult, width: int = WIDTH) -> list[str]:
-    """The replayed schedule of a violated interleaving check, one column per CPU."""
-    n = len(res.cpus)
-    if not n or not res.schedule:
+def schedule_table(schedule: Sequence[Step], cpus: Sequence[str], width: int = WIDTH) -> list[str]:
+    """A replayed schedule, one column per CPU (`cpus`: "NAME: what it runs")."""
+    n = len(cpus)
+    if not n or not schedule:
         return []
-    number = len(str(len(res.schedule))) + 1
+    number = len(str(len(schedule))) + 1
     col = max(12, (width - number - 2) // n)
-    names = [label.split(":", 1)[0] for label in res.cpus]
+    names = [label.split(":", 1)[0] for label in cpus]
     out = [" " * number + " " + "".join(name.ljust(col) for name in names).rstrip()]
     out.append(" " * number + " " + "".join(("-" * (col - 2)).ljust(col) for _ in names).rstrip())
-    last = len(res.schedule) - 1
-    for k, step in enumerate(res.schedule):
+    last = len(schedule) - 1
+    for k, step in enumerate(schedule):
         cell = step.step + (STALE if any("stale" in note for note in step.notes) else "")
         mark = " <-" if k == last else ""
         cells = ["" for _ in names]
         cells[step.cpu] = (cell + mark)[: col - 1]
         out.append(f"{k + 1:>{number}} " + "".join(c.ljust(col) for c in cells).rstrip())
     return out
+
+
+def witness(
+    schedule: Sequence[Step], cpus: Sequence[str], legend: Sequence[tuple[str, str]], width: int = WIDTH
+) -> list[str]:
+    """The table, what the last step broke, and the legend of the step ids it uses."""
+    out = schedule_table(schedule, cpus, width)
+    for note in schedule[-1].notes:
+        out += wrap(f"  {note}")
+    used = {s.step for s in schedule}
+    out.append("legend:")
+    for step, cite in legend:
+        if step in used:
+            out += wrap(f"  {step}: {cite}")
+    if any(STALE in line for line in out[: len(schedule) + 2]):
+        out.append(f"  {STALE}: the step used a TLB entry that no longer matches the PTE")
+    return out
+
+
+def explore_report(title: Sequence[str], rows: Sequence[ExploreRow], examples: int, seed: int) -> str:
+    """`explore` of an interleaving spec: per (config, invariant), the shrunk schedule
+    Hypothesis found, or that none was found (exploration is not exhaustive)."""
+    out = [*title, f"explored {examples} random schedules per invariant (seed {seed}), shrunk"]
+    for row in rows:
+        out.append("")
+        expected = row.expected.value if row.expected else "nothing"
+        if row.not_applicable:
+            out += wrap(f"{row.config} {row.invariant}: not applicable: {row.not_applicable}")
+        elif row.schedule:
+            out.append(
+                f"{row.config} {row.invariant}: violation found ({len(row.schedule)} steps; expected {expected})"
+            )
+            out += witness(row.schedule, row.cpus, row.legend)
+        else:
+            out.append(f"{row.config} {row.invariant}: none found (expected {expected}; `check` proves or refutes)")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ExploreRow:
+    config: str
+    invariant: str
+    expected: Verdict | None
+    schedule: tuple[Step, ...] = ()
+    cpus: tuple[str, ...] = ()
+    legend: tuple[tuple[str, str], ...] = ()
+    not_applicable: str = ""
 
 
 def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int = WIDTH) -> str:
@@ -49,17 +98,7 @@ def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int
             shown_cpus = True
             out += [f"  {label}" for label in res.cpus]
         if res.verdict is Verdict.VIOLATED and res.schedule:
-            out += schedule_table(res)
-            for note in res.schedule[-1].notes:
-                out += wrap(f"  {note}")
-            used = {s.step for s in res.schedule}
-            stale = any(STALE in line for line in out)
-            out.append("legend:")
-            for step, cite in res.legend:
-                if step in used:
-                    out += wrap(f"  {step}: {cite}")
-            if stale:
-                out.append(f"  {STALE}: the step used a TLB entry that no longer matches the PTE")
+            out += witness(res.schedule, res.cpus, res.legend)
         elif res.verdict is Verdict.PROVED:
             out += [line for a in res.assumptions for line in wrap(f"  - {a}")]
         elif res.reason:

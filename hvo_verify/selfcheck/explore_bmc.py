@@ -30,6 +30,7 @@ from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model import remap  # remap.optimize at call time: a mutant patches the module's binding
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.structpage import Folio
+from hvo_verify.selfcheck.protocol import explore_interleavings, smp_replay_failure
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 from hvo_verify.specs.schema import Spec
@@ -42,6 +43,8 @@ def replay_failure(result: CheckResult, spec: Spec) -> str | None:
     """None when a violated result's counterexample or trace replays on the concrete
     model to a violation of the same invariant; else one line saying what went wrong."""
     where = f"{spec.unit} {result.config} {result.invariant}"
+    if result.schedule:
+        return smp_replay_failure(result, spec)
     if result.trace is not None:
         replayed = replay(result.trace, (result.invariant,))
         last = replayed[-1] if replayed else None
@@ -73,7 +76,7 @@ def replay_counts(
     for res in results:
         if res.verdict is not Verdict.VIOLATED:
             continue
-        if res.trace is not None:
+        if res.trace is not None or res.schedule:
             traces += 1
         else:
             static += 1
@@ -155,8 +158,15 @@ def run_explore_bmc(
                 also_found += e.found
             elif verdict is Verdict.VACUOUS and e.found:  # BMC admits no run, yet one ran
                 failures.append(f"{spec.unit} {e.config} {e.invariant}: BMC vacuous, exploration found {e.message}")
+    smp_specs = [s for s in specs if s.smp is not None]
+    smp = explore_interleavings(smp_specs, {(r.spec, r.scheme, r.config, r.invariant): r for r in results}, examples)
+    failures += smp.failures
+    found_on_proved += smp.found_on_proved
     figures: tuple[tuple[str, int | float | str], ...] = (
         ("operation specs explored", len(ops_specs)),
+        ("interleaving specs explored", len(smp_specs)),
+        ("interleaving explore violations of BMC-proved pairs", smp.found_on_proved),
+        ("interleaving BMC violations explore also found", f"{smp.also_found}/{smp.bmc_violated}"),
         ("(config, invariant) pairs", pairs),
         ("BMC proved", proved),
         ("explore violations of BMC-proved pairs", found_on_proved),

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.smp_enumerate import enumerate_all
+from hvo_verify.check.smp_enumerate import enumerate_all, run_schedule, violated
+from hvo_verify.check.smp_explore import explore_smp
 from hvo_verify.check.smp_job import SmpJob, system_for
 from hvo_verify.check.suite import check_specs
 from hvo_verify.ops.smp_table import Edit
@@ -138,3 +139,55 @@ def run_interleavings(spec_paths: Sequence[str], jobs: int = 2) -> Section:
                ("enumeration seconds", round(enum_seconds, 2)), ("BMC solver seconds", round(bmc_seconds, 2)),
                ("seconds", round(time.perf_counter() - start, 1)))  # fmt: skip
     return Section("interleavings", not failures, figures, tuple(failures))
+
+
+def smp_replay_failure(result: CheckResult, spec: Spec) -> str | None:
+    """None when a violated interleaving result's schedule replays, step by step, on the
+    concrete model to a state that breaks the same invariant; else what went wrong."""
+    where = f"{spec.unit} {result.config} {result.invariant}"
+    config = next((c for c in spec.configs if c.id == result.config), None)
+    if spec.smp is None or config is None:
+        return f"{where}: a schedule on a spec without [smp] or for a config it does not have"
+    system = system_for(SmpJob(config, spec.scheme, spec.smp, result.invariant, spec.timeout_ms))
+    if isinstance(system, str):
+        return f"{where}: violated where the check does not apply ({system})"
+    steps, state = run_schedule(system, [(s.cpu, 1, s.choice) for s in result.schedule], stop_on=result.invariant)
+    if [(s.cpu, s.step) for s in steps] != [(s.cpu, s.step) for s in result.schedule]:
+        return f"{where}: the schedule replays as {len(steps)} different steps"
+    if not violated(system, state, result.invariant):
+        return f"{where}: the schedule does not replay to a violation of {result.invariant}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class InterleavingExploration:
+    failures: tuple[str, ...]
+    found_on_proved: int
+    bmc_violated: int
+    also_found: int
+
+
+def explore_interleavings(
+    specs: Sequence[Spec], bmc: Mapping[tuple[str, str, str, str], CheckResult], examples: int
+) -> InterleavingExploration:
+    """Random shrunk schedules (check/smp_explore.py) against the BMC verdicts: exploration
+    must not break what BMC proved (nor find a run where BMC says none exists)."""
+    failures: list[str] = []
+    found_on_proved = bmc_violated = also_found = 0
+    for spec in specs:
+        assert spec.smp is not None
+        for config in spec.configs:
+            for inv in spec.invariants:
+                system = system_for(SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms))
+                if isinstance(system, str):
+                    continue
+                e = explore_smp(system, inv, examples)
+                verdict = bmc[(spec.path, spec.scheme.name, config.id, inv)].verdict
+                if verdict is Verdict.VIOLATED:
+                    bmc_violated += 1
+                    also_found += e.found
+                elif e.found:
+                    found_on_proved += verdict is Verdict.PROVED
+                    steps = " ".join(f"CPU{s.cpu}:{s.step}" for s in e.schedule)
+                    failures.append(f"{spec.unit} {config.id} {inv}: BMC {verdict.value}, exploration found {steps}")
+    return InterleavingExploration(tuple(failures), found_on_proved, bmc_violated, also_found)
