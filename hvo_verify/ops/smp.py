@@ -75,8 +75,9 @@ class CpuProgram:
 
     @property
     def max_steps(self) -> int:
-        """Atomic steps this CPU takes at most (synchronize_rcu() takes two: start, end)."""
-        return len(self.steps) + sum(s.prim is Prim.SYNCHRONIZE_RCU for s in self.steps)
+        """Atomic steps this CPU takes at most (synchronize_rcu() takes two: start, end;
+        a branch is part of the step before it)."""
+        return sum(1 + (s.prim is Prim.SYNCHRONIZE_RCU) for s in self.steps if s.prim is not Prim.BRANCH)
 
 
 def compile_program(name: str, actor: str, folio: int, page: int, steps: list[Instr]) -> CpuProgram:
@@ -135,10 +136,15 @@ class System:
     # Programs run to completion, alone, before the CPUs start (the folios a spec says
     # start optimized): only their effect on memory is kept.
     setup: tuple[CpuProgram, ...] = ()
+    shared_tail: bool = False  # one more frame: the 2026 shared page of tail struct pages
+
+    @property
+    def tail_frame(self) -> int:
+        return self.folios * self.nr_vpages + self.spare_frames
 
     @property
     def nr_frames(self) -> int:
-        return self.folios * self.nr_vpages + self.spare_frames
+        return self.folios * self.nr_vpages + self.spare_frames + int(self.shared_tail)
 
     @property
     def nr_pages(self) -> int:
@@ -179,15 +185,20 @@ class System:
             else:
                 cells[f"m.{head}.flags"] = 1 | HUGETLB  # PG_head, hugetlb
                 cells[f"m.{head}.ref"] = self.head_refcount
-        for f in range(self.nr_pages, self.nr_frames):
+        for f in range(self.nr_pages, self.nr_pages + self.spare_frames):
             cells[f"fr.{f}"] = 2
         for prog in self.setup:
             cells = self._run_alone(prog, cells)
+        layout = self.layout()
+        for c in range(len(self.cpus)):  # a list that starts with a branch takes it first
+            cpu = Cpu(self, layout, cells, c, choice=False)
+            cpu.settle()
         return cells
 
     def _run_alone(self, prog: CpuProgram, cells: dict[str, int]) -> dict[str, int]:
         """Memory after `prog` ran alone from `cells` (its CPU's cells are dropped)."""
-        alone = System((prog,), self.folios, self.nr_vpages, self.spare_frames, self.fresh, self.head_refcount)
+        alone = System((prog,), self.folios, self.nr_vpages, self.spare_frames, self.fresh, self.head_refcount,
+                       shared_tail=self.shared_tail)  # fmt: skip
         layout = alone.layout()
         mine = dict.fromkeys(layout.names, 0) | {n: v for n, v in cells.items() if n in layout.index}
         mine |= {
@@ -197,6 +208,7 @@ class System:
             "cp.0.dst": -1,
             **{f"tlb.0.{v}": -1 for v in range(self.nr_pages)},
         }
+        Cpu(alone, layout, mine, 0, choice=False).settle()
         while mine["pc.0"] < len(prog.steps):
             cpu = Cpu(alone, layout, mine, 0, choice=False)
             run_step(cpu)
@@ -287,6 +299,8 @@ class Cpu:
         """The frame an instruction's `frame` names."""
         if ins.frame == "reg":
             return self.reg("f")
+        if ins.frame == "tail":
+            return self.sys.tail_frame
         return self.prog.folio * self.sys.nr_vpages + int(ins.frame.split(":")[1])
 
     def bad(self, invariant: str, why: str) -> None:
@@ -297,7 +311,14 @@ class Cpu:
         self.cells[f"ev.{name}"] = 1
 
     def advance(self, to: int | None = None) -> None:
+        """Go to the next step (or `to`), taking the branches on the way: a branch reads
+        only this CPU's registers, so it is part of the step before it, not a step."""
         self.cells[f"pc.{self.c}"] = self.pc + 1 if to is None else to
+        self.settle()
+
+    def settle(self) -> None:
+        while self.pc < len(self.prog.steps) and self.ins.prim is Prim.BRANCH:
+            branch(self)
 
     def oops(self) -> None:
         """The access faults: this CPU oopses (its later steps do not run)."""
@@ -322,6 +343,13 @@ class Cpu:
             self.cells[f"tlb.{self.c}.{v}"] = entry
             stale = False
         frame, rw = entry >> 1, entry & 1
+        if write and not rw and stale and pte[2] and pte[1]:
+            # x86 spurious_kernel_fault(): a write fault through a stale read-only entry
+            # whose PTE is now writable is retried with the current PTE.
+            self.notes.append(f"spurious write fault on vmemmap page {v}: retried with the new PTE")
+            entry, stale = current, False
+            self.cells[f"tlb.{self.c}.{v}"] = entry
+            frame, rw = entry >> 1, entry & 1
         if self.cells[f"fr.{frame}"] == 1:
             self.bad(FREED_ACCESS, f"{'store to' if write else 'load from'} vmemmap page {v} reaches frame {frame}, "
                                    "which was freed: a TLB entry outlived free_vmemmap_page_list()")  # fmt: skip
@@ -458,6 +486,17 @@ def set_bits(cpu: Cpu) -> None:
     _rmw(cpu, lambda old: old | cpu.ins.value)
 
 
+def clear_bits(cpu: Cpu) -> None:
+    _rmw(cpu, lambda old: old & ~cpu.ins.value)
+
+
+def reset_page(cpu: Cpu) -> None:
+    """reset_struct_pages(): the representative in the register's frame is a tail again."""
+    frame = cpu.reg(cpu.ins.reg)
+    cpu.cells[f"m.{frame}.flags"], cpu.cells[f"m.{frame}.ref"] = 0, 0
+    cpu.advance()
+
+
 def add(cpu: Cpu) -> None:
     """atomic_add_return(): the new value also lands in the instruction's register."""
 
@@ -495,11 +534,12 @@ def cmpxchg(cpu: Cpu) -> None:
 
 
 def branch(cpu: Cpu) -> None:
+    """if (register test) goto label: taken by Cpu.settle() as part of the step before."""
     ins = cpu.ins
     r = cpu.reg(ins.reg)
     taken = {Cmp.EQ: r == ins.value, Cmp.NE: r != ins.value, Cmp.ANY: r & ins.value != 0,
              Cmp.NONE: r & ins.value == 0}[ins.cmp]  # fmt: skip
-    cpu.advance(cpu.prog.targets[cpu.pc] if taken else None)
+    cpu.cells[f"pc.{cpu.c}"] = cpu.prog.targets[cpu.pc] if taken else cpu.pc + 1
 
 
 def _remap_checks(cpu: Cpu, v: int, frame: int, rw: int, valid: int) -> None:
@@ -570,7 +610,8 @@ def copy_page(cpu: Cpu) -> None:
     dst = cpu.reg(ins.reg)
     for name in FIELD_CELL.values():
         cpu.cells[f"m.{dst}.{name}"] = cpu.cells[f"m.{src}.{name}"]
-    cpu.cells[f"cp.{cpu.c}.src"], cpu.cells[f"cp.{cpu.c}.dst"] = src, dst
+    if (cpu.prog.page if ins.page is None else ins.page) == 0:  # the head vmemmap page (optimize's head copy)
+        cpu.cells[f"cp.{cpu.c}.src"], cpu.cells[f"cp.{cpu.c}.dst"] = src, dst
     cpu.advance()
 
 
@@ -625,7 +666,7 @@ STEPS: dict[Prim, Callable[[Cpu], None]] = {
     Prim.LOCK: lock, Prim.UNLOCK: unlock, Prim.DOWN_READ: down_read, Prim.UP_READ: up_read,
     Prim.RCU_READ_LOCK: rcu_read_lock, Prim.RCU_READ_UNLOCK: rcu_read_unlock,
     Prim.SYNCHRONIZE_RCU: synchronize_rcu, Prim.LOAD: load, Prim.STORE: store, Prim.SET_BITS: set_bits,
-    Prim.ADD: add, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
+    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
     Prim.FLUSH_TLB: flush_tlb, Prim.ALLOC_PAGE: alloc_page, Prim.COPY_PAGE: copy_page, Prim.FREE_PAGE: free_page,
     Prim.PMD_HEAD: pmd_head, Prim.PMD_PAGE: pmd_page, Prim.BUILD_PTES: build_ptes, Prim.PMD_POPULATE: pmd_populate,
 }  # fmt: skip
@@ -656,6 +697,7 @@ def build(
         spare_frames=spare,
         fresh=fresh,
         head_refcount=0 if p.refcount_frozen else 1,
+        shared_tail=p.shared_tail,
         arm64_bbm=arm64_bbm,
         max_grace_periods=max_grace_periods,
         setup=setup,

@@ -40,6 +40,7 @@ class Prim(enum.Enum):
     LOAD = "load"  # READ_ONCE() of a struct page field into a register
     STORE = "store"  # WRITE_ONCE() of a constant
     SET_BITS = "set_bits"  # set_bit() (atomic RMW: always stores)
+    CLEAR_BITS = "clear_bits"  # clear_bit()
     ADD = "add"  # atomic_add_return() into a register (put_page(): atomic_dec_and_test)
     FREEZE = "freeze"  # page_ref_freeze(page, value): cmpxchg(_refcount, value, 0); ok = success
     FAKE_HEAD = "fake_head"  # page_is_fake_head(page): a non-head page whose struct page shows PG_head
@@ -55,6 +56,7 @@ class Prim(enum.Enum):
     PMD_PAGE = "pmd_page"  # pmd_page(*pmd), whatever the PMD holds now
     BUILD_PTES = "build_ptes"  # set_pte_at() of head + i into the new, private PTE table
     PMD_POPULATE = "pmd_populate"  # pmd_populate_kernel(&init_mm, pmd, pgtable)
+    RESET_PAGE = "reset_page"  # reset_struct_pages(): the frame in a register holds tails again
     LABEL = "label"  # a branch target: not a step (compiled away by ops/smp.py compile_program())
 
 
@@ -130,6 +132,9 @@ class Protocol:
     static_key: bool = True  # 5.18+: static_branch_inc/dec(&hugetlb_optimize_vmemmap_key)
     pcp_disabled_dissolve: bool = False  # B12: memory_failure() dissolves under zone_pcp_disable()
     batched_flush: bool = False  # v6.8: hugetlb_vmemmap_optimize_folios() flushes once per batch
+    tails_writable: bool = False  # the RFC (2020): tail vmemmap pages are writable aliases
+    shared_tail: bool = False  # 2026: tails map one shared page of valid tail struct pages (no fake heads)
+    restore_reset: bool = True  # 5.18..6.12.114: vmemmap_restore_pte() resets the copied struct pages
     source: str = ""
 
 
@@ -139,7 +144,7 @@ _P = Protocol
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        _P("rfc-2020", reuse_vpage=1, static_key=False, split_head_under_lock=False, pcp_disabled_dissolve=True,
+        _P("rfc-2020", reuse_vpage=1, tails_writable=True, static_key=False, split_head_under_lock=False, pcp_disabled_dissolve=True,
            source="RFC v1 (2020): PMD split as in 5.14; no static key"),
         _P("v5.14", reuse_vpage=1, static_key=False, split_head_under_lock=False, pcp_disabled_dissolve=True,
            source="v5.14 mm/sparse-vmemmap.c split_vmemmap_huge_pmd() (pmd_page() read without the lock)"),
@@ -165,8 +170,17 @@ PROTOCOLS: dict[str, Protocol] = {
                source="linux-source-6.12 mm/hugetlb_vmemmap.c:503-542 (freeze check, static_branch_inc, "
                       "synchronize_rcu once per batch), include/linux/page_ref.h:231-244, mm/hugetlb.c:1975-1979, "
                       "2037 (folio_ref_freeze)")
-            for name in ("v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "mask-2026")
+            for name in ("v6.12.111", "4eeec8c89a0c", "v6.15")
         ),
+        _P("v6.12.115", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
+           sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True, batched_flush=True,
+           restore_reset=False,
+           source="linux-source-6.12 (6.12.117) mm/hugetlb_vmemmap.c:236-260 vmemmap_restore_pte(): copy_page() "
+                  "only, no reset_struct_pages(); otherwise as v6.12.111"),
+        _P("mask-2026", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
+           sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True, batched_flush=True,
+           shared_tail=True, restore_reset=False,
+           source="linux-mm @0454b15e mm/hugetlb_vmemmap.c: vmemmap_tail is a shared page of tail struct pages"),
     )
 }  # fmt: skip
 # The presets with no pool protocol: `none` never remaps; Device-DAX folios are never
@@ -259,12 +273,12 @@ def optimize(p: Protocol, nr_vpages: int, *, sync: bool = True) -> list[Instr]:
             _i("remap_pte_0", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(vmemmap_head, PAGE_KERNEL)) (smp_wmb() first)",
                page=0, frame="reg", rw=True),
         ]  # fmt: skip
-        target = "reg"
+        target = "tail" if p.shared_tail else "reg"
     else:
         target = f"orig:{p.reuse_vpage}"
     for v in range(p.reuse_vpage + 1, nr_vpages):
         out.append(_i(f"remap_pte_{v}", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(vmemmap_tail, PAGE_KERNEL_RO))",
-                      page=v, frame=target, rw=False))  # fmt: skip
+                      page=v, frame=target, rw=p.tails_writable))  # fmt: skip
     out.append(_i("flush_tlb", Prim.FLUSH_TLB, "mm/hugetlb_vmemmap.c vmemmap_remap_range(): flush_tlb_kernel_range()"))
     if not p.optimized_flag_first:
         out.append(_i("set_optimized", Prim.SET_BITS, f"{c}: SetHPageVmemmapOptimized() after the remap",
@@ -402,9 +416,43 @@ def alloc_hugetlb_folio(p: Protocol) -> list[Instr]:
 def _offset(ins: Instr, nr_vpages: int, suffix: str) -> Instr:
     """The same step on the next folio of a batch (pages and frames shifted by one folio)."""
     page = None if ins.page is None else ins.page + nr_vpages
-    frame = ins.frame if ins.frame == "reg" else f"orig:{int(ins.frame.split(':')[1]) + nr_vpages}"
+    frame = ins.frame if ins.frame in ("reg", "tail") else f"orig:{int(ins.frame.split(':')[1]) + nr_vpages}"
     label = ins.label + suffix if ins.label else ""
     return replace(ins, name=ins.name + suffix, page=page, frame=frame, label=label)
+
+
+def restore(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """hugetlb_vmemmap_restore_folio(): a new page for every remapped vmemmap page,
+    filled from what the PTE maps now, then mapped read-write."""
+    c = "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_restore_folio()"
+    r = "mm/hugetlb_vmemmap.c vmemmap_restore_pte()"
+    out: list[Instr] = []
+    if p.synchronize_rcu:
+        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU, f"{c}: synchronize_rcu() (bd225530a4c7)"))
+    for v in range(p.reuse_vpage + 1, nr_vpages):
+        out += [
+            _i(f"alloc_vmemmap_page_{v}", Prim.ALLOC_PAGE, "alloc_vmemmap_page_list(): alloc_pages_node()", reg="f"),
+            _i(f"copy_page_{v}", Prim.COPY_PAGE, f"{r}: copy_page(dst, src = pte_page(ptep_get(pte)))", page=v,
+               reg="f"),
+        ]  # fmt: skip
+        if p.restore_reset:
+            out.append(_i(f"reset_struct_pages_{v}", Prim.RESET_PAGE,
+                          f"{r}: reset_struct_pages(to): the copied head becomes a tail again", reg="f"))  # fmt: skip
+        out.append(_i(f"restore_pte_{v}", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(dst, PAGE_KERNEL))", page=v,
+                      frame="reg", rw=True))  # fmt: skip
+    out += [
+        _i("flush_tlb", Prim.FLUSH_TLB, "mm/hugetlb_vmemmap.c vmemmap_remap_range(): flush_tlb_kernel_range()"),
+        _i("clear_optimized", Prim.CLEAR_BITS, f"{c}: folio_clear_hugetlb_vmemmap_optimized()", field=Field.FLAGS,
+           page=0, value=VMEMMAP_OPTIMIZED),
+    ]  # fmt: skip
+    if p.static_key:
+        out += [
+            _i("static_branch_dec", Prim.DOWN_READ, f"{c}: static_branch_dec() -> cpus_read_lock()",
+               lock="cpu_hotplug_lock"),
+            _i("static_branch_dec_done", Prim.UP_READ, "static_branch_dec() -> cpus_read_unlock()",
+               lock="cpu_hotplug_lock"),
+        ]  # fmt: skip
+    return out
 
 
 def optimize_folios(p: Protocol, nr_vpages: int) -> list[Instr]:
@@ -441,6 +489,7 @@ ACTORS = {
     "hugetlb_vmemmap_optimize_folio": lambda p, v: optimize(p, v),
     "hugetlb_vmemmap_optimize_folios": optimize_folios,
     "hugetlb_vmemmap_optimize_folio_bbm": optimize_bbm,
+    "hugetlb_vmemmap_restore_folio": restore,
     "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
     "get_page_unless_zero": lambda p, v: speculative_get_page(p),
     "memory_failure": lambda p, v: memory_failure_raw(p),
