@@ -52,6 +52,10 @@ SMP_INVARIANTS: dict[str, SmpInvariant] = {
                      "before free_vmemmap_page_list())",
                      "mm/hugetlb_vmemmap.c vmemmap_remap_range(): flush_tlb_kernel_range() before the caller frees "
                      "the pages (linux-source-6.12 :171, :582)"),
+        SmpInvariant(smp.ONE_OWNER, "a free folio is taken off the hstate free list by one path only "
+                     "(allocation or dissolve, under hugetlb_lock)",
+                     "mm/hugetlb.c dequeue_hugetlb_folio_node_exact(), dissolve_free_hugetlb_folio(): "
+                     "lockdep_assert_held(&hugetlb_lock) in remove_hugetlb_folio()"),
     )
 }  # fmt: skip
 assert set(SMP_INVARIANTS) == set(smp.INVARIANT_IDS)

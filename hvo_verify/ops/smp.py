@@ -22,11 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from hvo_verify.ops.smp_table import (
+    FREE,
     HUGETLB,
     LEAF,
     LOCKS,
     NULL,
     PG_HEAD,
+    POOL_NAMES,
     REGS,
     Cmp,
     CpuSpec,
@@ -50,13 +52,14 @@ BBM = "break-before-make"
 HEAD_COPY = "head-copy-agrees"
 GRACE = "grace-periods"
 FREED_ACCESS = "freed-frame-access"
+ONE_OWNER = "one-owner"
 INVARIANT_IDS = (RO_WRITE, STALE_STORE, VMEMMAP_FAULT, DEADLOCK, ONLY_HUGETLB, REMAP_FROZEN, PGTABLE, BBM,
-                 HEAD_COPY, GRACE, FREED_ACCESS)  # fmt: skip
+                 HEAD_COPY, GRACE, FREED_ACCESS, ONE_OWNER)  # fmt: skip
 # The events whose reachability shows an invariant was exercised (check/smp.py).
-EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync", "free")
+EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync", "free", "claim")
 EVENT_OF = {RO_WRITE: "store", STALE_STORE: "store", VMEMMAP_FAULT: "load", DEADLOCK: "lock",
             ONLY_HUGETLB: "set_pte", REMAP_FROZEN: "set_pte", PGTABLE: "populate", BBM: "set_pte",
-            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free"}  # fmt: skip
+            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free", ONE_OWNER: "claim"}  # fmt: skip
 
 FIELD_CELL = {Field.REFCOUNT: "ref", Field.FLAGS: "flags"}
 
@@ -162,6 +165,7 @@ class System:
         for f in range(self.nr_frames):
             names += [f"m.{f}.ref", f"m.{f}.flags", f"fr.{f}"]
         names += [f"lk.{lock}" for lock in LOCKS] + [f"rd.{lock}" for lock in LOCKS]
+        names += [f"pool.{k}" for k in range(self.folios)]
         names += ["pmd"] + [f"bad.{i}" for i in INVARIANT_IDS] + [f"ev.{e}" for e in EVENTS]
         return Layout.of(names)
 
@@ -185,6 +189,7 @@ class System:
             else:
                 cells[f"m.{head}.flags"] = 1 | HUGETLB  # PG_head, hugetlb
                 cells[f"m.{head}.ref"] = self.head_refcount
+                cells[f"pool.{k}"] = FREE
         for f in range(self.nr_pages, self.nr_pages + self.spare_frames):
             cells[f"fr.{f}"] = 2
         for prog in self.setup:
@@ -213,7 +218,7 @@ class System:
             cpu = Cpu(alone, layout, mine, 0, choice=False)
             run_step(cpu)
             mine = cpu.cells
-        memory = ("pte.", "m.", "fr.", "pmd")
+        memory = ("pte.", "m.", "fr.", "pmd", "pool.")
         return cells | {n: v for n, v in mine.items() if n.startswith(memory)}
 
     def initial(self) -> tuple[int, ...]:
@@ -621,6 +626,22 @@ def free_page(cpu: Cpu) -> None:
     cpu.advance()
 
 
+def pool_state(cpu: Cpu) -> None:
+    cpu.set_reg(cpu.ins.reg, cpu.cells[f"pool.{cpu.prog.folio}"])
+    cpu.advance()
+
+
+def claim(cpu: Cpu) -> None:
+    """list_del() off the free list: only a folio that is on it (else two paths own it)."""
+    cell = f"pool.{cpu.prog.folio}"
+    if cpu.cells[cell] != FREE:
+        cpu.bad(ONE_OWNER, f"folio {cpu.prog.folio} is taken off the free list while it is "
+                           f"{POOL_NAMES[cpu.cells[cell]]}: two paths own it")  # fmt: skip
+    cpu.cells[cell] = cpu.ins.value
+    cpu.event("claim")
+    cpu.advance()
+
+
 def fake_head(cpu: Cpu) -> None:
     """page_is_fake_head(): the page is not its folio's head, yet its struct page says PG_head
     (it reads the head's through a remapped tail vmemmap page)."""
@@ -666,7 +687,7 @@ STEPS: dict[Prim, Callable[[Cpu], None]] = {
     Prim.LOCK: lock, Prim.UNLOCK: unlock, Prim.DOWN_READ: down_read, Prim.UP_READ: up_read,
     Prim.RCU_READ_LOCK: rcu_read_lock, Prim.RCU_READ_UNLOCK: rcu_read_unlock,
     Prim.SYNCHRONIZE_RCU: synchronize_rcu, Prim.LOAD: load, Prim.STORE: store, Prim.SET_BITS: set_bits,
-    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
+    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.POOL_STATE: pool_state, Prim.CLAIM: claim, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
     Prim.FLUSH_TLB: flush_tlb, Prim.ALLOC_PAGE: alloc_page, Prim.COPY_PAGE: copy_page, Prim.FREE_PAGE: free_page,
     Prim.PMD_HEAD: pmd_head, Prim.PMD_PAGE: pmd_page, Prim.BUILD_PTES: build_ptes, Prim.PMD_POPULATE: pmd_populate,
 }  # fmt: skip

@@ -57,6 +57,8 @@ class Prim(enum.Enum):
     BUILD_PTES = "build_ptes"  # set_pte_at() of head + i into the new, private PTE table
     PMD_POPULATE = "pmd_populate"  # pmd_populate_kernel(&init_mm, pmd, pgtable)
     RESET_PAGE = "reset_page"  # reset_struct_pages(): the frame in a register holds tails again
+    POOL_STATE = "pool_state"  # read the folio's hstate list membership into a register
+    CLAIM = "claim"  # take the folio off the free list (to `value`: IN_USE or REMOVED)
     LABEL = "label"  # a branch target: not a step (compiled away by ops/smp.py compile_program())
 
 
@@ -84,6 +86,10 @@ FLAG_NAMES = {
 REGS = ("c", "ok", "f", "p")
 NULL = -1  # pmd_head(): not a leaf
 LEAF = 0  # pmd_page() of the vmemmap PMD leaf (the 2 MiB block its PTEs are built from)
+
+# Where a folio is (the hstate lists, under hugetlb_lock).
+FREE, IN_USE, REMOVED = 1, 2, 3
+POOL_NAMES = {0: "not a HugeTLB folio yet", FREE: "free list", IN_USE: "in use", REMOVED: "dissolved"}
 
 LOCKS = ("hugetlb_lock", "page_table_lock", "pcp_batch_high_lock", "cpu_hotplug_lock")
 
@@ -407,10 +413,38 @@ def vmemmap_reader(p: Protocol) -> list[Instr]:
     ]  # fmt: skip
 
 
+def _take(op: str, to: int, cite: str) -> list[Instr]:
+    """Take the folio off the free list under hugetlb_lock, or return if it is not there."""
+    return [
+        _i("hugetlb_lock", Prim.LOCK, f"{cite}: spin_lock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
+        _i("on_free_list", Prim.POOL_STATE, f"{cite}: the folio is on the hstate free list"),
+        _i("if_not_free", Prim.BRANCH, f"{cite}: not free: nothing to {op}", cmp=Cmp.NE, value=FREE,
+           label="unlock_hugetlb"),
+        _i(f"{op}_claim", Prim.CLAIM, f"{cite}: list_del(&folio->lru) (off the free list)", value=to),
+        _label("unlock_hugetlb"),
+        _i("hugetlb_unlock", Prim.UNLOCK, f"{cite}: spin_unlock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
+    ]  # fmt: skip
+
+
 def alloc_hugetlb_folio(p: Protocol) -> list[Instr]:
-    """A user allocates the folio from the pool: its _refcount becomes 1."""
-    return [_i("folio_ref_unfreeze", Prim.STORE, "mm/hugetlb.c alloc_hugetlb_folio(): folio_ref_unfreeze(folio, 1) "
-               "(v6.10; set_page_refcounted() before)", page=0, value=1)]  # fmt: skip
+    """A user allocates the folio from the pool (dequeue under hugetlb_lock), and its
+    _refcount becomes 1."""
+    return [
+        *_take("dequeue", IN_USE, "mm/hugetlb.c alloc_hugetlb_folio() -> dequeue_hugetlb_folio_node_exact()"),
+        _i("if_not_taken", Prim.BRANCH, "dequeue returned NULL", cmp=Cmp.NE, value=FREE),
+        _i("folio_ref_unfreeze", Prim.STORE, "mm/hugetlb.c alloc_hugetlb_folio(): folio_ref_unfreeze(folio, 1) "
+           "(v6.10; set_page_refcounted() before)", page=0, value=1),
+    ]  # fmt: skip
+
+
+def dissolve_free_hugetlb_folio(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """dissolve_free_hugetlb_folio(): off the free list under hugetlb_lock
+    (remove_hugetlb_folio()), then the vmemmap restore of update_and_free_hugetlb_folio()."""
+    return [
+        *_take("dissolve", REMOVED, "mm/hugetlb.c dissolve_free_hugetlb_folio() -> remove_hugetlb_folio()"),
+        _i("if_not_taken", Prim.BRANCH, "the folio was not free: -EBUSY", cmp=Cmp.NE, value=FREE),
+        *restore(p, nr_vpages),
+    ]  # fmt: skip
 
 
 def _offset(ins: Instr, nr_vpages: int, suffix: str) -> Instr:
@@ -497,6 +531,7 @@ ACTORS = {
     "cpu_hotplug": lambda p, v: cpu_hotplug(p),
     "vmemmap_reader": lambda p, v: vmemmap_reader(p),
     "alloc_hugetlb_folio": lambda p, v: alloc_hugetlb_folio(p),
+    "dissolve_free_hugetlb_folio": dissolve_free_hugetlb_folio,
 }
 
 

@@ -67,6 +67,8 @@ MUTANTS = (
                    _drop("static_branch_dec", "static_branch_dec_done")),
     ProtocolMutant("hugetlb flag set before the remap (B6)", REG + "2023-b6-optimize-before-hugetlb-flag-fixed.toml",
                    "CPU1", (Edit("move", "folio_set_hugetlb", "after", "flush_tlb"),)),
+    ProtocolMutant("hugetlb_lock around taking a folio off the free list",
+                   "protocols/hugetlb-lock-dissolve-vs-alloc.toml", "CPU1", _drop("hugetlb_lock", "hugetlb_unlock")),
     ProtocolMutant("pte_clear() of break-before-make", REG + "2023-b13-arm64-break-before-make-variant.toml", "CPU1",
                    _drop("pte_clear_1")),
 )  # fmt: skip
