@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hvo_verify.check.smp_enumerate import Step
 from hvo_verify.check.solver import Status
 from hvo_verify.ops.trace import Trace
 from hvo_verify.verdict import Verdict
@@ -53,13 +54,15 @@ class CheckResult:
     trace: Trace | None = None  # operation checks: the replayed violating trace
     scheme: str = ""  # the scheme checked (check_specs fills it in, with `spec`)
     sweep: bool = False  # the spec sweeps several schemes (`schemes`): one column per scheme
+    schedule: tuple[Step, ...] = ()  # SMP checks (check/smp.py): the replayed violating schedule
 
     @property
     def as_expected(self) -> bool:
         return self.expected is self.verdict
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """The result as JSON; `schedule` only when there is one (an SMP counterexample)."""
+        out: dict[str, object] = {
             "spec": self.spec,
             "scheme": self.scheme,
             "config": self.config,
@@ -72,6 +75,11 @@ class CheckResult:
             "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
         }
+        if self.schedule:
+            out["schedule"] = [
+                {"cpu": s.cpu, "step": s.step, "choice": s.choice, "notes": list(s.notes)} for s in self.schedule
+            ]
+        return out
 
 
 def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:
