@@ -5,9 +5,10 @@
 1. For each CPU pair of check/smp.py EXAMPLES and each era: the states and seconds of
    the explicit-state enumeration (check/smp_enumerate.py) against the seconds of the
    BMC (check/smp.py run_smp(), every invariant, build included).
-2. Growth: the two-optimizers pair with nr_vpages = each size (more steps per CPU): the
-   largest size whose enumeration finishes within --limit seconds, and the BMC/explicit
-   time ratio there (the BMC of every invariant, per-query timeout --limit).
+2. Growth: the two-optimizers pair in --growth-era with nr_vpages = each size (more
+   steps per CPU): the largest size whose enumeration finishes within --limit seconds,
+   and the BMC/explicit time ratio there (the BMC of every invariant, per-query timeout
+   --limit); stops after a BMC run longer than --bmc-budget seconds.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--eras", default="v6.1,v6.12.111")
     ap.add_argument("--sizes", default="2,3,4,5,6,8")
     ap.add_argument("--limit", type=float, default=60.0)
+    ap.add_argument("--growth-era", default="v6.1")
+    ap.add_argument("--bmc-budget", type=float, default=600.0, help="stop the growth after a BMC run this long (s)")
+    ap.add_argument("--skip-pairs", action="store_true")
     ap.add_argument("--skip-growth", action="store_true")
     ap.add_argument("--json", default="")
     args = ap.parse_args(argv)
     timeout_ms = int(args.limit * 1000)
     rows: list[dict[str, object]] = []
     print(f"{'pair':28} {'era':10} {'states':>7} {'explicit s':>10} {'bmc s':>8} {'ratio':>7}  agrees")
-    for era in args.eras.split(","):
+    for era in [] if args.skip_pairs else args.eras.split(","):
         for name in EXAMPLES:
             row = {"pair": name, "era": era, "nr_vpages": 2, **measure(example(name, era), timeout_ms)}
             rows.append(row)
@@ -58,7 +62,7 @@ def main(argv: list[str]) -> int:
                   f"{row['ratio']:>7}  {row['agrees']}", flush=True)  # fmt: skip
     growth: list[dict[str, object]] = []
     if not args.skip_growth:
-        era = args.eras.split(",")[-1]
+        era = args.growth_era
         print(f"\ngrowth: two-optimizers, {era}")
         print(f"{'nr_vpages':>9} {'K':>4} {'states':>8} {'explicit s':>10} {'bmc s':>8} {'ratio':>7}")
         for size in (int(s) for s in args.sizes.split(",")):
@@ -79,11 +83,14 @@ def main(argv: list[str]) -> int:
                 f"{size:>9} {grow['K']:>4} {e.states:>8} {e.seconds:>10.2f} {grow['bmc_s']:>8} {grow['ratio']:>7}",
                 flush=True,
             )
+            if bmc > args.bmc_budget:
+                print(f"(BMC took over the {args.bmc_budget:.0f} s budget: stop)")
+                break
         done = [g for g in growth if "bmc_s" in g]
         if done:
             print(
-                f"largest size enumerated within {args.limit:.0f} s: nr_vpages {done[-1]['nr_vpages']} "
-                f"(BMC/explicit {done[-1]['ratio']}x)"
+                f"largest size enumerated within {args.limit:.0f} s and checked by BMC: nr_vpages "
+                f"{done[-1]['nr_vpages']} (BMC/explicit {done[-1]['ratio']}x)"
             )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

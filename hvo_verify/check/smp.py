@@ -144,9 +144,11 @@ def _check(u: SmpUnrolling, q: _Queries, invariant: str) -> CheckResult:
 
 
 def _shortest(u: SmpUnrolling, q: _Queries, invariant: str, model: z3.ModelRef) -> tuple[int, z3.ModelRef, bool]:
-    """The fewest steps that break the invariant (binary search; a model at `high` is
-    kept; a query that gives up counts as unsat and the result may not be the shortest)."""
-    low, high, exact = 1, u.depth, True
+    """The fewest steps that break the invariant (binary search below the step at which
+    the first model breaks it; a model at `high` is kept; a query that gives up counts as
+    unsat and the result may not be the shortest)."""
+    first = next(k for k in range(u.depth + 1) if z3.is_true(model.eval(_goal(u, invariant, k), model_completion=True)))
+    low, high, exact = 1, first, True
     while low < high:
         mid = (low + high) // 2
         status, _why, found = q.ask(_goal(u, invariant, mid), mid)

@@ -13,12 +13,19 @@ import pytest
 
 from hvo_verify.check.smp import EXAMPLES, example, run_smp
 from hvo_verify.check.smp_enumerate import Step, enumerate_all
+from hvo_verify.encode.ops import smp as sym_smp
+from hvo_verify.errors import EncodingMismatch
 from hvo_verify.ops.smp import DEADLOCK, EVENT_OF, INVARIANT_IDS, System
-from hvo_verify.ops.smp_table import PROTOCOLS
+from hvo_verify.ops.smp_table import PROTOCOLS, Prim
 from hvo_verify.verdict import Verdict
 
 # Violations and proofs of several kinds, in well under a minute.
-FAST = {("v6.1", "walker-vs-prep"), ("v6.1", "dissolve-vs-hotplug"), ("v6.12.111", "dissolve-vs-hotplug")}
+FAST = {
+    ("v6.1", "walker-vs-prep"),
+    ("v6.1", "dissolve-vs-hotplug"),
+    ("v6.1", "reader-vs-optimizer-arm64"),
+    ("v6.12.111", "dissolve-vs-hotplug"),
+}
 CASES = [
     pytest.param(era, name, id=f"{era}-{name}", marks=() if (era, name) in FAST else pytest.mark.slow)
     for era in PROTOCOLS
@@ -65,3 +72,40 @@ def test_a_schedule_that_does_not_break_the_invariant_does_not_replay() -> None:
     schedule = enumerate_all(system).violations["ro-write"]
     assert replays(system, "ro-write", schedule)
     assert not replays(system, "ro-write", schedule[:-1])
+
+
+def test_a_z3_side_that_misses_a_violation_disagrees_with_the_enumeration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A z3-only mutant (set_pte() without its remap checks) proves what the enumeration breaks."""
+    system = example("walker-vs-prep", "v6.1")
+    assert "remap-frozen" in enumerate_all(system).violations
+
+    def set_pte_unchecked(cpu: sym_smp.SymCpu) -> None:
+        ins = cpu.ins
+        v, frame = cpu.vpage(ins), cpu.frame_of(ins)
+        cpu.cells[f"pte.{v}.f"], cpu.cells[f"pte.{v}.rw"], cpu.cells[f"pte.{v}.ok"] = frame, int(ins.rw), 1
+        cpu.event("set_pte")
+        cpu.advance()
+
+    monkeypatch.setitem(sym_smp.STEPS, Prim.SET_PTE, set_pte_unchecked)
+    (result,) = run_smp(system, ("remap-frozen",), 300_000)
+    assert result.verdict is Verdict.PROVED
+
+
+def test_a_z3_side_that_invents_a_violation_does_not_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A z3-only mutant (build_ptes() always sees a PTE-table page) finds a schedule the
+    concrete model does not break: EncodingMismatch, never a verdict."""
+    system = example("reader-vs-optimizer-arm64", "v6.12.111")
+    assert "pgtable-source" not in enumerate_all(system).violations
+
+    def build_ptes_always_bad(cpu: sym_smp.SymCpu) -> None:
+        cpu.bad("pgtable-source", "mutant")
+        cpu.advance()
+
+    monkeypatch.setitem(sym_smp.STEPS, Prim.BUILD_PTES, build_ptes_always_bad)
+    with pytest.raises(EncodingMismatch, match="differ"):
+        run_smp(system, ("pgtable-source",), 300_000)
+
+
+def test_a_system_whose_cells_overflow_the_bit_width_is_refused() -> None:
+    with pytest.raises(ValueError, match="overflow"):
+        run_smp(example("two-optimizers", "v6.1", nr_vpages=40), INVARIANT_IDS, 1_000)

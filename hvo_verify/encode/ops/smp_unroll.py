@@ -78,6 +78,9 @@ class SmpUnrolling:
         return SymCpu(self.system, self.layout, Cells(self.states[t]), c, p, choice)
 
     def __init__(self, system: System, depth: int) -> None:
+        # The largest cell values: a TLB entry (frame * 2 + rw), 100 + pmd, a CPU mask.
+        if system.nr_frames * 2 + 1 >= 1 << (W - 1) or len(system.cpus) > W - 2:
+            raise ValueError(f"{system.nr_frames} frames, {len(system.cpus)} CPUs: cells overflow {W} bits")
         self.system, self.layout, self.depth = system, system.layout(), depth
         initial = system.initial_cells()
         self.states = [{name: z3.BitVecVal(initial[name], W) for name in self.layout.names}]
