@@ -4,10 +4,13 @@ every interleaving (check/smp_enumerate.py), on the CPU pairs of issue 12 in eve
 Per invariant: violated by BMC iff the enumeration found a violating schedule, of the
 same (shortest) length, and the BMC schedule replays on the concrete model; otherwise
 proved iff some schedule completes and the invariant's event happens, else vacuous.
-A few cases run by default (~1 min); the whole matrix is `slow`.
+A few cases run by default (~30 s), two more eras are `slow`, the whole matrix is
+opt-in (HVO_SMP_MATRIX=1).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -26,11 +29,22 @@ FAST = {
     ("v6.1", "reader-vs-optimizer-arm64"),
     ("v6.12.111", "dissolve-vs-hotplug"),
 }
-CASES = [
-    pytest.param(era, name, id=f"{era}-{name}", marks=() if (era, name) in FAST else pytest.mark.slow)
-    for era in PROTOCOLS
-    for name in EXAMPLES
-]
+# `slow` (the full suite, a few minutes): every pair in two more eras of other protocols.
+SLOW_ERAS = ("v5.14", "v6.8")
+# The whole matrix (every era, ~30 min on a quiet machine: up to 4 min a case) only
+# with HVO_SMP_MATRIX=1.
+MATRIX = os.environ.get("HVO_SMP_MATRIX") == "1"
+
+
+def _marks(era: str, name: str) -> tuple[pytest.MarkDecorator, ...]:
+    if (era, name) in FAST:
+        return ()
+    if era in SLOW_ERAS:
+        return (pytest.mark.slow,)
+    return (pytest.mark.slow, pytest.mark.skipif(not MATRIX, reason="the whole matrix: HVO_SMP_MATRIX=1"))
+
+
+CASES = [pytest.param(era, name, id=f"{era}-{name}", marks=_marks(era, name)) for era in PROTOCOLS for name in EXAMPLES]
 
 
 def replays(system: System, invariant: str, schedule: tuple[Step, ...]) -> bool:
