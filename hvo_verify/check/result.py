@@ -54,8 +54,8 @@ class CheckResult:
     trace: Trace | None = None  # operation checks: the replayed violating trace
     scheme: str = ""  # the scheme checked (check_specs fills it in, with `spec`)
     sweep: bool = False  # the spec sweeps several schemes (`schemes`): one column per scheme
-    # interleaving checks: the replayed schedule, one entry per atomic step; the CPUs
-    # (name and what each runs) and the kernel statement of every step id used
+    # interleaving checks (check/smp.py): the replayed violating schedule, one entry per
+    # atomic step; the CPUs (name and what each runs) and the kernel statement of every step id
     schedule: tuple[Step, ...] = ()
     cpus: tuple[str, ...] = ()
     legend: tuple[tuple[str, str], ...] = ()
@@ -65,7 +65,8 @@ class CheckResult:
         return self.expected is self.verdict
 
     def to_json(self) -> dict[str, object]:
-        return {
+        """The result as JSON; `schedule` only when there is one (an SMP counterexample)."""
+        out: dict[str, object] = {
             "spec": self.spec,
             "scheme": self.scheme,
             "config": self.config,
@@ -77,18 +78,14 @@ class CheckResult:
             "counterexample": None if self.counterexample is None else self.counterexample.to_json(),
             "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
-            **(
-                {
-                    "schedule": [
-                        {"cpu": s.cpu, "step": s.step, "choice": s.choice, "notes": list(s.notes)}
-                        for s in self.schedule
-                    ],
-                    "cpus": list(self.cpus),
-                }
-                if self.cpus
-                else {}
-            ),
         }
+        if self.cpus:
+            out["cpus"] = list(self.cpus)
+        if self.schedule:
+            out["schedule"] = [
+                {"cpu": s.cpu, "step": s.step, "choice": s.choice, "notes": list(s.notes)} for s in self.schedule
+            ]
+        return out
 
 
 def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:

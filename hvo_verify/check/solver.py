@@ -39,6 +39,15 @@ def new_solver(timeout_ms: int) -> z3.Solver:
     return solver
 
 
+def new_tactic_solver(timeout_ms: int, tactics: Sequence[str]) -> z3.Solver:
+    """A solver running the named z3 tactics in order (check/smp.py: an unrolled
+    transition system, bit-blasted after constant propagation, is 5-20x faster this way
+    than with the QF_BV default, whose equation solving re-inlines every state)."""
+    solver = z3.Then(*tactics).solver()
+    solver.set("timeout", timeout_ms)
+    return solver
+
+
 def solve(solver: z3.Solver) -> tuple[Status, str, float]:
     """Check; return the status, the solver's reason when unknown, and seconds taken."""
     start = time.perf_counter()

@@ -30,6 +30,7 @@ from hvo_verify.verdict import Verdict
 
 def job(source: str) -> Job | OpsJob:
     [only] = spec_jobs(parse_spec(source, "canary.toml"))
+    assert isinstance(only, Job | OpsJob)
     return only
 
 

@@ -15,6 +15,7 @@ import pytest
 from hvo_verify.encode import readers as sym_readers
 from hvo_verify.encode.invariants.reachable import VIOLATIONS
 from hvo_verify.encode.invariants.static import BUILDERS
+from hvo_verify.encode.ops.smp import SymCpu as SmpSymCpu
 from hvo_verify.encode.ops.state import SymKState
 from hvo_verify.encode.ops.step import SUBSYSTEMS as SYM_SUBSYSTEMS
 from hvo_verify.encode.ops.step import SymCpu
@@ -22,9 +23,19 @@ from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model import readers
 from hvo_verify.ops.machine import SUBSYSTEMS, Cpu
+from hvo_verify.ops.smp import Cpu as SmpCpu
+from hvo_verify.ops.smp_table import Prim as SMP_PRIMS
 from hvo_verify.ops.state import KState
 from hvo_verify.ops.table import OPS
-from hvo_verify.selfcheck.mirror import CONCRETE_ONLY_READERS, PAIRS, PRIMITIVES, functions
+from hvo_verify.selfcheck.mirror import (
+    CONCRETE_ONLY_READERS,
+    PAIRS,
+    PRIMITIVES,
+    SMP_CONCRETE_ONLY,
+    SMP_CPU_SYM_ONLY,
+    SMP_PAIR,
+    functions,
+)
 
 
 @pytest.mark.parametrize(("concrete", "symbolic"), PAIRS, ids=[c.__name__.rsplit(".", 1)[1] for c, _ in PAIRS])
@@ -84,3 +95,17 @@ def test_the_kernel_index_names_every_step_and_reader() -> None:
             assert step.cite in index, step.name
     for name in functions(readers):
         assert f"`{name}`" in index or f" {name}" in index, name
+
+
+def test_the_smp_twins_have_the_concrete_names() -> None:
+    """ops/smp.py and encode/ops/smp.py (issue 12): the same functions, and SymCpu has Cpu's methods."""
+    concrete, symbolic = SMP_PAIR
+    assert functions(concrete) - set(SMP_CONCRETE_ONLY) == functions(symbolic)
+    assert set(SMP_CONCRETE_ONLY) <= functions(concrete)
+    assert {p.value for p in SMP_PRIMS} - {"label"} <= functions(symbolic)
+    cpu = {n for n, v in vars(SmpCpu).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    sym = {n for n, v in vars(SmpSymCpu).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    fields = {f.name for f in dataclasses.fields(SmpSymCpu)}
+    assert cpu <= sym | fields, cpu - sym - fields
+    assert sym - cpu == set(SMP_CPU_SYM_ONLY)
+    assert {"translate", "reg", "set_reg", "frame_of", "bad", "event", "advance", "oops", "vpage"} <= cpu

@@ -1,0 +1,233 @@
+"""Bounded model checking of several CPUs over a symbolic schedule (issue 12).
+
+`run_smp()` unrolls a `System` (encode/ops/smp_unroll.py) to depth K = the sum of the
+CPUs' `CpuProgram.max_steps`: the step lists run forward only, so every complete
+interleaving has at most K steps, and every shorter run extends to K by stutters.  For
+each invariant of invariants/smp.py (ids: ops/smp.py INVARIANT_IDS):
+
+- violated iff `bad.<invariant>` can be 1 after K steps (`deadlock-free`: some state
+  within K steps is deadlocked).  The shortest such schedule is searched for (the flags
+  never clear, so "violated within k steps" is monotone in k: binary search), decoded
+  (cpu and TLB choice per step, stutters skipped) and replayed on the concrete model
+  (ops/smp.py `System.moves()`), state by state; a replay that disagrees raises
+  EncodingMismatch (our bug, never a verdict from the solver alone);
+- proved only if that query is unsat and the situation is reachable: some schedule runs
+  every CPU to its end, and the invariant's event (ops/smp.py EVENT_OF) can happen; else
+  vacuous, with the reason;
+- unknown when the solver gives up (never proved).
+
+check/smp_enumerate.py is the independent explicit-state check of the same verdicts
+(tests/property/test_smp_bmc_vs_enumeration.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import z3
+
+from hvo_verify.check.result import CheckResult
+from hvo_verify.check.smp_enumerate import Step
+from hvo_verify.check.solver import Status, new_tactic_solver, solve
+from hvo_verify.encode.ops.smp_unroll import SmpUnrolling
+from hvo_verify.errors import EncodingMismatch
+from hvo_verify.ops.smp import DEADLOCK, EVENT_OF, System, build
+from hvo_verify.ops.smp_table import PROTOCOLS, CpuSpec
+from hvo_verify.verdict import Verdict
+
+CONFIG = "smp"
+# Bit-blast after propagating the constants of the initial state and dropping the cells
+# no query reads (bench/bench_smp.py measured it against the QF_BV default: 5-20x faster).
+TACTICS = ("simplify", "propagate-values", "elim-uncnstr", "simplify", "bit-blast", "sat")
+
+
+def depth(system: System) -> int:
+    """K: every complete interleaving has at most this many steps."""
+    return sum(prog.max_steps for prog in system.cpus)
+
+
+def describe(system: System) -> str:
+    return "; ".join(f"CPU{c} {prog.name}: {prog.actor} on folio {prog.folio} page {prog.page}"
+                     for c, prog in enumerate(system.cpus))  # fmt: skip
+
+
+def assumptions(system: System) -> tuple[str, ...]:
+    k = depth(system)
+    fresh = f", folio(s) {', '.join(map(str, system.fresh))} just allocated" if system.fresh else ""
+    return (
+        describe(system),
+        f"every interleaving of at most {k} atomic steps (K = the sum of the CPUs' step bounds "
+        f"{' + '.join(str(p.max_steps) for p in system.cpus)}: the step lists run forward only, so K covers "
+        "every complete interleaving)",
+        f"{system.folios} folio(s) of {system.nr_vpages} vmemmap pages, {system.spare_frames} spare frame(s){fresh}; "
+        f"a prepared folio's _refcount is {system.head_refcount}",
+        "sequential consistency except through the TLB: a cached entry that differs from the PTE is "
+        "either used or refilled (both choices explored)",
+        "alloc_pages_node() does not fail",
+        f"at most {system.max_grace_periods} grace period(s) per batch"
+        + ("; arm64 break-before-make rule" if system.arm64_bbm else ""),
+    )
+
+
+@dataclass
+class _Queries:
+    """One unrolling's queries: a fresh solver each (as check/bmc.py), timed and counted."""
+
+    u: SmpUnrolling
+    timeout_ms: int
+    seconds: float = 0.0
+    count: int = 0
+    cache: dict[str, tuple[Status, str]] = field(default_factory=dict)
+
+    def ask(self, goal: z3.BoolRef, k: int) -> tuple[Status, str, z3.ModelRef | None]:
+        solver = new_tactic_solver(self.timeout_ms, TACTICS)
+        solver.add(*self.u.prefix(k), goal)
+        status, why, took = solve(solver)
+        self.seconds += took
+        self.count += 1
+        return status, why, solver.model() if status is Status.SAT else None
+
+    def reachable(self, name: str, goal: z3.BoolRef) -> tuple[Status, str]:
+        """Cached per unrolling: the invariants share "every CPU ends" and their events."""
+        if name not in self.cache:
+            status, why, _model = self.ask(goal, self.u.depth)
+            self.cache[name] = (status, why)
+        return self.cache[name]
+
+
+def run_smp(system: System, invariants: Sequence[str], timeout_ms: int) -> tuple[CheckResult, ...]:
+    u = SmpUnrolling(system, depth(system))
+    q = _Queries(u, timeout_ms)
+    return tuple(_check(u, q, inv) for inv in invariants)
+
+
+def _goal(u: SmpUnrolling, invariant: str, k: int) -> z3.BoolRef:
+    """The invariant is broken within k steps."""
+    if invariant == DEADLOCK:
+        return z3.Or([u.deadlocked(t) for t in range(k + 1)])
+    return u.states[k][f"bad.{invariant}"] == 1
+
+
+def _check(u: SmpUnrolling, q: _Queries, invariant: str) -> CheckResult:
+    texts = assumptions(u.system)
+    seconds0, count0 = q.seconds, q.count
+
+    def result(verdict: Verdict, reason: str, schedule: tuple[Step, ...] = ()) -> CheckResult:
+        return CheckResult("", CONFIG, invariant, verdict, None, texts, reason=reason,
+                           solver_seconds=q.seconds - seconds0, queries=q.count - count0,
+                           schedule=schedule)  # fmt: skip
+
+    status, why, model = q.ask(_goal(u, invariant, u.depth), u.depth)
+    if status is Status.UNKNOWN:
+        return result(Verdict.UNKNOWN, f"solver: {why}")
+    if status is Status.UNSAT:
+        end = z3.And(u.all_done(u.depth))
+        event = EVENT_OF[invariant]
+        for name, goal, missing in (
+            ("every CPU ends", end, "no schedule runs every CPU to its end"),
+            (f"ev.{event}", u.states[u.depth][f"ev.{event}"] == 1,
+             f"the event `{event}` never happens: the invariant is not exercised"),
+        ):  # fmt: skip
+            reach, why = q.reachable(name, goal)
+            if reach is Status.UNKNOWN:
+                return result(Verdict.UNKNOWN, f"solver: {why} (while checking that {name} is reachable)")
+            if reach is Status.UNSAT:
+                return result(Verdict.VACUOUS, f"the invariant holds, but vacuously: {missing}")
+        return result(Verdict.PROVED, "")
+    assert model is not None
+    k, model, shortest = _shortest(u, q, invariant, model)
+    schedule, reason = replay(u, invariant, model, k)
+    if not shortest:
+        reason += " (a query timed out: maybe not the shortest schedule)"
+    return result(Verdict.VIOLATED, reason, schedule)
+
+
+def _shortest(u: SmpUnrolling, q: _Queries, invariant: str, model: z3.ModelRef) -> tuple[int, z3.ModelRef, bool]:
+    """The fewest steps that break the invariant (binary search below the step at which
+    the first model breaks it; a model at `high` is kept; a query that gives up counts as
+    unsat and the result may not be the shortest)."""
+    first = next(k for k in range(u.depth + 1) if z3.is_true(model.eval(_goal(u, invariant, k), model_completion=True)))
+    low, high, exact = 1, first, True
+    while low < high:
+        mid = (low + high) // 2
+        status, _why, found = q.ask(_goal(u, invariant, mid), mid)
+        if found is not None:
+            high, model = mid, found
+        else:
+            exact = exact and status is Status.UNSAT
+            low = mid + 1
+    return high, model, exact
+
+
+def decode(u: SmpUnrolling, model: z3.ModelRef, k: int) -> list[tuple[int, int, bool]]:
+    """The schedule of the first k steps: (step index, cpu, choice), stutters skipped."""
+    out = []
+    for t in range(k):
+        if z3.is_true(model.eval(u.moved[t], model_completion=True)):
+            cpu = model.eval(u.sched[t], model_completion=True).as_long()
+            out.append((t, cpu, z3.is_true(model.eval(u.choice[t], model_completion=True))))
+    return out
+
+
+def replay(u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int) -> tuple[tuple[Step, ...], str]:
+    """Run the decoded schedule on the concrete model, comparing every state with the
+    solver's; return the replayed steps and what the concrete model says went wrong."""
+    system, names = u.system, u.layout.names
+    state = system.initial()
+    steps: list[Step] = []
+    for t, cpu, choice in decode(u, model, k):
+        moves = [m for m in system.moves(state) if m.cpu == cpu]
+        move = next((m for m in moves if m.choice == choice), moves[0] if len(moves) == 1 else None)
+        if move is None:
+            raise EncodingMismatch(f"{describe(system)}: {invariant}: BMC step {t} runs CPU{cpu}, "
+                                   "which cannot move in the concrete model")  # fmt: skip
+        state = move.state
+        steps.append(Step(move.cpu, move.step, move.choice, move.notes))
+        solver_state = tuple(model.eval(u.states[t + 1][n], model_completion=True).as_signed_long() for n in names)
+        if solver_state != state:
+            differ = [
+                f"{n}: z3 {a}, concrete {b}" for n, a, b in zip(names, solver_state, state, strict=True) if a != b
+            ]
+            raise EncodingMismatch(f"{describe(system)}: {invariant}: after BMC step {t} (CPU{cpu} {move.step}) "
+                                   f"the z3 and the concrete states differ: {'; '.join(differ)}")  # fmt: skip
+    if invariant == DEADLOCK:
+        if not system.deadlocked(state):
+            raise EncodingMismatch(
+                f"{describe(system)}: the BMC deadlock does not replay: the final state is not deadlocked"
+            )
+        cells = dict(zip(names, state, strict=True))
+        waiting = [f"CPU{c} waits at {p.steps[cells[f'pc.{c}']].name}"
+                   for c, p in enumerate(system.cpus) if not system.done(state, c)]  # fmt: skip
+        return tuple(steps), "deadlock: " + ", ".join(waiting)
+    if state[u.layout.index[f"bad.{invariant}"]] != 1:
+        raise EncodingMismatch(
+            f"{describe(system)}: {invariant}: the BMC schedule does not break it on the concrete model"
+        )
+    mark = f"VIOLATION {invariant}: "
+    notes = [n[len(mark) :] for s in steps for n in s.notes if n.startswith(mark)]
+    return tuple(steps), notes[0] if notes else invariant
+
+
+def system(era: str, cpus: Sequence[tuple[str, int, int]], *, folios: int, nr_vpages: int,
+           arm64_bbm: bool = False) -> System:  # fmt: skip
+    """The system of `cpus` (actor, folio, page) under era `era` (ops/smp_table.py
+    PROTOCOLS), as a spec would describe it (ops/smp.py build())."""
+    specs = tuple(CpuSpec(f"CPU{c}", actor, folio, page) for c, (actor, folio, page) in enumerate(cpus))
+    return build(specs, PROTOCOLS[era], folios=folios, nr_vpages=nr_vpages, arm64_bbm=arm64_bbm)
+
+
+# The CPU pairs of issue 12 (tests/property/test_smp_bmc_vs_enumeration.py,
+# bench/bench_smp.py): name -> ((actor, folio, page) per CPU, folios, arm64_bbm).
+EXAMPLES: dict[str, tuple[tuple[tuple[str, int, int], ...], int, bool]] = {
+    "walker-vs-prep": ((("get_page_unless_zero", 0, 1), ("prep_new_hugetlb_folio", 0, 1)), 1, False),
+    "two-optimizers": ((("hugetlb_vmemmap_optimize_folio", 0, 0), ("hugetlb_vmemmap_optimize_folio", 1, 0)), 2, False),
+    "dissolve-vs-hotplug": ((("memory_failure_dissolve", 0, 0), ("cpu_hotplug", 0, 0)), 1, False),
+    "poison-vs-prep": ((("memory_failure", 0, 1), ("prep_new_hugetlb_folio", 0, 1)), 1, False),
+    "reader-vs-optimizer-arm64": ((("vmemmap_reader", 0, 1), ("hugetlb_vmemmap_optimize_folio", 0, 0)), 1, True),
+}
+
+
+def example(name: str, era: str, nr_vpages: int = 2) -> System:
+    cpus, folios, arm64_bbm = EXAMPLES[name]
+    return system(era, cpus, folios=folios, nr_vpages=nr_vpages, arm64_bbm=arm64_bbm)
