@@ -28,6 +28,7 @@ class SmpJob:
     smp: SmpSpec
     invariant: str
     timeout_ms: int
+    siblings: tuple[str, ...] = ()  # every invariant the spec checks on this system (one joint query)
 
 
 def system_for(job: SmpJob) -> System | str:
@@ -59,6 +60,6 @@ def run_smp_job(job: SmpJob) -> CheckResult:
     system = system_for(job)
     if isinstance(system, str):
         return CheckResult("", job.config.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=system)
-    result = run_smp(system, (job.invariant,), job.timeout_ms)[0]
+    result = run_smp(system, (job.invariant,), job.timeout_ms, job.siblings)[0]
     cpus, legend = describe(system)
     return dataclasses.replace(result, config=job.config.id, cpus=cpus, legend=legend)

@@ -26,8 +26,8 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
     """One job per (config, invariant) of `spec`, in spec order: interleaving jobs for an
     `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise."""
     if spec.smp is not None:
-        return [SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms) for config in spec.configs
-                for inv in spec.invariants]  # fmt: skip
+        return [SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms, spec.invariants)
+                for config in spec.configs for inv in spec.invariants]  # fmt: skip
     if spec.ops is not None:
         ops = spec.ops
         return [
@@ -61,7 +61,10 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     batches of 8, after the BMC ones."""
     ops: dict[OpsJob, list[int]] = {}
     static: list[int] = []
-    smp = [n for n, job in enumerate(jobs) if isinstance(job, SmpJob)]
+    smp: dict[SmpJob, list[int]] = {}
+    for n, job in enumerate(jobs):
+        if isinstance(job, SmpJob):  # a spec's invariants on one config share an unrolling
+            smp.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
     for n, job in enumerate(jobs):
         if isinstance(job, SmpJob):
             continue
@@ -70,7 +73,7 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
         else:
             static.append(n)
     groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
-    return [g for _key, g in groups] + [[n] for n in smp] + [static[i : i + 8] for i in range(0, len(static), 8)]
+    return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
 def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:

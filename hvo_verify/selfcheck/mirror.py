@@ -38,6 +38,7 @@ PAIRS: tuple[tuple[ModuleType, ModuleType], ...] = (
 SMP_PAIR: tuple[ModuleType, ModuleType] = (smp, sym_smp)
 SMP_CONCRETE_ONLY = {
     "compile_program": "turns a step list into a program: both sides run the compiled CpuProgram",
+    "build": "builds the System a spec describes: both sides run the same System",
 }
 # ops/smp.py Cpu's methods and properties; encode/ops/smp.py SymCpu has each (plus its
 # z3 helpers: `when`, what an `if` on a cell becomes, and the If-chain frame accessors).

@@ -632,7 +632,8 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
         SMP_INVARIANTS if smp is not None else OP_INVARIANTS if "ops" in doc else INVARIANTS
     )
     invariants = _invariants(doc.get("invariants", "all"), registry)
-    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if "ops" not in doc else DEFAULT_OPS_TIMEOUT_S))
+    static = "ops" not in doc and "smp" not in doc
+    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if static else DEFAULT_OPS_TIMEOUT_S))
     align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
     expect = _expectations(doc["expect"], registry, names)
     units = tuple(

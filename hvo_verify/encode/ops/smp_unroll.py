@@ -61,6 +61,17 @@ class SmpUnrolling:
         """The constraints of the first k steps."""
         return [expr for t in range(k) for expr in self.side[t]]
 
+    def pin(self, schedule: list[tuple[int, bool]]) -> list[z3.BoolRef]:
+        """The schedule fixed to a concrete one, (cpu, TLB choice) per step; stutters after."""
+        out: list[z3.BoolRef] = []
+        for t in range(self.depth):
+            if t < len(schedule):
+                cpu, choice = schedule[t]
+                out += [self.sched[t] == cpu, self.choice[t] == choice, self.moved[t]]
+            else:
+                out.append(z3.Not(self.moved[t]))
+        return out
+
     def done(self, t: int, c: int) -> z3.BoolRef:
         return self.states[t][f"pc.{c}"] >= len(self.system.cpus[c].steps)
 
