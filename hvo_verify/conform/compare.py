@@ -435,8 +435,9 @@ def stale_struct_pages_rows(facts: KernelFacts, hvo: str, rec: Record, ledger: p
     (PGTY_hugetlb) outlives the buddy allocator (linux-source-6.12 mm/page_alloc.c:1032-1034
     free_tail_page_prepare() and :1143-1152 free_pages_prepare() clear the tails' compound
     head and flags, not page_type, when check_pages is off), and a folio prepared there
-    without HVO does not overwrite it (prep_compound_tail()), so once dissolved those pfns
-    read KPF_HUGE.  The rows of such a record predict what they cannot know: one row says
+    without HVO does not overwrite it (mm/internal.h:722 prep_compound_tail()), so once
+    dissolved those pfns read KPF_HUGE (fs/proc/page.c:123,148 stable_page_flags():
+    folio_test_hugetlb() of page_folio(), the page itself).  The rows of such a record predict what they cannot know: one row says
     so (the guest runs the scenarios that optimize in the HVO-off boot last)."""
     kb = int(rec.get("hugepage_kb", 2048))
     head = int(rec.get("head_pfn", -1))

@@ -1275,7 +1275,8 @@ static void sysctl_step(struct jw *w, int write_v, const char *action, long nr)
 }
 
 /* In the HVO-off boot this optimizes folios (the sysctl is the kernel's switch, the boot
- * parameter only its initial value), and on Debian 6.12.115+ their restore leaves head
+ * parameter only its initial value: linux-source-6.12 mm/hugetlb_vmemmap.c:391-392 and
+ * :652-653 set the same vmemmap_optimize_enabled, read at :494 per folio), and on Debian 6.12.115+ their restore leaves head
  * copies (PGTY_hugetlb) at pfns 64*m that survive the buddy allocator (see savings_one()):
  * a later folio on those pfns that is not optimized reads KPF_HUGE there once dissolved.
  * So the default order runs it after every scenario that reads struct pages (hwpoison2,
