@@ -485,7 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("conform", "boot the installed kernels under QEMU with HVO on and off; compare with the model")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--hvo", choices=("both", "on", "off"), default="both", help="which boots (default: both)")
-    p.add_argument("--scenarios", help="comma-separated subset of savings,kpageflags,hwpoison,dma,sysctl")
+    p.add_argument(
+        "--scenarios",
+        help="comma-separated subset of savings,kpageflags,hwpoison,dma,hwpoison2,sysctl,perfolio (the order they run in)",
+    )
     p.add_argument("--timeout", type=float, default=90.0, help="seconds per boot before QEMU is killed (default: 90)")
     p.add_argument("--n2m", type=int, default=100, help="2 MiB folios in the savings scenario (default: 100)")
     p.add_argument("--save-records", metavar="FILE", help="write the guests' records (gzipped JSON) to FILE")

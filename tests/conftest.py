@@ -24,19 +24,13 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 # what we know.  The recorded-run and the live kernel tests assert these exact sets: a
 # row fixed or newly broken fails them.
 KNOWN_DISAGREEMENTS: dict[str, frozenset[str]] = {
-    "6.12.117": frozenset({
-        # After the 1 GiB savings step (HVO on: allocate, free; the restore copies the head
-        # struct page to every 64th struct page, v6.12.115) no 1 GiB range is allocatable
-        # again in a 3 GiB guest.  A candidate cause, not modelled: linux-source-6.12
-        # mm/page_alloc.c:6827 pfn_range_valid_contig() refuses a range with PageHuge()
-        # pages, and the stale head copies read PGTY_hugetlb.  A 6 GiB guest allocates it
-        # elsewhere, but then the HVO-off 1 GiB MemFree reading drifts by ~12 MB.
-        "guest kpageflags HVO on",
-        # HVO off: after the pool shrink pfns 64*m report KPF_HUGE, as if the folio had been
-        # optimized and restored verbatim; unexplained (the HVO-on boot shows the same
-        # pattern, which the v6.12.115 model predicts).
-        "hwpoison2 pinned head+3,+130 HVO off: after_shrink",
-    }),
+    # Issue 11's two rows are gone: the 1 GiB kpageflags reading is taken from the savings
+    # step's folio (a 6.12.115+ restore leaves PGTY_hugetlb head copies in free memory,
+    # which pfn_range_valid_contig() refuses), and the scenarios that optimize in the
+    # HVO-off boot (sysctl, perfolio) run after hwpoison2 (whose folio had landed on the
+    # pfns the sysctl scenario had optimized and restored).  See hvoguest.c savings_one()
+    # and compare.py stale_struct_pages_rows().
+    "6.12.117": frozenset(),
 }  # fmt: skip
 
 

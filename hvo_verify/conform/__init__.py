@@ -19,7 +19,10 @@ from hvo_verify.conform import guest
 from hvo_verify.conform.compare import Row, compare_boots
 from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts
 
-SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "sysctl", "hwpoison2", "perfolio")
+# The guest's default order (hvoguest.c load_opts()).  sysctl and perfolio write
+# vm.hugetlb_optimize_vmemmap=1, so they optimize folios in the HVO-off boot too: they run
+# after every scenario that reads struct pages (compare.py stale_struct_pages_rows()).
+SCENARIOS = ("savings", "kpageflags", "hwpoison", "dma", "hwpoison2", "sysctl", "perfolio")
 
 
 @dataclass(frozen=True, slots=True)

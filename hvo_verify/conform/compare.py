@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hvo_verify.conform import predict as p
-from hvo_verify.conform.kernelmap import KernelFacts
+from hvo_verify.conform.kernelmap import CITED_KERNELS, KernelFacts, cited_kernel
 from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, KPF_HWPOISON
 from hvo_verify.ops.state import Pool
 
@@ -428,6 +428,31 @@ def _cycle_folios(facts: KernelFacts, hvo: str, rec: Record, ledger: p.VmemmapLe
         ledger.cycle(facts, kb, head, hvo == "on")
 
 
+def stale_struct_pages_rows(facts: KernelFacts, hvo: str, rec: Record, ledger: p.VmemmapLedger) -> list[Row]:
+    """A folio whose struct pages the model takes as fresh, on pfns an earlier folio of the
+    same boot was optimized and restored on, with a restore that leaves head copies there
+    (Debian 6.12.115+ vmemmap_restore_pte(), `nr_reset_struct_page` 0): the copies' page_type
+    (PGTY_hugetlb) outlives the buddy allocator (linux-source-6.12 mm/page_alloc.c:1032-1034
+    free_tail_page_prepare() and :1143-1152 free_pages_prepare() clear the tails' compound
+    head and flags, not page_type, when check_pages is off), and a folio prepared there
+    without HVO does not overwrite it (mm/internal.h:722 prep_compound_tail()), so once
+    dissolved those pfns read KPF_HUGE (fs/proc/page.c:123,148 stable_page_flags():
+    folio_test_hugetlb() of page_folio(), the page itself).  The rows of such a record predict what they cannot know: one row says
+    so (the guest runs the scenarios that optimize in the HVO-off boot last)."""
+    kb = int(rec.get("hugepage_kb", 2048))
+    head = int(rec.get("head_pfn", -1))
+    config = p.config_for(kb)
+    if head < 0 or facts.scheme.facts.nr_reset_struct_page or p.optimizes(facts, config, hvo == "on"):
+        return []
+    end = head + config.huge_size // config.page_size
+    earlier = sorted(h for h, n in ledger.restored.items() if h < end and head < h + n)
+    if not earlier:
+        return []
+    name = f"{rec.get('kind')} at pfn {head} HVO {hvo}: struct pages"
+    shown = f"on the pfns of folio(s) {', '.join(map(str, earlier))}, optimized and restored earlier"
+    return [Row(name, "never restored in this boot", shown, False)]
+
+
 def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> list[Row]:
     boot = next((r for r in records if r.get("kind") == "boot"), {})
     out = boot_rows(facts, hvo, boot)
@@ -450,7 +475,10 @@ def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> li
                 out += hwpoison2_rows(facts, hvo, rec)
             elif kind == "perfolio":
                 out += perfolio_rows(facts, hvo, rec, ledger)
-            if kind in ("kpageflags", "hwpoison", "hwpoison2", "dma"):
+            if kind in ("kpageflags", "hwpoison", "hwpoison2"):
+                out += stale_struct_pages_rows(facts, hvo, rec, ledger)
+            # A kpageflags reading of the savings step's folio is no folio of its own.
+            if kind in ("kpageflags", "hwpoison", "hwpoison2", "dma") and rec.get("pool") is None:
                 _cycle_folios(facts, hvo, rec, ledger)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             out.append(Row(f"guest {kind} record HVO {hvo}", "well-formed", f"malformed: {exc!r}", False))
@@ -460,9 +488,26 @@ def rows_for_boot(facts: KernelFacts, hvo: str, records: Sequence[Record]) -> li
     return out
 
 
+def cited_source_rows(facts: KernelFacts) -> list[Row]:
+    """A warning row (agree None: it fails nothing) when the booted kernel is not the build
+    whose source the citations read: .ci/run installs the cited ABI package by name and
+    falls back to the meta package, which may bring a later build."""
+    cited = cited_kernel(facts.upstream)
+    name = f"kernel {facts.release}: cited source"
+    if cited is None:
+        known = ", ".join(".".join(map(str, k.upstream)) for k in CITED_KERNELS)
+        return [Row(name, f"one of {known}", facts.version, None, "warning: no source of this series was read")]
+    want = ".".join(map(str, cited.upstream))
+    if cited.upstream == facts.upstream:
+        return []
+    note = f"warning: the citations read {cited.source}; install {cited.package} for that build"
+    return [Row(name, want, facts.version, None, note)]
+
+
 def compare_boots(facts: KernelFacts, boots: Mapping[str, Sequence[Record]]) -> tuple[Row, ...]:
-    """Rows for each boot ("on", "off"), then the between-boot savings."""
-    rows: list[Row] = []
+    """The cited-source warning, rows for each boot ("on", "off"), then the between-boot
+    savings."""
+    rows: list[Row] = cited_source_rows(facts)
     for hvo in sorted(boots, key=lambda mode: mode != "on"):  # HVO on first, then off
         rows += rows_for_boot(facts, hvo, boots[hvo])
     if "on" in boots and "off" in boots:

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hvo_verify.conform.kernelmap import CITED_KERNELS
 from hvo_verify.errors import GuestError, GuestUnavailable
 
-INSTALL_LINE = "apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static"
+# The kernels by their ABI package names: the builds the citations read (kernelmap.py).
+INSTALL_LINE = f"apt-get install -y qemu-system-x86 {' '.join(k.package for k in CITED_KERNELS)} busybox-static"
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 HELPER_SOURCE = GUEST_DIR / "hvoguest.c"
 INIT_SCRIPT = GUEST_DIR / "init"

@@ -32,6 +32,33 @@ _ERAS: tuple[tuple[tuple[int, ...], str, str], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CitedKernel:
+    """A Debian kernel whose source the model's citations read (file:line in
+    /work/src/linux-source-X.Y and ARCHITECTURE.md's kernel index)."""
+
+    upstream: tuple[int, int, int]
+    package: str  # Debian's ABI package: exactly this build (.ci/run installs it by name)
+    meta: str  # the meta package, the fallback: it may bring a later build
+    source: str  # the source package and version the citations were read in
+
+
+CITED_KERNELS: tuple[CitedKernel, ...] = (
+    CitedKernel((6, 1, 176), "linux-image-6.1.0-50-amd64", "linux-image-amd64", "linux-source-6.1 6.1.176-1"),
+    CitedKernel(
+        (6, 12, 117),
+        "linux-image-6.12.117+deb12-amd64",
+        "linux-image-6.12-amd64",
+        "linux-source-6.12 6.12.117-1~deb12u1",
+    ),
+)
+
+
+def cited_kernel(upstream: tuple[int, int, int]) -> CitedKernel | None:
+    """The cited kernel of the same X.Y series, if any."""
+    return next((k for k in CITED_KERNELS if k.upstream[:2] == upstream[:2]), None)
+
+
+@dataclass(frozen=True, slots=True)
 class KernelFacts:
     """What the conformance scenarios need to know about a kernel version, beyond the
     preset's remap scheme and operation policies."""

@@ -113,11 +113,14 @@ class VmemmapLedger:
       v6.12 vmemmap_pmd_entry()).
     * `pool`: head pfn -> whether that pool folio was optimized when it was prepared
       (mm/hugetlb_vmemmap.c vmemmap_should_optimize(): the sysctl at preparation time).
+    * `restored`: the folios dissolved after an optimization (head pfn -> number of pfns),
+      whose struct pages a restore without reset_struct_pages() leaves as head copies.
     """
 
     buddy: set[int] = field(default_factory=set)
     split: set[int] = field(default_factory=set)
     pool: dict[int, bool] = field(default_factory=dict)
+    restored: dict[int, int] = field(default_factory=dict)  # head pfn -> pfns, of every restored folio
 
     def prepare(self, facts: KernelFacts, hugepage_kb: int, head: int, enabled: bool) -> MemDelta:
         """A folio allocated into the pool at `head` (and optimized when `enabled`):
@@ -153,6 +156,7 @@ class VmemmapLedger:
         optimized = self.pool.pop(head, False)
         if not optimized:
             return MemDelta(0, hugepage_kb)
+        self.restored[head] = config.huge_size // config.page_size
         pages = self._vmemmap_pages(config, head)
         restored = pages[facts.scheme.reserve :]
         self.buddy |= set(restored)

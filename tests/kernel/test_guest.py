@@ -132,8 +132,9 @@ def test_boot_ends_with_done_and_every_record_parses(hvo_on: guest.BootResult) -
     assert hvo_on.bad_records == ()
     assert hvo_on.accel in ("kvm", "tcg")
     assert hvo_on.records[0]["kind"] == "boot" and hvo_on.records[-1]["kind"] == "done"
-    errors = [r for r in hvo_on.of_kind("error") if str(KB_1G) not in str(r.get("message"))]
-    assert errors == []  # only a 1 GiB page the guest could not get is tolerated
+    # The 1 GiB page included: one allocation per boot, in the savings step (hvoguest.c
+    # savings_one(); a second one failed on 6.12.115+, see there).
+    assert hvo_on.of_kind("error") == ()
 
 
 @needs_guest
@@ -161,7 +162,10 @@ def test_savings_records(hvo_on: guest.BootResult) -> None:
 @needs_guest
 def test_kpageflags_records(hvo_on: guest.BootResult) -> None:
     records = {r["hugepage_kb"]: r for r in hvo_on.of_kind("kpageflags")}
-    assert 2048 in records
+    assert 2048 in records and "pool" not in records[2048]
+    if any(r["hugepage_kb"] == KB_1G for r in hvo_on.of_kind("savings")):
+        (saving,) = [r for r in hvo_on.of_kind("savings") if r["hugepage_kb"] == KB_1G]
+        assert records[KB_1G]["pool"] == "savings" and saving["heads"] == [records[KB_1G]["head_pfn"]]
     for kb, r in records.items():
         assert r["nr"] == kb // 4 and _ints(r["head_pfn"]) and r["head_pfn"] % r["nr"] == 0
         _check_rle(r["rle"], r["nr"])

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from hvo_verify import cli
-from hvo_verify.conform import ConformReport, load_records, report_from_records
+from hvo_verify.conform import ConformReport, load_records, predict, report_from_records
 from hvo_verify.conform import compare as c
-from hvo_verify.conform.kernelmap import kernel_facts
+from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts
+from hvo_verify.model.facts import KPF_HUGE
 from hvo_verify.report.conform_text import conform_document, conform_text
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -83,8 +84,6 @@ def test_misdirected_dma_in_the_model_is_a_disagreement(
     records: dict[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """willy's fear, as a model bug: GUP hands out the representative struct page."""
-    from hvo_verify.conform import predict
-
     real = predict.predict_dma
 
     def wrong(*args: object, **kwargs: object) -> predict.DmaPrediction:
@@ -101,8 +100,6 @@ def test_kpageflags_hwpoison_row_is_the_models(
 ) -> None:
     """The mapped folio's HWPOISON row is the model's prediction, not a constant: a model
     that reports a poisoned subpage on a clean folio disagrees with the kernel."""
-    from hvo_verify.conform import predict
-
     monkeypatch.setattr(predict, "kpageflags_hwpoison", lambda m, state: frozenset({5}))
     predict._KPAGEFLAGS.clear()
     try:
@@ -169,7 +166,8 @@ def test_cli_unavailable_is_one_line_with_the_install_line(monkeypatch: pytest.M
     out, err = io.StringIO(), io.StringIO()
     assert cli.run(["conform"], out, err) == 2
     assert out.getvalue() == "" and len(err.getvalue().splitlines()) == 1
-    assert err.getvalue().rstrip().endswith("apt-get install -y qemu-system-x86 linux-image-amd64 busybox-static")
+    abi = "linux-image-6.1.0-50-amd64 linux-image-6.12.117+deb12-amd64"
+    assert err.getvalue().rstrip().endswith(f"apt-get install -y qemu-system-x86 {abi} busybox-static")
 
 
 @pytest.mark.parametrize(
@@ -279,3 +277,132 @@ def test_discrimination_target(path: Path) -> None:
     assert eras <= {a.name for a in d.alternatives if a.kind == "era"}
     assert d.era_presets_unrejected() == UNOBSERVABLE.get(report.facts.preset, ())
     assert "none" not in d.unrejected
+
+
+# -- issue 11: the 6.12.117 recording made with the old scenario order (sysctl before
+# hwpoison2, a second 1 GiB allocation for kpageflags), kept as the kernel's evidence.
+RECORDED_612_SYSCTL_FIRST = DATA / "conform-debian-6.12.117-sysctl-first.json.gz"
+
+
+@pytest.mark.parametrize("path", [RECORDED, RECORDED_612], ids=["6.1", "6.12"])
+def test_one_1g_folio_per_boot_read_by_savings_and_kpageflags(path: Path) -> None:
+    """The 1 GiB kpageflags reading is the savings step's folio (hvoguest.c savings_one()):
+    both kernels, both boots, no guest error, and the kpageflags rows compare it."""
+    records = load_records(path)
+    for hvo, recs in records.items():
+        assert not [r for r in recs if r.get("kind") == "error"], hvo
+        (saving,) = [r for r in recs if r.get("kind") == "savings" and r.get("hugepage_kb") == 1048576]
+        (kpf,) = [r for r in recs if r.get("kind") == "kpageflags" and r.get("hugepage_kb") == 1048576]
+        assert kpf["pool"] == "savings" and saving["heads"] == [kpf["head_pfn"]], hvo
+        assert recs.index(kpf) == recs.index(saving) + 1
+    rows = {r.scenario for r in report_from_records(records).rows}
+    assert {f"kpageflags 1G HVO {hvo}: HEAD/TAIL/HUGE" for hvo in ("on", "off")} <= rows
+
+
+def test_default_order_runs_the_optimizing_scenarios_last() -> None:
+    """sysctl and perfolio write vm.hugetlb_optimize_vmemmap=1 (they optimize in the HVO-off
+    boot too): after every scenario whose rows read struct pages; hvoguest.c's default is
+    the same list."""
+    from hvo_verify.conform import SCENARIOS, guest
+
+    readers = [SCENARIOS.index(s) for s in ("kpageflags", "hwpoison", "hwpoison2")]
+    writers = [SCENARIOS.index(s) for s in ("sysctl", "perfolio")]
+    assert max(readers) < min(writers)
+    assert f'"{",".join(SCENARIOS)}"' in guest.HELPER_SOURCE.read_text()
+
+
+def test_sysctl_first_recording_shows_the_stale_head_copies() -> None:
+    """The kernel's side of both issue-11 rows.  HVO-off boot: the sysctl scenario's first
+    folio (sysctl=1) was optimized and restored at the pfns hwpoison2's folio later got;
+    after that folio was dissolved its pfns 64*m read KPF_HUGE alone (the stale
+    PGTY_hugetlb of the restore's head copies) where a never-optimized folio reads
+    nothing; the guard row names the earlier folio.  HVO-on boot: the second 1 GiB
+    allocation failed."""
+    records = load_records(RECORDED_612_SYSCTL_FIRST)
+    off = records["off"]
+    kinds = [str(r.get("kind")) for r in off]
+    assert kinds.index("sysctl") < kinds.index("hwpoison2")
+    sysctl = next(r for r in off if r.get("kind") == "sysctl")
+    hw2 = next(r for r in off if r.get("kind") == "hwpoison2")
+    first = sysctl["steps"][0]
+    assert first["sysctl"] == 1 and first["heads"] == [hw2["head_pfn"]]
+    shrink = next(s for s in hw2["stages"] if s["stage"] == "after_shrink")
+    huge_alone = {i for i, f in enumerate(c.expand(shrink["rle"], 512)) if f & predict.KPF_COMPOUND == 1 << KPF_HUGE}
+    assert huge_alone == set(range(64, 512, 64))
+    report = report_from_records(records)
+    failing = {r.scenario for r in report.rows if r.agree is False}
+    assert failing == {
+        "guest kpageflags HVO on",
+        "hwpoison2 pinned head+3,+130 HVO off: after_shrink",
+        f"hwpoison2 at pfn {hw2['head_pfn']} HVO off: struct pages",
+    }
+
+
+def _facts_612(preset: str) -> KernelFacts:
+    facts = kernel_facts("6.12.117+deb12-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2026-11-14)")
+    assert facts is not None
+    return dataclasses.replace(facts, preset=preset)
+
+
+@pytest.mark.parametrize(
+    ("preset", "hvo", "head", "fires"),
+    [
+        ("v6.12.115", "off", 1024, True),  # the restored folio's own pfns, not optimized now
+        ("v6.12.115", "off", 1536, False),  # the next 2 MiB: no restored folio there
+        ("v6.12.115", "on", 1024, False),  # optimized again: the restore rewrites the copies
+        ("v6.12.111", "off", 1024, False),  # reset_struct_pages(): nothing stale
+        ("v6.1.52", "off", 1024, False),
+    ],
+)
+def test_stale_struct_pages_guard(preset: str, hvo: str, head: int, fires: bool) -> None:
+    """compare.stale_struct_pages_rows(): only a not-optimized folio on pfns an earlier folio
+    was optimized and restored on, by a restore without reset_struct_pages()."""
+    facts = _facts_612(preset)
+    ledger = predict.VmemmapLedger()
+    ledger.prepare(facts, 2048, 1024, True)
+    ledger.dissolve(facts, 2048, 1024)
+    rows = c.stale_struct_pages_rows(facts, hvo, {"kind": "hwpoison", "head_pfn": head}, ledger)
+    assert [r.agree for r in rows] == ([False] if fires else [])
+    if fires:
+        assert "1024" in rows[0].shows
+
+
+# -- issue 11 item 2: the cited kernels, by ABI package name.
+
+
+def test_ci_installs_the_cited_kernels_by_abi_name() -> None:
+    """.ci/run installs each cited build by its ABI package, the meta package as fallback:
+    the same pairs as kernelmap.CITED_KERNELS, and each ABI package names the release
+    uname -r reports (/boot/vmlinuz-RELEASE)."""
+    import re
+
+    from hvo_verify.conform.kernelmap import CITED_KERNELS
+
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+    m = re.search(r'^CITED_KERNELS="([^"]*)"$', ci, re.M)
+    assert m is not None
+    assert m.group(1).split() == [f"{k.package}:{k.meta}" for k in CITED_KERNELS]
+    for k in CITED_KERNELS:
+        release = k.package.removeprefix("linux-image-")
+        facts = kernel_facts(release, f"#1 SMP PREEMPT_DYNAMIC Debian {'.'.join(map(str, k.upstream))}-1")
+        assert facts is not None and facts.upstream == k.upstream and c.cited_source_rows(facts) == []
+
+
+@pytest.mark.parametrize(
+    ("release", "version", "shows"),
+    [
+        ("6.1.0-53-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-30)", "6.1.192"),  # the meta's later build
+        ("6.15.0-1-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.15.2-1 (2026-06-01)", "6.15.2"),  # no cited series
+    ],
+)
+def test_other_build_than_the_cited_is_a_warning_row(release: str, version: str, shows: str) -> None:
+    """A kernel that is not the cited build: one row, agree None (a warning: exit code 0
+    when every other row agrees), naming the version booted."""
+    facts = kernel_facts(release, version)
+    assert facts is not None
+    (row,) = c.cited_source_rows(facts)
+    assert row.agree is None and row.shows == shows and row.note.startswith("warning:")
+    records = load_records(RECORDED)
+    boot = dict(records["on"][0], release=release, version=version)
+    report = report_from_records({"on": [boot, {"kind": "done"}]})
+    assert report.ok and report.rows[0] == row

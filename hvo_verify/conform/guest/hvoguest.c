@@ -10,7 +10,9 @@
  * so a kernel console line "[   12.345678] ..." can never be confused with record text.
  *
  * Options come from the kernel command line (hvoguest.KEY=VALUE) or from argv (KEY=VALUE):
- *   scenarios=savings,kpageflags,hwpoison,dma,sysctl,hwpoison2,perfolio   (the order they run in)
+ *   scenarios=savings,kpageflags,hwpoison,dma,hwpoison2,sysctl,perfolio   (the order they run in;
+ *   sysctl and perfolio write vm.hugetlb_optimize_vmemmap=1 and so optimize folios in the
+ *   HVO-off boot too: by default they run last, see scenario_sysctl())
  *   n2m=100  n1g=1 (0: no 1 GiB step at all)  nfolio=32  subpages=0,1,64,65,511
  *   free_subpages=0,1,64,65,511  disk=/dev/vda
  *
@@ -580,6 +582,32 @@ static void scan_heads(void)
 	close(fd);
 }
 
+/* For the message of a failed 1 GiB allocation: how many pfns 64*m read KPF_HUGE without
+ * belonging to a compound page (no HEAD, no TAIL) -- the head copies a 6.12.115+ restore
+ * leaves, whose PGTY_hugetlb makes pfn_range_valid_contig() refuse their 1 GiB range --
+ * and a bit mask of the 1 GiB ranges they are in (bit i: [i GiB, i+1 GiB)). */
+static long count_stale_huge(unsigned long *gib_mask)
+{
+	long n = 0;
+	*gib_mask = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	const uint64_t compound = (1ULL << KPF_COMPOUND_HEAD) | (1ULL << KPF_COMPOUND_TAIL);
+	for (uint64_t pfn = 0;; pfn += 64) {
+		uint64_t e = 0;
+		if (pread(fd, &e, sizeof(e), (off_t)(pfn * sizeof(uint64_t))) != (ssize_t)sizeof(e))
+			break;
+		if ((e >> KPF_HUGE & 1) && !(e & compound) && !(e >> KPF_NOPAGE & 1)) {
+			n++;
+			if (pfn / (SZ_1G / PAGE_SZ) < 8 * sizeof(*gib_mask))
+				*gib_mask |= 1UL << (pfn / (SZ_1G / PAGE_SZ));
+		}
+	}
+	close(fd);
+	return n;
+}
+
 static void jw_heads(struct jw *w, const char *key)
 {
 	if (!heads_ok) {
@@ -736,7 +764,7 @@ static void load_opts(struct opts *o, int argc, char **argv)
 {
 	static const int dflt[] = {0, 1, 64, 65, 511};
 	memset(o, 0, sizeof(*o));
-	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,sysctl,hwpoison2,perfolio");
+	snprintf(o->scenarios, sizeof(o->scenarios), "savings,kpageflags,hwpoison,dma,hwpoison2,sysctl,perfolio");
 	o->n2m = 100;
 	o->nfolio = 32;
 	o->n1g = 1;
@@ -799,8 +827,29 @@ static void scenario_boot(void)
 	free(w.b.p);
 }
 
+/* The 1 GiB kpageflags reading is taken from the savings step's folio (kpf_1g_in_savings,
+ * set when both scenarios run): one 1 GiB allocation per boot, not two.  On Debian
+ * 6.12.115+ a restored (HVO on) folio leaves a copy of its head struct page, page_type
+ * PGTY_hugetlb included, at every 64th pfn (mm/hugetlb_vmemmap.c vmemmap_restore_pte(),
+ * no reset_struct_pages()); freeing it to the buddy allocator clears those pages' flags
+ * but not their page_type (mm/page_alloc.c free_pages_prepare(), free_tail_page_prepare()
+ * with check_pages off: init_on_alloc=0), so PageHuge() stays true on free pages and
+ * alloc_contig_pages() -> pfn_range_valid_contig() refuses every 1 GiB range the restored
+ * folio was in.  A 3 GiB guest has one 1 GiB range free of boot allocations: a second
+ * 1 GiB allocation in the HVO-on boot failed. */
+static int kpf_1g_in_savings, kpf_1g_done;
+static struct jw kpf_w;
+static void kpageflags_mapped(struct jw *w, unsigned long kb, const char *pool);
+
 static void savings_one(struct jw *w, unsigned long kb, long n)
 {
+	int with_kpf = kb == KB_1G && kpf_1g_in_savings;
+	if (with_kpf) {
+		/* The kpageflags record's buffer, faulted in before the first reading. */
+		jw_reset(&kpf_w);
+		sb_reserve(&kpf_w.b, 1UL << 20);
+		memset(kpf_w.b.p, 0, kpf_w.b.cap);
+	}
 	hp_set(kb, 0);
 	int settled = settle();
 	struct meminfo before = read_meminfo();
@@ -808,6 +857,10 @@ static void savings_one(struct jw *w, unsigned long kb, long n)
 	struct meminfo after = read_meminfo();
 	long long got = hp_read(kb, "nr_hugepages");
 	scan_heads();
+	if (with_kpf && got >= 1) {
+		kpageflags_mapped(&kpf_w, kb, "savings");
+		kpf_1g_done = 1;
+	}
 	int rc_free = hp_set(kb, 0);
 	struct meminfo freed = read_meminfo();
 	/* The record is written only now: growing its buffer between two readings could
@@ -826,6 +879,8 @@ static void savings_one(struct jw *w, unsigned long kb, long n)
 	jw_meminfo(w, "freed", &freed);
 	jw_end_obj(w);
 	emit(w);
+	if (with_kpf && kpf_w.b.n)
+		emit(&kpf_w);
 }
 
 static void scenario_savings(struct jw *w, const struct opts *o)
@@ -839,20 +894,17 @@ static void scenario_savings(struct jw *w, const struct opts *o)
 		savings_one(w, KB_1G, o->n1g);
 }
 
-static void kpageflags_one(struct jw *w, unsigned long kb)
+/* The kpageflags record of the one folio in the kb pool: maps it, faults it in, reads
+ * /proc/kpageflags over it, unmaps it (the folio goes back to the pool).  `pool` names the
+ * scenario whose folio it is when not the kpageflags scenario's own ("savings"): the
+ * model then does not count it as one more folio prepared and dissolved, and the record
+ * is left in `w` for the caller to emit. */
+static void kpageflags_mapped(struct jw *w, unsigned long kb, const char *pool)
 {
 	const char *scen = "kpageflags";
-	hp_set(kb, 0);
-	int rc = hp_set(kb, 1);
-	if (rc || hp_read(kb, "nr_hugepages") < 1) {
-		emit_error(scen, "could not allocate one %lu kB page (rc %d)", kb, rc);
-		hp_set(kb, 0);
-		return;
-	}
 	void *p = map_huge(kb);
 	if (!p) {
 		emit_error(scen, "mmap of a %lu kB page: %s", kb, strerror(errno));
-		hp_set(kb, 0);
 		return;
 	}
 	long long head = touch_head_pfn(p);
@@ -865,16 +917,34 @@ static void kpageflags_one(struct jw *w, unsigned long kb)
 		jw_uint(w, "hugepage_kb", kb);
 		jw_int(w, "head_pfn", head);
 		jw_uint(w, "nr", nr);
+		if (pool)
+			jw_str(w, "pool", pool);
 		int r = jw_rle(w, "rle", (uint64_t)head, nr);
 		jw_end_obj(w);
 		if (r) {
 			jw_reset(w);
 			emit_error(scen, "reading /proc/kpageflags: %s", strerror(-r));
-		} else {
+		} else if (!pool) {
 			emit(w);
 		}
 	}
 	munmap(p, kb * 1024UL);
+}
+
+static void kpageflags_one(struct jw *w, unsigned long kb)
+{
+	const char *scen = "kpageflags";
+	hp_set(kb, 0);
+	int rc = hp_set(kb, 1);
+	if (rc || hp_read(kb, "nr_hugepages") < 1) {
+		unsigned long mask = 0;
+		long stale = count_stale_huge(&mask);
+		emit_error(scen, "could not allocate one %lu kB page (rc %d; %ld free pfns 64*m read KPF_HUGE, GiB mask 0x%lx)",
+			   kb, rc, stale, mask);
+		hp_set(kb, 0);
+		return;
+	}
+	kpageflags_mapped(w, kb, NULL);
 	hp_set(kb, 0);
 }
 
@@ -882,7 +952,7 @@ static void scenario_kpageflags(struct jw *w, const struct opts *o)
 {
 	kpageflags_one(w, KB_2M);
 	/* Faulting the 1 GiB page in zeroes it: ~5 CPU seconds under TCG; n1g=0 skips it. */
-	if (hp_exists(KB_1G) && o->n1g > 0)
+	if (hp_exists(KB_1G) && o->n1g > 0 && !kpf_1g_done)
 		kpageflags_one(w, KB_1G);
 }
 
@@ -1204,6 +1274,13 @@ static void sysctl_step(struct jw *w, int write_v, const char *action, long nr)
 	jw_end_obj(w);
 }
 
+/* In the HVO-off boot this optimizes folios (the sysctl is the kernel's switch, the boot
+ * parameter only its initial value: linux-source-6.12 mm/hugetlb_vmemmap.c:391-392 and
+ * :652-653 set the same vmemmap_optimize_enabled, read at :494 per folio), and on Debian 6.12.115+ their restore leaves head
+ * copies (PGTY_hugetlb) at pfns 64*m that survive the buddy allocator (see savings_one()):
+ * a later folio on those pfns that is not optimized reads KPF_HUGE there once dissolved.
+ * So the default order runs it after every scenario that reads struct pages (hwpoison2,
+ * run after it, read exactly that at the pfns of this scenario's first folio). */
 static void scenario_sysctl(struct jw *w, const struct opts *o)
 {
 	(void)o;
@@ -1308,6 +1385,13 @@ int main(int argc, char **argv)
 	struct opts o;
 	load_opts(&o, argc, argv);
 	scan_heads(); /* faults in heads[] and the scan buffer before any reading */
+	{
+		/* savings before kpageflags: the 1 GiB kpageflags reading uses the savings folio. */
+		char list[sizeof(o.scenarios) + 2];
+		snprintf(list, sizeof(list), ",%s,", o.scenarios);
+		char *sv = strstr(list, ",savings,"), *kp = strstr(list, ",kpageflags,");
+		kpf_1g_in_savings = sv && kp && sv < kp;
+	}
 	scenario_boot();
 
 	char list[sizeof(o.scenarios)];
