@@ -209,6 +209,10 @@ def _label(name: str) -> Instr:
     return Instr(name, Prim.LABEL, "(branch target)")
 
 
+SYNC_CITE = (
+    "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_optimize_folio() / __hugetlb_vmemmap_restore_folio(): "
+    "if (flags & VMEMMAP_SYNCHRONIZE_RCU) synchronize_rcu() (bd225530a4c7)"
+)
 _SPLIT_CITE = "mm/hugetlb_vmemmap.c split_vmemmap_huge_pmd() / vmemmap_pmd_entry()"
 
 
@@ -264,8 +268,7 @@ def optimize(p: Protocol, nr_vpages: int, *, sync: bool = True) -> list[Instr]:
                lock="cpu_hotplug_lock"),
         ]  # fmt: skip
     if p.synchronize_rcu and sync:
-        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU,
-                      f"{c}: if (flags & VMEMMAP_SYNCHRONIZE_RCU) synchronize_rcu() (bd225530a4c7)"))  # fmt: skip
+        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU, SYNC_CITE))
     if p.optimized_flag_first:
         out.append(_i("set_optimized", Prim.SET_BITS, f"{c}: folio_set_hugetlb_vmemmap_optimized() before the remap",
                       field=Field.FLAGS, page=0, value=VMEMMAP_OPTIMIZED))  # fmt: skip
@@ -301,7 +304,7 @@ def prep_new_hugetlb_folio(p: Protocol, nr_vpages: int) -> list[Instr]:
     moment ago, make it a HugeTLB folio and optimize it (B6, B8 setup)."""
     h = "mm/hugetlb.c"
     out = [
-        _i("put_page", Prim.ADD, "the order-0 page's folio_put(): put_page_testzero() -> atomic_dec_and_test()",
+        _i("folio_put", Prim.ADD, "the order-0 page's folio_put(): put_page_testzero() -> atomic_dec_and_test()",
            value=-1),
         _i("if_still_used", Prim.BRANCH, "someone else still holds a reference: the page is not freed, "
            "and cannot become part of a new folio", cmp=Cmp.NE, value=0),
@@ -415,14 +418,16 @@ def vmemmap_reader(p: Protocol) -> list[Instr]:
 
 def _take(op: str, to: int, cite: str) -> list[Instr]:
     """Take the folio off the free list under hugetlb_lock, or return if it is not there."""
+    h = "mm/hugetlb.c"
     return [
-        _i("hugetlb_lock", Prim.LOCK, f"{cite}: spin_lock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
-        _i("on_free_list", Prim.POOL_STATE, f"{cite}: the folio is on the hstate free list"),
-        _i("if_not_free", Prim.BRANCH, f"{cite}: not free: nothing to {op}", cmp=Cmp.NE, value=FREE,
+        _i("hugetlb_lock", Prim.LOCK, f"{h}: spin_lock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
+        _i("on_free_list", Prim.POOL_STATE, f"{h}: is the folio on the hstate free list?"),
+        _i("if_not_free", Prim.BRANCH, f"{h}: not on the free list: back off", cmp=Cmp.NE, value=FREE,
            label="unlock_hugetlb"),
         _i(f"{op}_claim", Prim.CLAIM, f"{cite}: list_del(&folio->lru) (off the free list)", value=to),
         _label("unlock_hugetlb"),
-        _i("hugetlb_unlock", Prim.UNLOCK, f"{cite}: spin_unlock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
+        _i("hugetlb_unlock", Prim.UNLOCK, f"{h}: spin_unlock_irq(&hugetlb_lock)", lock="hugetlb_lock"),
+        _i("if_not_taken", Prim.BRANCH, f"{h}: the folio was not taken: return", cmp=Cmp.NE, value=FREE),
     ]  # fmt: skip
 
 
@@ -431,7 +436,6 @@ def alloc_hugetlb_folio(p: Protocol) -> list[Instr]:
     _refcount becomes 1."""
     return [
         *_take("dequeue", IN_USE, "mm/hugetlb.c alloc_hugetlb_folio() -> dequeue_hugetlb_folio_node_exact()"),
-        _i("if_not_taken", Prim.BRANCH, "dequeue returned NULL", cmp=Cmp.NE, value=FREE),
         _i("folio_ref_unfreeze", Prim.STORE, "mm/hugetlb.c alloc_hugetlb_folio(): folio_ref_unfreeze(folio, 1) "
            "(v6.10; set_page_refcounted() before)", page=0, value=1),
     ]  # fmt: skip
@@ -442,7 +446,6 @@ def dissolve_free_hugetlb_folio(p: Protocol, nr_vpages: int) -> list[Instr]:
     (remove_hugetlb_folio()), then the vmemmap restore of update_and_free_hugetlb_folio()."""
     return [
         *_take("dissolve", REMOVED, "mm/hugetlb.c dissolve_free_hugetlb_folio() -> remove_hugetlb_folio()"),
-        _i("if_not_taken", Prim.BRANCH, "the folio was not free: -EBUSY", cmp=Cmp.NE, value=FREE),
         *restore(p, nr_vpages),
     ]  # fmt: skip
 
@@ -462,7 +465,7 @@ def restore(p: Protocol, nr_vpages: int) -> list[Instr]:
     r = "mm/hugetlb_vmemmap.c vmemmap_restore_pte()"
     out: list[Instr] = []
     if p.synchronize_rcu:
-        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU, f"{c}: synchronize_rcu() (bd225530a4c7)"))
+        out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU, SYNC_CITE))
     for v in range(p.reuse_vpage + 1, nr_vpages):
         out += [
             _i(f"alloc_vmemmap_page_{v}", Prim.ALLOC_PAGE, "alloc_vmemmap_page_list(): alloc_pages_node()", reg="f"),

@@ -109,3 +109,15 @@ def test_every_actor_builds_under_every_era_and_cites_each_step() -> None:
             assert steps, (era.name, name)
             for ins in steps:
                 assert ins.cite and ins.name in lib, (era.name, name, ins.name)
+
+
+def test_a_step_id_means_one_kernel_statement_in_every_actor_of_an_era() -> None:
+    """`add` takes a step by id from any actor, and the legend shows one citation per id."""
+    from hvo_verify.ops.smp_table import Prim
+
+    for era in PROTOCOLS.values():
+        seen: dict[str, object] = {}
+        for build in ACTORS.values():
+            for ins in build(era, 3):
+                if ins.prim is not Prim.LABEL:
+                    assert seen.setdefault(ins.name, ins) == ins, (era.name, ins.name)
