@@ -98,7 +98,11 @@ def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int
             shown_cpus = True
             out += [f"  {label}" for label in res.cpus]
         if res.verdict is Verdict.VIOLATED and res.schedule:
-            out += witness(res.schedule, res.cpus, res.legend)
+            table = witness(res.schedule, res.cpus, res.legend)
+            if res.reason and not any("VIOLATION" in note for note in res.schedule[-1].notes):
+                at = table.index("legend:")
+                table[at:at] = wrap(f"  {res.reason}")
+            out += table
         elif res.verdict is Verdict.PROVED:
             out += [line for a in res.assumptions for line in wrap(f"  - {a}")]
         elif res.reason:

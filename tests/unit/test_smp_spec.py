@@ -43,7 +43,7 @@ def test_a_two_cpu_spec_loads_with_the_era_programs() -> None:
     [
         ('[smp]\n[smp.cpu.CPU0]\nrun = "get_page_unles_zero"\n', "smp.cpu.CPU0.run", "get_page_unless_zero"),
         ("[smp]\n" + CPUS + 'drop = ["synchronise_rcu"]\n', "smp.cpu.CPU1", "no step 'synchronise_rcu' to drop"),
-        ("[smp]\n" + CPUS + 'add = [["folio_put", "before", "flush_tlb"]]\n', "smp.cpu.CPU1", "unknown step"),
+        ("[smp]\n" + CPUS + 'add = [["free_huge_folio", "before", "flush_tlb"]]\n', "smp.cpu.CPU1", "unknown step"),
         ("[smp]\n" + CPUS + 'move = [["synchronize_rcu", "after", "nothing"]]\n', "smp.cpu.CPU1", "no step 'nothing'"),
         ("[smp]\n" + CPUS + 'move = [["synchronize_rcu", "later", "flush_tlb"]]\n', "smp.cpu.CPU1.move[0]", "before"),
         ("[smp]\n" + CPUS + 'drop = ["rcu_read_unlock"]\n'.replace("CPU1", "CPU1"), "smp.cpu.CPU1", "no step"),
