@@ -13,7 +13,8 @@ riscv64: 4K pages; arch/riscv/mm/hugetlbpage.c arch_hugetlb_valid_size() accepts
 HPAGE_SIZE (PMD, 2M), PUD_SIZE (1G) and the Svnapot NAPOT sizes (is_napot_size(): 64K);
 arch/riscv/mm/init.c vmemmap_populate() calls vmemmap_populate_hugepages() (PMD leaves)
 since "riscv: Use hugepage mappings for vmemmap" (Alexandre Ghiti,
-<20231214132935.212864-1-alexghiti@rivosinc.com>, v6.8; base pages before).
+<20231214132935.212864-1-alexghiti@rivosinc.com>, Dec 2023: v6.8, release not verified;
+base pages before; the model uses PMD leaves in every era).
 LoongArch: 16K pages (the default); no arch_hugetlb_valid_size(), so the only HugeTLB
 size is HPAGE_SIZE = PMD_SIZE, 32M (arch/loongarch/mm/hugetlbpage.c huge_pte_alloc()
 allocates only the PMD level); arch/loongarch/mm/init.c vmemmap_populate():
