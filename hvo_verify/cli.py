@@ -300,11 +300,12 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     width = max(len(s.name) for s in PRESETS.values())
     for s in PRESETS.values():
         out.write(f"  {s.name:<{width}} {s.version:<14} {s.summary}\n")
-    out.write("configs (append @N for sizeof(struct page) = N; 'all' for every one):\n")
+    out.write("configs (@N: sizeof(struct page) = N; 'all': x86-64, arm64; 'all-arches'):\n")
+    id_width = max(len(c.id) for c in CONFIGS)
     for c in CONFIGS:
         mapping = "PMD-mapped vmemmap" if c.vmemmap_pmd_mapped else "PTE-mapped vmemmap"
         out.write(
-            f"  {c.id:<16} {c.level.value:<8} {c.nr_pages:>7} pages, V = {c.vmemmap_bytes / c.page_size:g} vmemmap pages, {mapping}\n"
+            f"  {c.id:<{id_width}} {c.level.value:<8} {c.nr_pages:>7} pages, V = {c.vmemmap_bytes / c.page_size:g} vmemmap pages, {mapping}\n"
         )
     out.write("invariants:\n")
     for inv in INVARIANTS.values():

@@ -7,6 +7,24 @@ x86-64 uses PMD leaves (arch/x86/mm/init_64.c vmemmap_populate_hugepages), arm64
 PMD blocks only with 4K pages and base pages otherwise (arch/arm64/mm/mmu.c
 vmemmap_populate: `if (!IS_ENABLED(CONFIG_ARM64_4K_PAGES)) return
 vmemmap_populate_basepages(...)`).
+
+The other arches where HVO ran or is proposed (torvalds/linux, read 2026):
+riscv64: 4K pages; arch/riscv/mm/hugetlbpage.c arch_hugetlb_valid_size() accepts
+HPAGE_SIZE (PMD, 2M), PUD_SIZE (1G) and the Svnapot NAPOT sizes (is_napot_size(): 64K);
+arch/riscv/mm/init.c vmemmap_populate() calls vmemmap_populate_hugepages() (PMD leaves)
+since "riscv: Use hugepage mappings for vmemmap" (Alexandre Ghiti,
+<20231214132935.212864-1-alexghiti@rivosinc.com>, Dec 2023: v6.8, release not verified;
+base pages before; the model uses PMD leaves in every era).
+LoongArch: 16K pages (the default); no arch_hugetlb_valid_size(), so the only HugeTLB
+size is HPAGE_SIZE = PMD_SIZE, 32M (arch/loongarch/mm/hugetlbpage.c huge_pte_alloc()
+allocates only the PMD level); arch/loongarch/mm/init.c vmemmap_populate():
+vmemmap_populate_hugepages() unless CONFIG_PGTABLE_LEVELS == 2 (16K pages use 3 levels).
+s390x: 4K pages; arch/s390/mm/hugetlbpage.c arch_hugetlb_valid_size(): PMD_SIZE (1M
+segment, EDAT1) and PUD_SIZE (2G region-third, EDAT2); a PTE table has 256 entries (2K),
+so PMD_SIZE is 1M, not PAGE_SIZE * PAGE_SIZE / 8; arch/s390/mm/vmem.c modify_pmd_table()
+maps the vmemmap (`!direct`) with 1M segment frames when EDAT1 is available ("Use 1MB
+frames for vmemmap if available").  sizeof(struct page) is 64 on each (the s390 enable
+commit 00a34d5a99c0 counts 4 vmemmap pages per 1M page and 8192 per 2G page).
 """
 
 from __future__ import annotations
@@ -30,12 +48,21 @@ MAX_PHYSMEM_BITS = 52
 class Arch(enum.Enum):
     X86_64 = "x86-64"
     ARM64 = "arm64"
+    RISCV64 = "riscv64"
+    LOONGARCH64 = "loongarch64"
+    S390X = "s390x"
+
+
+# The arches of `all` (config ids), the configs the suite's era sweeps were written for;
+# the other arches are named one config at a time, or with `all-arches`.
+DEFAULT_ARCHES = (Arch.X86_64, Arch.ARM64)
 
 
 class Level(enum.Enum):
     """The page-table level a HugeTLB page of this size is mapped at (user side)."""
 
     CONT_PTE = "CONT-PTE"
+    NAPOT = "NAPOT"  # riscv Svnapot: 16 contiguous PTEs (arch/riscv/mm/hugetlbpage.c)
     PMD = "PMD"
     CONT_PMD = "CONT-PMD"
     PUD = "PUD"
@@ -88,13 +115,18 @@ class KernelConfig:
 
     @property
     def pmd_size(self) -> int:
-        """PMD_SIZE: one page of 8-byte entries, each mapping PAGE_SIZE."""
+        """PMD_SIZE: one page of 8-byte entries, each mapping PAGE_SIZE; on s390 a PTE
+        table is 256 entries (arch/s390/include/asm/pgtable.h PTRS_PER_PTE), so 1M."""
+        if self.arch is Arch.S390X:
+            return 256 * self.page_size
         return self.page_size * (self.page_size // 8)
 
     @property
     def vmemmap_pmd_mapped(self) -> bool:
-        """Is the vmemmap mapped with PMD leaves that HVO must split into a PTE table?"""
-        return self.arch is Arch.X86_64 or self.page_size == 4 * KiB
+        """Is the vmemmap mapped with PMD leaves that HVO must split into a PTE table?
+        arm64 only with 4K pages; x86-64, riscv64 (v6.8+), LoongArch (3+ levels) and s390
+        (EDAT1) always (see the module docstring)."""
+        return self.arch is not Arch.ARM64 or self.page_size == 4 * KiB
 
     @property
     def default_vmemmap_base(self) -> int:
@@ -105,6 +137,11 @@ class KernelConfig:
         Counterexamples prefer this base when the violation allows it."""
         if self.arch is Arch.X86_64:
             return 0xFFD4000000000000
+        if self.arch is Arch.RISCV64:
+            # sv48 VMEMMAP_START as the vmemmap dump of <20231214132935.212864-1-alexghiti@rivosinc.com> shows it
+            return 0xFFFF8D8000000000
+        # arm64's formula; LoongArch and s390 compute their vmemmap base at boot (no
+        # fixed VMEMMAP_START), and the model only needs an aligned kernel-half base.
         shift = 52 - (self.page_shift - 6)
         return (1 << 64) - (1 << shift)
 
@@ -137,7 +174,15 @@ CONFIGS: tuple[KernelConfig, ...] = (
     _cfg(Arch.ARM64, 64 * KiB, 2 * MiB, Level.CONT_PTE),
     _cfg(Arch.ARM64, 64 * KiB, 512 * MiB, Level.PMD),
     _cfg(Arch.ARM64, 64 * KiB, 16 * GiB, Level.CONT_PMD),
+    _cfg(Arch.RISCV64, 4 * KiB, 64 * KiB, Level.NAPOT),
+    _cfg(Arch.RISCV64, 4 * KiB, 2 * MiB, Level.PMD),
+    _cfg(Arch.RISCV64, 4 * KiB, 1 * GiB, Level.PUD),
+    _cfg(Arch.LOONGARCH64, 16 * KiB, 32 * MiB, Level.PMD),
+    _cfg(Arch.S390X, 4 * KiB, 1 * MiB, Level.PMD),
+    _cfg(Arch.S390X, 4 * KiB, 2 * GiB, Level.PUD),
 )
+# `all`: the x86-64 and arm64 configs (DEFAULT_ARCHES); `all-arches`: every config.
+DEFAULT_CONFIGS: tuple[KernelConfig, ...] = tuple(c for c in CONFIGS if c.arch in DEFAULT_ARCHES)
 
 CONFIG_IDS: dict[str, KernelConfig] = {c.id: c for c in CONFIGS}
 
@@ -156,7 +201,9 @@ def check_struct_page_size(size: int) -> None:
 
 
 def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
-    """`x86-64/4K/2M`, `arm64/64K/16G@56` (sizeof(struct page) 56), `all` or `all@56`.
+    """`x86-64/4K/2M`, `arm64/64K/16G@56` (sizeof(struct page) 56), `all` or `all@56`
+    (the x86-64 and arm64 configs), `all-arches` (every config, riscv64, LoongArch and
+    s390x too).
 
     >>> parse_config_id("x86-64/4K/2M")[0].vmemmap_pages
     8
@@ -168,8 +215,8 @@ def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
             raise UnknownName(f"struct page size {size_text!r} in {text!r} is not a number (e.g. {name}@56)")
         size = int(size_text)
         check_struct_page_size(size)
-    if name == "all":
-        return tuple(c.with_struct_page_size(size) for c in CONFIGS)
+    if name in ("all", "all-arches"):
+        return tuple(c.with_struct_page_size(size) for c in (DEFAULT_CONFIGS if name == "all" else CONFIGS))
     if name not in CONFIG_IDS:
-        raise unknown("config", name, [*CONFIG_IDS, "all"])
+        raise unknown("config", name, [*CONFIG_IDS, "all", "all-arches"])
     return (CONFIG_IDS[name].with_struct_page_size(size),)

@@ -15,6 +15,29 @@ from hvo_verify.model.config import Arch
 from hvo_verify.model.facts import DEFAULT_FACTS, VersionFacts
 from hvo_verify.model.names import unknown
 
+# Why an arch lost HVO, for the arches_source of the presets after the change (the
+# not-applicable reason every check on that arch then carries).
+_ARM64_OFF = (
+    "arm64 disabled by 060a2c92d1b6 (Feb 2023): HVO changes the output address and RW->RO of live "
+    "kernel PTEs, UNPREDICTABLE without break-before-make"
+)
+_S390_OFF = (
+    "s390 disabled by 64e2f60f355e 's390: Disable ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP' (Heiko Carstens, "
+    "Nov 2025, Fixes 00a34d5a99c0; Debian 6.12.63-1): s390 forbids replacing a valid kernel page-table "
+    "entry with another valid one without going through an invalid entry (ipte/idte; or crdte/cspg), "
+    "vmemmap_remap_pte() does exactly that, and the HVO code has no arch hook to do it otherwise"
+)
+# riscv and LoongArch select it from v6.2: LoongArch by e.g. "LoongArch: Enable
+# ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP" (<20221027125253.3458989-5-chenhuacai@loongson.cn>,
+# the mm tree for the v6.2 merge window); riscv by Liu Shixin's 2022 series (after Tong
+# Tiangen's PG_dcache_clean fix, Oct 2022), release not verified; s390 by 00a34d5a99c0
+# (Gerald Schaefer, release not verified).  None of the three in linux-source-6.1 (6.1.192)
+# arch/*/Kconfig; riscv (:83) and LoongArch (:77) in linux-source-6.12 (6.12.117), s390 not.
+_V62_ARCHES = (Arch.X86_64, Arch.RISCV64, Arch.LOONGARCH64, Arch.S390X)
+_V62_SOURCE = (
+    "x86-64; riscv, LoongArch (v6.2) and s390 (00a34d5a99c0, v6.2, until 64e2f60f355e, Nov 2025); " + _ARM64_OFF
+)
+
 
 class Encoding(enum.Enum):
     """How a tail struct page names its head."""
@@ -167,7 +190,8 @@ PRESETS: dict[str, Scheme] = {
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="as v5.18, with the power-of-2 guard and the raw_hwp list (Debian 12)",
             arches=(Arch.X86_64, Arch.ARM64),
-            arches_source="x86-64; arm64 from v5.19 until 060a2c92d1b6 (Feb 2023, backported to 6.1.y at a release not verified)",
+            arches_source="x86-64; arm64 from v5.19 until 060a2c92d1b6 (Feb 2023, Debian 6.1.20-1); riscv, "
+            "LoongArch, s390 from v6.2",
         ),
         Scheme(
             name="v6.2",
@@ -181,8 +205,8 @@ PRESETS: dict[str, Scheme] = {
             head_copy=HeadCopy.WITH_FALLBACK,
             unique_struct_pages=NR_RESET_STRUCT_PAGE,
             summary="copy page 0 to a new frame (fallback: in place); pages 1..V-1 -> it, read-only",
-            arches=(Arch.X86_64,),
-            arches_source="x86-64 (and riscv, LoongArch, not modelled); arm64 disabled by 060a2c92d1b6 (Feb 2023)",
+            arches=_V62_ARCHES,
+            arches_source=_V62_SOURCE,
         ),
         Scheme(
             name="mask-2026",
@@ -198,8 +222,10 @@ PRESETS: dict[str, Scheme] = {
             vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",
-            arches=(Arch.X86_64, Arch.ARM64),
-            arches_source="x86-64, riscv, LoongArch; arm64 through the 2026 linux-mm arch hooks (arch_hugetlb_vmemmap_optimization_supported(), merge state not identified)",
+            arches=(Arch.X86_64, Arch.ARM64, Arch.RISCV64, Arch.LOONGARCH64),
+            arches_source="x86-64, riscv, LoongArch (the series aligns their vmemmap: patches 05/06 of v7); arm64 "
+            "through the 2026 linux-mm arch hooks (arch_hugetlb_vmemmap_optimization_supported(), merge state "
+            "not identified); " + _S390_OFF,
         ),
         Scheme(
             name="devdax",
@@ -214,7 +240,8 @@ PRESETS: dict[str, Scheme] = {
             folio_kind=FolioKind.DEVDAX,
             summary="Device-DAX: pages 0,1 private; 2..V-1 -> frame(1), writable (PAGE_KERNEL)",
             arches=(Arch.X86_64,),
-            arches_source="ARCH_WANT_OPTIMIZE_DAX_VMEMMAP: x86-64, powerpc radix, riscv (linux-source-6.12 arch/*/Kconfig); not arm64",
+            arches_source="ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (v6.3): x86-64, powerpc radix; riscv selects it in "
+            "linux-source-6.12 arch/riscv/Kconfig:82 (added after v6.3); not arm64, LoongArch, s390",
         ),
     )
 }
@@ -242,7 +269,8 @@ _era(
     "as v5.18, with the power-of-2 guard (5.19..6.0)",
     power_of_2_guard=True,
     arches=(Arch.X86_64, Arch.ARM64),
-    arches_source="x86-64; arm64 from v5.19 (<20220331065640.5777-2-songmuchun@bytedance.com>)",
+    arches_source="x86-64; arm64 from v5.19 (<20220331065640.5777-2-songmuchun@bytedance.com>); "
+    "riscv, LoongArch, s390 from v6.2",
 )
 _era(
     "v6.1",
@@ -253,7 +281,8 @@ _era(
     "(32c877191e02)",
     "as v6.1, hugetlb kept until the vmemmap is restored (Debian 6.1.52+)",
     arches=(Arch.X86_64,),
-    arches_source="linux-source-6.1: only arch/x86/Kconfig:128 selects it",
+    arches_source="linux-source-6.1 (6.1.192): only arch/x86/Kconfig:128 selects it (arm64 disabled by "
+    "060a2c92d1b6, in Debian 6.1.20-1; riscv, LoongArch, s390 never in 6.1.y)",
 )
 _era(
     "v6.2",
@@ -300,6 +329,9 @@ _era(
     "the number of pages to be reset on HVO'",
     "6.12.111..6.12.114: the v6.15 layout, reset 4",
     facts=replace(_FOLIO_ERA_612, nr_reset_struct_page=4),
+    arches=(Arch.X86_64, Arch.RISCV64, Arch.LOONGARCH64),
+    arches_source="linux-source-6.12 (6.12.117): arch/x86/Kconfig:144, arch/riscv/Kconfig:83, "
+    "arch/loongarch/Kconfig:77; " + _ARM64_OFF + "; " + _S390_OFF,
 )
 _era(
     "v6.12.111",

@@ -60,9 +60,10 @@ from hvo_verify.verdict import Verdict
 
 T = TypeVar("T")
 
-# Small configs (V = 8 vmemmap pages, 512 or 2048 subpages) and odd struct page sizes
-# (V = 7, 9, 10), where the solver divides by sizeof(struct page).
-SMALL_CONFIGS = ("x86-64/4K/2M", "arm64/4K/2M", "arm64/16K/32M")
+# Small configs (V = 8 vmemmap pages, 512 or 2048 subpages; s390x 1M: V = 4, PMD_SIZE 1M;
+# LoongArch: 16K pages with a PMD-mapped vmemmap) and odd struct page sizes (V = 7, 9,
+# 10), where the solver divides by sizeof(struct page).
+SMALL_CONFIGS = ("x86-64/4K/2M", "arm64/4K/2M", "arm64/16K/32M", "loongarch64/16K/32M", "s390x/4K/1M")
 ODD_CONFIGS = ("x86-64/4K/2M@56", "x86-64/4K/2M@72", "x86-64/4K/2M@80")
 CONFIG_IDS = SMALL_CONFIGS + ODD_CONFIGS
 # vmemmap base alignments: None is the scheme's own (a page, or MAX_FOLIO_VMEMMAP_ALIGN);
@@ -156,13 +157,17 @@ def schemes(draw: st.DrawFn, nr_vmemmap: int = 8, max_private: int | None = None
 # MAX_FOLIO_NR_PAGES per (arch, PAGE_SIZE), as literals (not encode/folio.py's
 # max_folio_nr_pages(), which the z3 side assumes): the largest HugeTLB folio of the arch
 # and page size in Documentation/mm/vmemmap_dedup.rst's table (x86-64 4 KB: 1 GB; arm64
-# 4 KB: 1 GB, 16 KB: 1 GB, 64 KB: 16 GB), the folios MAX_FOLIO_VMEMMAP_ALIGN must
-# keep naturally aligned.
+# 4 KB: 1 GB, 16 KB: 1 GB, 64 KB: 16 GB; riscv64 1 GB, LoongArch 32 MB, s390x 2 GB from
+# their arch_hugetlb_valid_size()), the folios MAX_FOLIO_VMEMMAP_ALIGN must keep
+# naturally aligned.
 MAX_FOLIO_NR_PAGES: dict[tuple[Arch, int], int] = {
     (Arch.X86_64, 4 * KiB): 1 << 18,  # 1 GB / 4 KB
     (Arch.ARM64, 4 * KiB): 1 << 18,  # 1 GB / 4 KB
     (Arch.ARM64, 16 * KiB): 1 << 16,  # 1 GB / 16 KB
     (Arch.ARM64, 64 * KiB): 1 << 18,  # 16 GB / 64 KB
+    (Arch.RISCV64, 4 * KiB): 1 << 18,  # 1 GB (PUD_SIZE) / 4 KB, arch/riscv/mm/hugetlbpage.c
+    (Arch.LOONGARCH64, 16 * KiB): 1 << 11,  # 32 MB (PMD_SIZE) / 16 KB, the only HugeTLB size
+    (Arch.S390X, 4 * KiB): 1 << 19,  # 2 GB (region-third) / 4 KB, arch/s390/mm/hugetlbpage.c
 }
 
 
@@ -180,20 +185,24 @@ def kernel_vmemmap_align(config: KernelConfig, scheme: Scheme) -> int:
 
 
 # Which modelled architectures select the HVO option in each preset's kernel, written
-# from the Kconfig files (x86-64 in every era: arch/x86/Kconfig; arm64 from the 2022
-# enable patch <20220331065640.5777-2-songmuchun@bytedance.com> (v5.19) until
-# 060a2c92d1b6 (Feb 2023), and absent from linux-source-6.1 (6.1.176) and
-# linux-source-6.12 arch/arm64/Kconfig; Device-DAX: ARCH_WANT_OPTIMIZE_DAX_VMEMMAP,
-# x86-64 only among them), independently of model/scheme.py `Scheme.arches`.  Keyed by
-# the preset's kernel version; a version not listed (custom schemes, the 2026 proposal
-# with its arm64 hooks, `none`) is not restricted.
+# from the Kconfig files, independently of model/scheme.py `Scheme.arches`:
+# x86-64 in every era (arch/x86/Kconfig); arm64 from the 2022 enable patch
+# <20220331065640.5777-2-songmuchun@bytedance.com> (v5.19) until 060a2c92d1b6 (Feb 2023);
+# riscv, LoongArch and s390 from v6.2 (none of them selects it in linux-source-6.1, 6.1.192);
+# s390 until 64e2f60f355e (Nov 2025, Debian 6.12.63-1: linux-source-6.12 arch/s390/Kconfig
+# has no select, arch/riscv/Kconfig:83 and arch/loongarch/Kconfig:77 do); the 2026 series
+# keeps riscv and LoongArch (it aligns their vmemmap) and adds arm64 through its arch
+# hooks.  Device-DAX: ARCH_WANT_OPTIMIZE_DAX_VMEMMAP, x86-64 only among them in v6.3.
+# Keyed by the preset's kernel version; a version not listed (custom schemes, `none`) is
+# not restricted.
+_X86 = frozenset({"x86-64"})
+_FROM_V62 = frozenset({"x86-64", "riscv64", "loongarch64", "s390x"})
 KCONFIG_ARCHES: dict[str, frozenset[str]] = {
-    **dict.fromkeys(("RFC 2020-09", "v5.14", "v5.18"), frozenset({"x86-64"})),
+    **dict.fromkeys(("RFC 2020-09", "v5.14", "v5.18", "v6.1.52", "v6.3"), _X86),
     **dict.fromkeys(("v5.19", "v6.1"), frozenset({"x86-64", "arm64"})),
-    **dict.fromkeys(
-        ("v6.1.52", "v6.2", "v6.5", "v6.8", "v6.10", "4eeec8c89a0c", "v6.15", "v6.12.111", "v6.12.115", "v6.3"),
-        frozenset({"x86-64"}),
-    ),
+    **dict.fromkeys(("v6.2", "v6.5", "v6.8", "v6.10", "4eeec8c89a0c", "v6.15"), _FROM_V62),
+    **dict.fromkeys(("v6.12.111", "v6.12.115"), _FROM_V62 - {"s390x"}),
+    "linux-mm 2026": frozenset({"x86-64", "arm64", "riscv64", "loongarch64"}),
 }
 
 

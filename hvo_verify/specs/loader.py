@@ -320,10 +320,22 @@ def matching_presets(pattern: str) -> list[str]:
     return [name for name in PRESETS if pattern == "all" or fnmatch.fnmatchcase(name, pattern)]
 
 
+def _accepting(schemes: tuple[Scheme, ...], ops: object) -> tuple[Scheme, ...]:
+    """`schemes = "all"` in a file with an `[ops]` table that runs a hugetlb-only
+    operation: every preset whose folios are hugetlb folios (the `devdax` preset left
+    out), rather than an error under devdax.  A run the table does not spell as a list
+    of names is left to `_ops()` to judge."""
+    run = ops.get("run", "all") if isinstance(ops, dict) else "all"
+    if not isinstance(run, list) or not any(isinstance(n, str) and n in OPS and OPS[n].hugetlb_only for n in run):
+        return schemes
+    return tuple(scheme for scheme in schemes if scheme.folio_kind is FolioKind.HUGETLB)
+
+
 def _schemes(value: object) -> tuple[Scheme, ...]:
     """`schemes`: preset names and globs over them (fnmatch: `v6.*`), in the order given,
     each preset once; or "all": every preset of PRESETS (the glob "*"), `none` and
-    `devdax` included.  Custom schemes are a `scheme` table, one per spec."""
+    `devdax` included (`_accepting()` then drops the presets whose folios the spec's
+    operations do not work on).  Custom schemes are a `scheme` table, one per spec."""
     if value == "all" or value == ["all"]:
         return tuple(PRESETS.values())
     if isinstance(value, str):
@@ -548,7 +560,8 @@ def _expect_config(pattern: str, key: str) -> None:
         return
     configs = _parse_config(pattern, key)
     if len(configs) != 1:
-        glob = "*" + pattern[len("all") :]
+        at, size = pattern.partition("@")[1:]
+        glob = "*" + at + size
         raise _Bad(key, f"config {_show(pattern)} cannot be used in an expect key: use the glob {glob!r}")
     if configs[0].id != pattern:
         raise _Bad(key, f"config {_show(pattern)} is written {configs[0].id!r}")
@@ -611,6 +624,8 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
     answer = _text(doc.get("answer", ""), "answer")
     sweep = "schemes" in doc
     schemes = _schemes(doc["schemes"]) if sweep else (_scheme(doc["scheme"], source),)
+    if sweep and doc["schemes"] in ("all", ["all"]) and "ops" in doc:
+        schemes = _accepting(schemes, doc["ops"])
     names = tuple(scheme.name for scheme in schemes)
     size = _struct_page_size(doc["struct_page_size"]) if "struct_page_size" in doc else None
     configs = _configs(doc["configs"], size)

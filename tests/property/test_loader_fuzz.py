@@ -169,9 +169,15 @@ def test_one_field_any_value(field: str, value: object) -> None:
 # ---------------------------------------------------------------- valid specs always load
 
 
+# The configs on which a custom scheme naming vmemmap pages 0..7 is valid: V >= 8, or V <= 1
+# (not-applicable, so the pages are not checked).  s390x/4K/1M has V = 4: `page:7` is
+# rightly refused there (scheme.remap_to: page:7 does not exist on s390x/4K/1M).
+FITTING_CONFIGS = sorted(c for c, config in CONFIG_IDS.items() if not 1 < config.vmemmap_pages < 8)
+
+
 @st.composite
 def valid_specs(draw: st.DrawFn) -> tuple[str, list[str], tuple[str, ...]]:
-    configs = draw(st.lists(st.sampled_from(sorted(CONFIG_IDS)), min_size=1, max_size=4, unique=True))
+    configs = draw(st.lists(st.sampled_from(FITTING_CONFIGS), min_size=1, max_size=4, unique=True))
     invariants = draw(st.lists(st.sampled_from(sorted(INVARIANTS)), min_size=1, max_size=3, unique=True))
     if draw(st.booleans()):
         scheme = json.dumps(draw(st.sampled_from(sorted(PRESETS))))

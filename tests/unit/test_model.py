@@ -74,7 +74,8 @@ def test_head_copy_schemes_free_v_and_allocate_one() -> None:
 
 
 def test_config_ids() -> None:
-    assert len(parse_config_id("all")) == len(CONFIGS) == 12
+    assert len(parse_config_id("all")) == 12 and len(parse_config_id("all-arches")) == len(CONFIGS) == 18
+    assert {c.arch.value for c in parse_config_id("all")} == {"x86-64", "arm64"}
     assert parse_config_id("x86-64/4K/2M@56")[0].struct_page_size == 56
     assert parse_config_id("x86-64/4K/2M@56")[0].id == "x86-64/4K/2M@56"
     with pytest.raises(UnknownName, match="did you mean 'x86-64/4K/2M'"):
@@ -88,6 +89,19 @@ def test_vmemmap_mapping_per_arch() -> None:
     pmd = {c.id for c in CONFIGS if c.vmemmap_pmd_mapped}
     assert "arm64/4K/2M" in pmd and "x86-64/4K/1G" in pmd
     assert "arm64/16K/32M" not in pmd and "arm64/64K/16G" not in pmd
+    # riscv init.c, LoongArch init.c (3 levels with 16K pages), s390 vmem.c (EDAT1)
+    assert {"riscv64/4K/2M", "loongarch64/16K/32M", "s390x/4K/1M", "s390x/4K/2G"} <= pmd
+
+
+def test_new_arch_geometry() -> None:
+    """HugeTLB sizes and vmemmap pages per folio of riscv64, LoongArch and s390x: the
+    s390 enable commit 00a34d5a99c0 frees 3 of 4 vmemmap pages per 1M page and 8191 of
+    8192 per 2G page; s390's PMD_SIZE is 1M (256-entry PTE tables), LoongArch's 32M."""
+    v = {c.id: c.vmemmap_pages for c in CONFIGS}
+    assert (v["s390x/4K/1M"], v["s390x/4K/2G"]) == (4, 8192)
+    assert (v["riscv64/4K/64K"], v["riscv64/4K/2M"], v["riscv64/4K/1G"], v["loongarch64/16K/32M"]) == (0, 8, 4096, 8)
+    pmd = {c.id: c.pmd_size for c in CONFIGS}
+    assert (pmd["s390x/4K/1M"], pmd["loongarch64/16K/32M"], pmd["riscv64/4K/2M"]) == (1 << 20, 32 << 20, 2 << 20)
 
 
 def mem_for(scheme_name: str, config_id: str = "x86-64/4K/2M", **changes: Any) -> VmemmapState:

@@ -58,6 +58,21 @@ def test_globs_and_all_take_the_presets_from_presets() -> None:
     assert every == [u.scheme.name for u in parse_sweep(text('["*"]'), PATH)]
 
 
+def test_all_with_hugetlb_only_operations_means_every_hugetlb_preset() -> None:
+    """`schemes = "all"` with an `[ops]` run naming a hugetlb-only operation: every preset
+    but devdax (was an error under devdax); a run of operations that work on any folio,
+    or no [ops] table, keeps devdax; a list naming devdax still fails under it."""
+    hugetlb_op = '[ops]\nrun = ["dissolve_free_hugetlb_folio"]'
+    hugetlb = [name for name, s in PRESETS.items() if s.folio_kind.value == "hugetlb"]
+    assert "devdax" in PRESETS and "devdax" not in hugetlb and len(hugetlb) == len(PRESETS) - 1
+    for schemes in ('"all"', '["all"]'):
+        assert [u.scheme.name for u in parse_sweep(text(schemes, extra=hugetlb_op), PATH)] == hugetlb
+    any_folio = '[ops]\nrun = ["memory_failure"]'
+    assert "devdax" in [u.scheme.name for u in parse_sweep(text('"all"', extra=any_folio), PATH)]
+    assert "devdax" in [u.scheme.name for u in parse_sweep(text('"all"'), PATH)]
+    assert "under scheme devdax" in error(text('["v6.2", "devdax"]', extra=hugetlb_op))
+
+
 def test_a_single_scheme_file_is_not_a_sweep() -> None:
     [unit] = parse_sweep(text().replace('schemes = ["v5.14", "v6.2"]', 'scheme = "v6.2"'), PATH)
     assert unit.sweep == () and unit.unit == PATH
