@@ -67,7 +67,11 @@ def assumptions(system: System) -> tuple[str, ...]:
         "either used or refilled (both choices explored)",
         "alloc_pages_node() does not fail",
         f"at most {system.max_grace_periods} grace period(s) per batch"
-        + ("; arm64 break-before-make rule" if system.arm64_bbm else ""),
+        + (
+            "; a live valid PTE changes only through an invalid one (break-before-make: arm64, s390)"
+            if system.bbm_required
+            else ""
+        ),
     )
 
 
@@ -273,15 +277,15 @@ def replay(u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int) -> tuple
 
 
 def system(era: str, cpus: Sequence[tuple[str, int, int]], *, folios: int, nr_vpages: int,
-           arm64_bbm: bool = False) -> System:  # fmt: skip
+           bbm_required: bool = False) -> System:  # fmt: skip
     """The system of `cpus` (actor, folio, page) under era `era` (ops/smp_table.py
     PROTOCOLS), as a spec would describe it (ops/smp.py build())."""
     specs = tuple(CpuSpec(f"CPU{c}", actor, folio, page) for c, (actor, folio, page) in enumerate(cpus))
-    return build(specs, PROTOCOLS[era], folios=folios, nr_vpages=nr_vpages, arm64_bbm=arm64_bbm)
+    return build(specs, PROTOCOLS[era], folios=folios, nr_vpages=nr_vpages, bbm_required=bbm_required)
 
 
 # The CPU pairs of issue 12 (tests/property/test_smp_bmc_vs_enumeration.py,
-# bench/bench_smp.py): name -> ((actor, folio, page) per CPU, folios, arm64_bbm).
+# bench/bench_smp.py): name -> ((actor, folio, page) per CPU, folios, bbm_required).
 EXAMPLES: dict[str, tuple[tuple[tuple[str, int, int], ...], int, bool]] = {
     "walker-vs-prep": ((("get_page_unless_zero", 0, 1), ("prep_new_hugetlb_folio", 0, 1)), 1, False),
     "two-optimizers": ((("hugetlb_vmemmap_optimize_folio", 0, 0), ("hugetlb_vmemmap_optimize_folio", 1, 0)), 2, False),
@@ -292,5 +296,5 @@ EXAMPLES: dict[str, tuple[tuple[tuple[str, int, int], ...], int, bool]] = {
 
 
 def example(name: str, era: str, nr_vpages: int = 2) -> System:
-    cpus, folios, arm64_bbm = EXAMPLES[name]
-    return system(era, cpus, folios=folios, nr_vpages=nr_vpages, arm64_bbm=arm64_bbm)
+    cpus, folios, bbm_required = EXAMPLES[name]
+    return system(era, cpus, folios=folios, nr_vpages=nr_vpages, bbm_required=bbm_required)

@@ -20,6 +20,13 @@ from hvo_verify.ops.smp_table import NO_PROTOCOL, protocol
 from hvo_verify.specs.schema import SmpSpec
 from hvo_verify.verdict import Verdict
 
+# The architectures on which a valid kernel PTE may not be replaced by another valid one
+# without an invalid entry in between: arm64 (the Arm ARM's break-before-make; 060a2c92d1b6
+# "deemed UNPREDICTABLE by the Arm architecture without a break-before-make sequence") and
+# s390 (64e2f60f355e, Nov 2025: s390 "does not allow" replacing a valid page-table entry
+# by another valid one, which vmemmap_remap_pte() does; in Debian 6.12.63-1).
+BBM_ARCHES = (Arch.ARM64, Arch.S390X)
+
 
 @dataclass(frozen=True, slots=True)
 class SmpJob:
@@ -42,7 +49,7 @@ def system_for(job: SmpJob) -> System | str:
     if reason is not None:
         return reason
     s = job.smp
-    return build(s.cpus, era, folios=s.folios, nr_vpages=s.nr_vpages, arm64_bbm=job.config.arch is Arch.ARM64,
+    return build(s.cpus, era, folios=s.folios, nr_vpages=s.nr_vpages, bbm_required=job.config.arch in BBM_ARCHES,
                  max_grace_periods=s.max_grace_periods, optimized=s.optimized)  # fmt: skip
 
 

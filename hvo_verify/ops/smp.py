@@ -134,7 +134,7 @@ class System:
     spare_frames: int = 1
     fresh: tuple[int, ...] = ()
     head_refcount: int = 0  # a prepared folio's _refcount: 0 frozen (bd225530a4c7), 1 before
-    arm64_bbm: bool = False  # the architecture forbids changing a live valid PTE (arm64)
+    bbm_required: bool = False  # the architecture forbids replacing a live valid PTE (arm64, s390): BBM_ARCHES
     max_grace_periods: int = 1  # per CPU (B9)
     # Programs run to completion, alone, before the CPUs start (the folios a spec says
     # start optimized): only their effect on memory is kept.
@@ -555,7 +555,7 @@ def _remap_checks(cpu: Cpu, v: int, frame: int, rw: int, valid: int) -> None:
         cpu.bad(REMAP_FROZEN, f"vmemmap page {v} remapped while folio {folio}'s _refcount is "
                               f"{cells[f'm.{head}.ref']}, not frozen at 0")  # fmt: skip
     old = (cells[f"pte.{v}.f"], cells[f"pte.{v}.rw"], cells[f"pte.{v}.ok"])
-    if cpu.sys.arm64_bbm and old[2] and valid and (old[0], old[1]) != (frame, rw):
+    if cpu.sys.bbm_required and old[2] and valid and (old[0], old[1]) != (frame, rw):
         cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes from frame {old[0]} "
                      f"{'RW' if old[1] else 'RO'} to frame {frame} {'RW' if rw else 'RO'} without break-before-make")  # fmt: skip
     cpu.event("set_pte")
@@ -699,7 +699,7 @@ def build(
     *,
     folios: int,
     nr_vpages: int,
-    arm64_bbm: bool = False,
+    bbm_required: bool = False,
     max_grace_periods: int = 1,
     optimized: tuple[int, ...] = (),
 ) -> System:
@@ -719,7 +719,7 @@ def build(
         fresh=fresh,
         head_refcount=0 if p.refcount_frozen else 1,
         shared_tail=p.shared_tail,
-        arm64_bbm=arm64_bbm,
+        bbm_required=bbm_required,
         max_grace_periods=max_grace_periods,
         setup=setup,
     )

@@ -397,7 +397,7 @@ def _remap_checks(cpu: SymCpu, v: int, frame: BV, rw: int | BV, valid: int) -> N
     with cpu.when(cpu.frame_cell(head, "ref") != 0):
         cpu.bad(REMAP_FROZEN, f"vmemmap page {v} remapped while folio {folio}'s _refcount is not frozen at 0")
     old = (cells[f"pte.{v}.f"], cells[f"pte.{v}.rw"], cells[f"pte.{v}.ok"])
-    if cpu.sys.arm64_bbm and valid:
+    if cpu.sys.bbm_required and valid:
         with cpu.when(z3.And(old[2] != 0, z3.Or(old[0] != frame, old[1] != rw))):
             cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes without break-before-make")
     cpu.event("set_pte")
