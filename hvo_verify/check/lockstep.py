@@ -449,13 +449,23 @@ _DISSOLVE: tuple[str, dict[str, int | bool]] = ("dissolve_free_hugetlb_folio", {
 _FREE: tuple[str, dict[str, int | bool]] = ("update_and_free_hugetlb_folio", {"alloc_ok": True})
 _DEDUP = dataclasses.replace(PRESETS["v5.14"], name="dedup-pointers", memory_model=MemoryModel.DEDUP_POINTERS)
 
-# Every operation, every hwpoison policy, both mapcount and GUP-reference policies,
+# Every operation, every hwpoison policy, both mapcount and GUP-reference policies, every
+# PG_arch_1 policy, a Device-DAX folio,
 # fake heads (v5.18: the page-aligned struct pages of the remapped vmemmap pages), a
 # scheme that copies the head (v6.2), the 2026 shared tail page, a failed restore, a
 # dedup-pointers GUP.
 CASES: tuple[Case, ...] = (
     # cheapest first: a one-layer mutant is usually told apart by the first case that runs it
     case(_X86, "rfc-2020", [_mf(0x41), _mf(2), _DISSOLVE, _FREE], hwpoison=Hwpoison.HEAD_INDEX),
+    # the RFC as posted: dissolve moves the flag through the alias, the free path clears the copies
+    case(_X86, "rfc-2020", [_OPT, _mf(0x45), ("dissolve_free_hugetlb_folio", {"i": 0x45}), _FREE]),
+    # Device-DAX: memory_failure() marks the compound head; PG_arch_1 per folio (v6.6+)
+    case(
+        _X86,
+        "devdax",
+        [_mf(0x41), ("sync_icache_dcache", {"i": 0x42}), ("flush_dcache_page", {"i": 0x43})],
+        pg_arch_1=Arch1.FOLIO,
+    ),  # fmt: skip
     case(_X86, "v5.18", [_OPT, _mf(0x10), _ALLOC]),  # dequeue skips a hwpoisoned folio
     case(_X86, "v6.2", [_OPT, _DISSOLVE, ("update_and_free_hugetlb_folio", {"alloc_ok": False}), _ALLOC]),
     case(

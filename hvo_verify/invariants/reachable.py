@@ -47,7 +47,7 @@ def reported_hwpoison(m: Machine, state: KState) -> tuple[frozenset[int], bool]:
         if pol is Hwpoison.HEAD_INDEX:
             index = m.read(state, m.page(facts.subpage_index_hwpoison) + W_PRIVATE * WORD)
             return frozenset({head_pfn + index}), False
-        if pol is Hwpoison.HEAD_FLAG or state.raw_hwp_unreliable:
+        if pol in (Hwpoison.HEAD_FLAG, Hwpoison.SUBPAGE_HWPOISON) or state.raw_hwp_unreliable:
             return frozenset(range(head_pfn, head_pfn + m.nr)), True
         return frozenset(state.raw_hwp), False
     in_folio = range(head_pfn, head_pfn + m.nr)
@@ -119,7 +119,7 @@ def check_hwpoison_exact(m: Machine, before: KState, out: Outcome) -> str | None
     extra = sorted(reported - state.injected)
     if extra and not conservative:
         return f"pfn head_pfn+{extra[0] - m.folio.head_pfn} is reported poisoned, but no error was injected there"
-    if extra and conservative and m.policies.hwpoison is Hwpoison.HEAD_FLAG:
+    if extra and conservative and m.policies.hwpoison in (Hwpoison.HEAD_FLAG, Hwpoison.SUBPAGE_HWPOISON):
         return (
             f"only the head's PG_hwpoison records the error: the kernel cannot tell which of the "
             f"{m.nr} subpages is poisoned (pfn head_pfn+{extra[0] - m.folio.head_pfn} reads as poisoned)"

@@ -15,13 +15,28 @@ from hvo_verify.model.scheme import PRESETS, Scheme, Target
 
 
 class Hwpoison(enum.Enum):
-    """Where memory_failure() records a raw error inside a hugetlb folio."""
+    """Where memory_failure() records a raw error inside a hugetlb folio (and, for
+    RAW_FLAG, inside a Device-DAX folio: ops/hwpoison.py memory_failure())."""
 
     # SetPageHWPoison(p) on the raw struct page: what memory_failure() does for an
     # ordinary page, and what willy feared for HVO tails (<20200915154213.GI5449@...>).
+    # On a Device-DAX folio: the subpage itself, as if mf_generic_kill_procs() did not
+    # take compound_head() (the model before issue 11; a hypothetical since then).
     RAW_FLAG = "raw-flag"
-    # 2020/2021 series: flag on the head, `page - head` in page_private(head + 4);
-    # hwpoison_subpage_deliver() sets the raw flag after the vmemmap is restored.
+    # The RFC as posted, [RFC PATCH 18/24] "mm/hugetlb: Clear PageHWPoison on the
+    # non-error memory page" <20200915125947.26204-19-songmuchun@bytedance.com> (same
+    # code in v2 14/19 <20201026145114.59424-15-...>): memory_failure() sets the head
+    # flag; dissolve_free_huge_page() still moves it to the raw page while the vmemmap is
+    # optimized (SetPageHWPoison(page); ClearPageHWPoison(head), a store through the
+    # RFC's writable alias, so "we may set PageHWPoison on a series of pages") and
+    # set_subpage_hwpoison() records `page - head` in page_private(head + 4); after the
+    # restore __free_hugepage() clears PG_hwpoison on every subpage but that one
+    # (`PageHWPoison(page + i) && !subpage_hwpoison(page, page + i)`).
+    SUBPAGE_HWPOISON = "subpage-hwpoison"
+    # Later versions of the series, from [PATCH v7 11/15] "mm/hugetlb: Set the
+    # PageHWPoison to the raw error page" <20201130151838.11208-12-songmuchun@bytedance.com>
+    # (tails read-only since v3): flag on the head, `page - head` in page_private(head + 4);
+    # subpage_hwpoison_deliver() sets the raw flag after the vmemmap is restored.
     HEAD_INDEX = "head-index"
     # v5.14..v6.0 merged: TestSetPageHWPoison(head) only; dissolve_free_huge_page(page)
     # moves the flag to the `page` it was called with (reference 4.2).
@@ -36,6 +51,12 @@ class Arch1(enum.Enum):
 
     PER_SUBPAGE = "per-subpage"  # the page passed in (arm64/riscv before the HVO enable patches)
     HEAD = "head"  # `if (PageHuge(page)) page = compound_head(page)` (arm64 2022, riscv Oct 2022)
+    # 4a169d61c2ed "arm64: implement the new page table range API" (v6.6, willy's
+    # set_ptes() series: "PG_arch_1 is now a per-folio bit"): flush_dcache_page(page) is
+    # flush_dcache_folio(page_folio(page)) and __sync_icache_dcache() tests
+    # page_folio(pte_page(pte))->flags, for every folio, Device-DAX included
+    # (linux-source-6.12 arch/arm64/mm/flush.c:52-60, 70-80; 6.1 :51-86 still PageHuge()).
+    FOLIO = "folio"
 
 
 class Mapcount(enum.Enum):
@@ -97,7 +118,10 @@ PRESET_POLICIES: dict[str, Policies] = {
     p.kernel: p
     for p in (
         Policies("any", Hwpoison.RAW_HWP_LIST),  # `none`: nothing is remapped
-        Policies("RFC 2020-09", Hwpoison.HEAD_INDEX, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
+        # The RFC frees from __free_hugepage() (RFC 18/24 hunk context): alloc_huge_page_vmemmap()
+        # first, then the page-flags loop and (as in v5.9 update_and_free_page()) the dtor:
+        # the folio stays hugetlb until the vmemmap is restored.
+        Policies("RFC 2020-09", Hwpoison.SUBPAGE_HWPOISON),
         Policies("v5.14", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v5.18", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.1", Hwpoison.RAW_HWP_LIST, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
@@ -107,15 +131,16 @@ PRESET_POLICIES: dict[str, Policies] = {
         Policies("v5.19", Hwpoison.HEAD_FLAG, hugetlb_clear=HugetlbClear.BEFORE_RESTORE),
         Policies("v6.1.52", Hwpoison.RAW_HWP_LIST),
         Policies("v6.5", Hwpoison.RAW_HWP_LIST),
-        Policies("v6.8", Hwpoison.RAW_HWP_LIST),
-        Policies("v6.10", Hwpoison.RAW_HWP_LIST),
-        Policies("4eeec8c89a0c", Hwpoison.RAW_HWP_LIST),
-        Policies("v6.15", Hwpoison.RAW_HWP_LIST),
+        # PG_arch_1 per folio from v6.6 (4a169d61c2ed, Arch1.FOLIO): every era from v6.8 on.
+        Policies("v6.8", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("v6.10", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("4eeec8c89a0c", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("v6.15", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
         # linux-source-6.12 mm/hugetlb.c __update_and_free_hugetlb_folio() :1665-1716:
         # restore, then __folio_clear_hugetlb(), then folio_clear_hugetlb_hwpoison().
-        Policies("v6.12.111", Hwpoison.RAW_HWP_LIST),
-        Policies("v6.12.115", Hwpoison.RAW_HWP_LIST),
-        Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST),
+        Policies("v6.12.111", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("v6.12.115", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
         Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax
     )
 }

@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 
 
 def pg_arch_1_page(cpu: Cpu, i: int) -> int:
-    """The struct page whose PG_arch_1 the dcache hooks use for subpage i."""
+    """The struct page whose PG_arch_1 the dcache hooks use for subpage i: the subpage,
+    its head if PageHuge() (2022), or page_folio() of any page (v6.6+, Arch1.FOLIO)."""
     page = cpu.m.page(i)
-    if cpu.m.policies.pg_arch_1 is Arch1.HEAD and readers.page_huge(cpu.state.vmemmap, page):
+    pol = cpu.m.policies.pg_arch_1
+    if pol is Arch1.FOLIO or (pol is Arch1.HEAD and readers.page_huge(cpu.state.vmemmap, page)):
         page = cpu.page_folio(page)
     return page
 

@@ -145,7 +145,10 @@ OPS: dict[str, Op] = {
             _step("folio_put", "pool", "mm/swap.c folio_put() -> free_huge_folio(): back on the hstate free list",
                   Abs(pool_may_free=True)))),
         Op("dissolve_free_hugetlb_folio", (_I,), "take a free folio off the pool (remove_hugetlb_folio)", _FREE,
-           (_step("remove_hugetlb_folio", "pool",
+           (_step("set_subpage_hwpoison", "hwpoison",
+                  "mm/hugetlb.c dissolve_free_huge_page() in RFC 18/24 <20200915125947.26204-19-songmuchun@"
+                  "bytedance.com>: PG_hwpoison moved to the raw page, set_subpage_hwpoison() (RFC policy only)"),
+            _step("remove_hugetlb_folio", "pool",
                   "mm/hugetlb.c dissolve_free_hugetlb_folio() -> remove_hugetlb_folio(): clears the hugetlb "
                   "dtor there before 32c877191e02 (v6.5)",
                   Abs(pool=Pool.REMOVED, hugetlb=False, when=("hugetlb_clear", HugetlbClear.BEFORE_RESTORE)),
@@ -198,10 +201,12 @@ OPS: dict[str, Op] = {
                   Abs(io=IoStage.NONE, pool_may_free=True)),)),
         Op("sync_icache_dcache", (_I,), "set_pte_at() -> __sync_icache_dcache(): set PG_arch_1", _USER,
            (_step("sync_icache_dcache", "pageflags",
-                  "arch/arm64/mm/flush.c __sync_icache_dcache(): PageHuge() -> the head (2022)"),)),
+                  "arch/arm64/mm/flush.c __sync_icache_dcache(): PageHuge() -> the head (2022); "
+                  "page_folio() (4a169d61c2ed, v6.6)"),)),
         Op("flush_dcache_page", (_I,), "clear PG_arch_1 (PG_dcache_clean)", _USER,
            (_step("flush_dcache_page", "pageflags",
-                  "arch/arm64/mm/flush.c flush_dcache_page(): PageHuge() -> the head (2022)"),)),
+                  "arch/arm64/mm/flush.c flush_dcache_page(): PageHuge() -> the head (2022); "
+                  "flush_dcache_folio(page_folio()) (4a169d61c2ed, v6.6)"),)),
         Op("page_add_file_rmap", (_I,), "map subpage i with a PTE (mapcount)", _USER,
            (_step("page_add_file_rmap", "pageflags",
                   "mm/rmap.c page_add_file_rmap(): atomic_inc(&page->_mapcount) (per subpage) or the folio's "

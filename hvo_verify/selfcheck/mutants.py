@@ -65,7 +65,7 @@ from hvo_verify.model import readers as mr
 from hvo_verify.model import structpage as sp
 from hvo_verify.model import vmemmap as vm
 from hvo_verify.model.facts import MASK64, WORD, FrameId, FrameKind, orig
-from hvo_verify.model.policy import GupRefs, HugetlbClear, Hwpoison, Mapcount
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount
 from hvo_verify.model.scheme import PRESETS, Encoding, HeadCopy, Scheme, Target
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.ops import gup as ops_gup
@@ -495,6 +495,42 @@ def _restore_failure_frees_to_buddy() -> list[Patch]:
     return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
 
 
+def _rfc_dissolve_keeps_head_flag() -> list[Patch]:
+    """RFC 18/24 dissolve_free_huge_page() without the move to the raw page: only
+    set_subpage_hwpoison()'s index store is left (written once per side)."""
+    orig_c, orig_s = ops_hwpoison.set_subpage_hwpoison, sym_hwpoison.set_subpage_hwpoison
+
+    def concrete(cpu: Cpu) -> None:
+        if cpu.m.policies.hwpoison is Hwpoison.SUBPAGE_HWPOISON:
+            index = cpu.m.page(cpu.m.scheme.facts.subpage_index_hwpoison)
+            cpu.store(index + facts.W_PRIVATE * WORD, int(cpu.args["i"]))
+            return
+        orig_c(cpu)
+
+    def symbolic(cpu: SymCpu) -> StepGen:
+        for store in orig_s(cpu):
+            if store.field == facts.W_PRIVATE:
+                yield store
+
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
+
+
+def _rfc_free_keeps_aliased_poison() -> list[Patch]:
+    """RFC 18/24 __free_hugepage() without its clear loop: the copies of the aliased flag
+    stay on every restored page."""
+    orig_c, orig_s = ops_hwpoison.folio_clear_hugetlb_hwpoison, sym_hwpoison.folio_clear_hugetlb_hwpoison
+
+    def concrete(cpu: Cpu) -> None:
+        if cpu.m.policies.hwpoison is not Hwpoison.SUBPAGE_HWPOISON:
+            orig_c(cpu)
+
+    def symbolic(cpu: SymCpu) -> StepGen:
+        if cpu.u.pol.hwpoison is not Hwpoison.SUBPAGE_HWPOISON:
+            yield from orig_s(cpu)
+
+    return [*everywhere(orig_c, concrete), *everywhere(orig_s, symbolic)]
+
+
 def _pg_arch_1_on_subpage() -> list[Patch]:
     def concrete(cpu: Cpu, i: int) -> int:
         return cpu.m.page(i)
@@ -761,6 +797,35 @@ MUTANTS: tuple[Mutant, ...] = (
         "= compound_head(page)` redirect dropped: PG_arch_1 is stored in the subpage's struct page",
         ("objections/pg-arch-1-head.toml:ro-write,alias-write",),
         _pg_arch_1_on_subpage,
+    ),
+    Mutant(
+        "devdax-memory-failure-on-subpage",
+        "mm/memory-failure.c mf_generic_kill_procs(): the `page = compound_head(page)` dropped, so a "
+        "Device-DAX error is marked with SetPageHWPoison() on the raw subpage (the raw-flag policy)",
+        ("objections/devdax-memory-failure.toml:alias-write",),
+        lambda: forced_policies(hwpoison=Hwpoison.RAW_FLAG),
+    ),
+    Mutant(
+        "rfc-dissolve-keeps-head-flag",
+        "mm/hugetlb.c dissolve_free_huge_page() (RFC 18/24): PG_hwpoison left on the head, only "
+        "set_subpage_hwpoison() records the index: no store through the writable alias",
+        ("objections/hwpoison-rfc-2020-as-posted.toml:alias-write",),
+        _rfc_dissolve_keeps_head_flag,
+    ),
+    Mutant(
+        "rfc-free-keeps-aliased-poison",
+        "mm/hugetlb.c __free_hugepage() (RFC 18/24) without `if (PageHWPoison(page + i) && "
+        "!subpage_hwpoison(page, page + i)) ClearPageHWPoison(page + i)`: the restored copies of the "
+        "aliased flag stay",
+        ("objections/hwpoison-rfc-2020-as-posted.toml:restore-identity",),
+        _rfc_free_keeps_aliased_poison,
+    ),
+    Mutant(
+        "pg-arch-1-pagehuge-only",
+        "arch/arm64/mm/flush.c flush_dcache_page(), __sync_icache_dcache() after 4a169d61c2ed (v6.6) "
+        "still gated on PageHuge(): a Device-DAX subpage keeps PG_arch_1 in its own struct page",
+        ("objections/pg-arch-1-folio-devdax.toml:alias-write",),
+        lambda: forced_policies(pg_arch_1=Arch1.HEAD),
     ),
     Mutant(
         "mapcount-per-subpage",

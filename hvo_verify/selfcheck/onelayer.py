@@ -281,6 +281,7 @@ _STEP_HINTS: dict[str, tuple[str, ...]] = {
     "hwpoison:folio_test_hugetlb_raw_hwp_unreliable": _FREE,
     "hwpoison:folio_clear_hugetlb_hwpoison": _FREE,
     "hwpoison:memory_failure": ("objections/hwpoison-raw-flag-rfc-2020.toml",),
+    "hwpoison:set_subpage_hwpoison": ("objections/hwpoison-rfc-2020-as-posted.toml",),
     "gup:get_user_pages_fast": ("must-catch/ops-gup-refs-on-subpage.toml",),
     "gup:put_page": ("must-catch/ops-gup-refs-on-subpage.toml",),
     "gup:pin_user_pages_fast": _IO,

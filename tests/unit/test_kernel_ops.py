@@ -13,7 +13,7 @@ from hvo_verify.invariants.replay import check_step
 from hvo_verify.model import readers as r
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.facts import DEFAULT_FACTS
-from hvo_verify.model.policy import HugetlbClear, Hwpoison, default_policies
+from hvo_verify.model.policy import Arch1, HugetlbClear, Hwpoison, default_policies
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
 from hvo_verify.ops.machine import Machine
@@ -108,6 +108,37 @@ def test_head_index_remembers_one_error_and_loses_the_second() -> None:
     assert any("already hwpoisoned" in line for line in two[1])
 
 
+def _poisoned(m: Machine, state: KState) -> set[int]:
+    head = m.folio.head_pfn
+    return {pfn - head for pfn in range(head, head + m.nr) if raw_flag(m, state, pfn)}
+
+
+def test_the_rfc_marks_every_alias_in_dissolve_and_clears_them_after_the_restore() -> None:
+    """RFC 18/24: dissolve moves PG_hwpoison to head+0x45 through the writable alias of
+    frame(1), so head+5+64k reads as poisoned for every k; __free_hugepage() clears all
+    but the recorded index."""
+    m = machine("rfc-2020")
+    mf, dissolve = ("memory_failure", {"i": 0x45, "kmalloc_ok": True}), ("dissolve_free_hugetlb_folio", {"i": 0x45})
+    state, _lines, violation = run(m, OPT, mf)
+    assert violation is not None and violation[0] == "hwpoison-exact"  # the head flag alone (as v5.14)
+    out = m.apply(state, *dissolve)
+    assert _poisoned(m, out.state) == {5 + 64 * k for k in range(1, 8)}
+    assert check_step(m, state, out, ("alias-write",)) is not None
+    freed = m.apply(out.state, "update_and_free_hugetlb_folio", {"alloc_ok": True})
+    assert freed.state.pool is Pool.BUDDY and _poisoned(m, freed.state) == {0x45}
+
+
+def test_devdax_memory_failure_marks_the_compound_head() -> None:
+    """mf_generic_kill_procs(): page = compound_head(page) (6.1), the folio (6.12)."""
+    mf = {"i": 0xC8, "kmalloc_ok": True}
+    for pol, poisoned, stores_to_alias in ((Hwpoison.RAW_HWP_LIST, {0}, False), (Hwpoison.RAW_FLAG, None, True)):
+        m = machine("devdax", hwpoison=pol)
+        state = m.initial()
+        out = m.apply(state, "memory_failure", mf)
+        assert (check_step(m, state, out, ("alias-write", "ro-write")) is not None) is stores_to_alias, pol
+        assert poisoned is None or _poisoned(m, out.state) == poisoned
+
+
 def test_raw_hwp_list_moves_every_flag_after_restore() -> None:
     m = machine("mask-2026")
     state, lines, violation = run(m, OPT, ("memory_failure", {"i": 5, "kmalloc_ok": True}),
@@ -172,7 +203,10 @@ def test_policies_carry_the_kernel_version() -> None:
     assert default_policies(PRESETS["v6.2"]).hwpoison is Hwpoison.RAW_HWP_LIST
     assert default_policies(PRESETS["v6.2"]).hugetlb_clear is HugetlbClear.BEFORE_RESTORE
     assert default_policies(PRESETS["mask-2026"]).hugetlb_clear is HugetlbClear.AFTER_RESTORE
-    assert default_policies(PRESETS["rfc-2020"]).hwpoison is Hwpoison.HEAD_INDEX
+    assert default_policies(PRESETS["rfc-2020"]).hwpoison is Hwpoison.SUBPAGE_HWPOISON
+    assert default_policies(PRESETS["rfc-2020"]).hugetlb_clear is HugetlbClear.AFTER_RESTORE
+    assert default_policies(PRESETS["v6.5"]).pg_arch_1 is Arch1.HEAD
+    assert default_policies(PRESETS["v6.12.111"]).pg_arch_1 is Arch1.FOLIO
 
 
 def test_user_base_is_aligned_for_every_folio_size() -> None:

@@ -125,7 +125,7 @@ def hwpoison_exact(u: Unrolling, st: Step) -> B:
                 u, st, u.page(u.facts.subpage_index_hwpoison) + facts.W_PRIVATE * WORD, faults, z3.And(hugetlb, hf)
             )
             rec_bad = z3.And(hf, idx == i) != injected
-        elif pol is Hwpoison.HEAD_FLAG:
+        elif pol in (Hwpoison.HEAD_FLAG, Hwpoison.SUBPAGE_HWPOISON):
             rec_bad = hf != injected
         else:
             reported = z3.And(hf, z3.Or(s.raw_hwp_unreliable, listed(s.raw_hwp, i)))

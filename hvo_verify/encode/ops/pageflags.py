@@ -21,6 +21,8 @@ def pg_arch_1_page(cpu: SymCpu, i: BV) -> BV:
     """The struct page whose PG_arch_1 the dcache hooks use for subpage i."""
     u = cpu.u
     page = u.page(i)
+    if u.pol.pg_arch_1 is Arch1.FOLIO:
+        return cpu.compound_head(page)
     if u.pol.pg_arch_1 is Arch1.HEAD:
         huge = cpu.page_huge(page)
         head = cpu.compound_head(page, cond=huge)
