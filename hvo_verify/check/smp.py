@@ -49,8 +49,8 @@ def depth(system: System) -> int:
 
 
 def describe(system: System) -> str:
-    return "; ".join(f"CPU{c} {prog.name}: {prog.actor} on folio {prog.folio} page {prog.page}"
-                     for c, prog in enumerate(system.cpus))  # fmt: skip
+    return "; ".join(f"{prog.name}: {prog.actor} on folio {prog.folio} page {prog.page}"
+                     for prog in system.cpus)  # fmt: skip
 
 
 def assumptions(system: System) -> tuple[str, ...]:

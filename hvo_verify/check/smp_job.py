@@ -49,8 +49,26 @@ def system_for(job: SmpJob) -> System | str:
     if reason is not None:
         return reason
     s = job.smp
-    return build(s.cpus, era, folios=s.folios, nr_vpages=s.nr_vpages, bbm_required=job.config.arch in BBM_ARCHES,
+    return build(s.cpus, era, folios=s.folios, nr_vpages=nr_vpages(job), bbm_required=job.config.arch in BBM_ARCHES,
                  max_grace_periods=s.max_grace_periods, optimized=s.optimized)  # fmt: skip
+
+
+def nr_vpages(job: SmpJob) -> int:
+    """Representative vmemmap pages per folio: the spec's, at least one past the pages the
+    era keeps (5.14 and the RFC keep two), at most the config's V."""
+    era = protocol(job.scheme.name)
+    keep = era.reuse_vpage + 1 if era is not None else 1
+    return min(max(job.smp.nr_vpages, keep + 1), max(job.config.vmemmap_pages, 2))
+
+
+def geometry(job: SmpJob) -> str:
+    """The assumption that says what the representative pages stand for."""
+    v, n = job.config.vmemmap_pages, nr_vpages(job)
+    if n >= v:
+        return f"{job.config.id}: each of the folio's {v} vmemmap pages is one PTE step"
+    return (f"{job.config.id}: the folio's {v} vmemmap pages are represented by {n}, pages 0..{n - 2} one PTE step "
+            f"each and page {n - 1} for pages {n - 1}..{v - 1} (remapped alike: one PTE step for the block), "
+            "each by its first struct page")  # fmt: skip
 
 
 def describe(system: System) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -69,4 +87,6 @@ def run_smp_job(job: SmpJob) -> CheckResult:
         return CheckResult("", job.config.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=system)
     result = run_smp(system, (job.invariant,), job.timeout_ms, job.siblings)[0]
     cpus, legend = describe(system)
-    return dataclasses.replace(result, config=job.config.id, cpus=cpus, legend=legend)
+    return dataclasses.replace(
+        result, config=job.config.id, cpus=cpus, legend=legend, assumptions=(geometry(job), *result.assumptions)
+    )
