@@ -1,6 +1,7 @@
 """Benchmark of the SMP checks (issue 12): run from the repository root with
 
     python bench/bench_smp.py [--eras v6.1,v6.12.111] [--sizes 2,3,4,5,6,8] [--limit 60] [--json FILE]
+    python bench/bench_smp.py --specs specs/regressions [--json FILE]
 
 1. For each CPU pair of check/smp.py EXAMPLES and each era: the states and seconds of
    the explicit-state enumeration (check/smp_enumerate.py) against the seconds of the
@@ -18,9 +19,11 @@ import json
 import sys
 import time
 
-from hvo_verify.check.smp import EXAMPLES, example, run_smp
+from hvo_verify.check.smp import EXAMPLES, clear_cache, example, run_smp
 from hvo_verify.check.smp_enumerate import enumerate_all
+from hvo_verify.check.suite import check_specs
 from hvo_verify.ops.smp import INVARIANT_IDS, System
+from hvo_verify.specs.loader import load_specs
 from hvo_verify.verdict import Verdict
 
 
@@ -40,6 +43,34 @@ def measure(system: System, timeout_ms: int) -> dict[str, object]:
     }
 
 
+def bench_specs(folder: str, out: str) -> int:
+    """Wall time of `hvo-verify check` on each [smp] spec (cold: a fresh unrolling each),
+    one worker; then the whole folder's [smp] specs with two workers."""
+    specs = [s for s in load_specs([folder]) if s.smp is not None]
+    rows: list[dict[str, object]] = []
+    walls: list[float] = []
+    print(f"{'spec':58} {'checks':>6} {'wall s':>7}  as expected")
+    for spec in specs:
+        clear_cache()
+        start = time.perf_counter()
+        results = check_specs([spec], workers=1)
+        wall = time.perf_counter() - start
+        ok = all(r.as_expected for r in results)
+        rows.append({"spec": spec.unit, "checks": len(results), "wall_s": round(wall, 2), "as_expected": ok})
+        walls.append(wall)
+        print(f"{spec.unit[-58:]:58} {len(results):>6} {wall:>7.2f}  {ok}", flush=True)
+    clear_cache()
+    start = time.perf_counter()
+    check_specs(specs, workers=2)
+    both = time.perf_counter() - start
+    print(f"{len(specs)} [smp] specs: sum {sum(walls):.1f} s on one worker, {both:.1f} s with 2 workers; "
+          f"slowest {max(walls, default=0.0):.1f} s")  # fmt: skip
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            json.dump({"specs": rows, "two_workers_s": round(both, 1)}, fh, indent=2)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eras", default="v6.1,v6.12.111")
@@ -50,7 +81,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--skip-pairs", action="store_true")
     ap.add_argument("--skip-growth", action="store_true")
     ap.add_argument("--json", default="")
+    ap.add_argument("--specs", default="", help="time each [smp] spec of this folder (targets: <= 10 s each, <= 60 s "
+                    "for specs/regressions/ with 2 workers), then stop")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.specs:
+        return bench_specs(args.specs, args.json)
     timeout_ms = int(args.limit * 1000)
     rows: list[dict[str, object]] = []
     print(f"{'pair':28} {'era':10} {'states':>7} {'explicit s':>10} {'bmc s':>8} {'ratio':>7}  agrees")
