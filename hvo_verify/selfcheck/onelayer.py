@@ -315,6 +315,8 @@ _VIOLATED_HINT = {
     "restore-identity": "must-catch/ops-restore-without-reset.toml:restore-identity",
     "refcount": "must-catch/ops-gup-refs-on-subpage.toml:refcount",
     "only-hugetlb-optimized": "objections/b5-dissolve-window.toml:only-hugetlb-optimized",
+    "vmemmap-frame-freeable": "regressions/2022-vmemmap-pmd-split-page.toml:vmemmap-frame-freeable",
+    "restore-progress": "regressions/2023-restore-movable-node.toml:restore-progress",
 }
 
 

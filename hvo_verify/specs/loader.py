@@ -33,7 +33,17 @@ from hvo_verify.model.config import (
     parse_config_id,
 )
 from hvo_verify.model.names import suggest
-from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
+from hvo_verify.model.policy import (
+    Arch1,
+    GupRefs,
+    HugetlbClear,
+    Hwpoison,
+    Mapcount,
+    Node,
+    RestoreGfp,
+    VmemmapFrames,
+    default_policies,
+)
 from hvo_verify.model.scheme import (
     PRESETS,
     Encoding,
@@ -429,6 +439,11 @@ _POLICY_KEYS: dict[str, Callable[[object, str], object]] = {
     "hugetlb_clear": _choice(HugetlbClear, "hugetlb_clear ordering"),
     "restore_reset": _bool,
     "kmalloc_may_fail": _bool,
+    "split_pmd_block": _bool,
+    "self_hosted_check": _bool,
+    "restore_gfp": _choice(RestoreGfp, "restore gfp mask"),
+    "vmemmap_frames": _choice(VmemmapFrames, "vmemmap frame source"),
+    "node": _choice(Node, "node kind"),
 }
 OPS_KEYS = ("run", "depth", "io_max", "io_align", "max_calls", *_POLICY_KEYS)
 
