@@ -306,6 +306,7 @@ _VIOLATED_HINT = {
     "layout-soundness": "must-catch/metadata-on-writable-alias.toml:layout-soundness",
     "no-dangling-frame": "must-catch/freed-frame-still-mapped.toml:no-dangling-frame",
     "accounting": "must-catch/no-net-saving.toml:accounting",
+    "decoders-agree": "regressions/2026-page-slab-open-coded.toml:decoders-agree",
     "dma-exact": "must-catch/ops-gup-returns-representative.toml:dma-exact",
     "alias-write": "objections/pg-arch-1-writable-aliases.toml:alias-write",
     "ro-write": "objections/hwpoison-raw-flag-v5.14.toml:ro-write",
