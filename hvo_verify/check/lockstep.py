@@ -49,7 +49,16 @@ from hvo_verify.invariants.replay import check_step
 from hvo_verify.model import readers
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.facts import WORD, FrameKind
-from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
+from hvo_verify.model.policy import (
+    Arch1,
+    GupRefs,
+    HugetlbClear,
+    Hwpoison,
+    Mapcount,
+    Node,
+    VmemmapFrames,
+    default_policies,
+)
 from hvo_verify.model.scheme import PRESETS, MemoryModel, Scheme
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, FaultKind, KState, Outcome
@@ -228,6 +237,8 @@ def _step(m: Machine, u: Unrolling, t: int, conc: _Concrete, ask: _Ask, sample: 
         for name, concrete, symbolic in (
             ("restored", out.restored, st.restored),
             ("to_buddy", out.to_buddy, st.to_buddy),
+            ("unfreeable", out.unfreeable is not None, st.unfreeable),
+            ("restore_refused", out.restore_refused, st.restore_refused),
         ):
             if concrete != ask(symbolic):
                 return f"{name}: concrete {concrete}, z3 {not concrete}"
@@ -566,6 +577,22 @@ CASES: tuple[Case, ...] = (
         ],
     ),  # fmt: skip
     case(_X86, "mask-2026", [_OPT, _ALLOC, ("sync_icache_dcache", {"i": 0x81}), ("folio_put", {}), _DISSOLVE, _FREE]),
+    # the failure paths and settings of bugs B2, B4, B7 and the 6.12.115 head copy
+    case(
+        _X86,
+        "v5.18",
+        [_OPT, ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True})],
+        vmemmap_frames=VmemmapFrames.HOTPLUG,
+    ),
+    case(_X86, "v5.18", [_OPT], vmemmap_frames=VmemmapFrames.MEMMAP_ON_MEMORY),
+    case(_X86, "v6.1", [_OPT, _ALLOC], vmemmap_frames=VmemmapFrames.MEMMAP_ON_MEMORY),
+    case(
+        _X86,
+        "v6.5",
+        [_OPT, ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True}), _DISSOLVE, _FREE],
+        node=Node.MOVABLE_ONLY,
+    ),
+    case(_X86, "v6.12.115", [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": False}), _OPT, _DISSOLVE, _FREE]),
 )
 
 

@@ -194,6 +194,19 @@ def check_only_hugetlb_optimized(m: Machine, before: KState, out: Outcome) -> st
     return None
 
 
+def check_vmemmap_frame_freeable(m: Machine, before: KState, out: Outcome) -> str | None:
+    if out.unfreeable is not None:
+        return out.unfreeable
+    return None
+
+
+def check_restore_progress(m: Machine, before: KState, out: Outcome) -> str | None:
+    if out.restore_refused:
+        return ("hugetlb_vmemmap_restore_folio() failed with pages free: __GFP_THISNODE on a node with only "
+                "ZONE_MOVABLE, so the folio can never be freed (the pool cannot shrink)")  # fmt: skip
+    return None
+
+
 OP_INVARIANTS: dict[str, OpInvariant] = {
     inv.id: inv
     for inv in (
@@ -220,6 +233,13 @@ OP_INVARIANTS: dict[str, OpInvariant] = {
                     check_refcount),
         OpInvariant("only-hugetlb-optimized", "only hugetlb folios have an optimized vmemmap",
                     "32c877191e02, d8f5f7e445f0 (bugs B5, B6; reference 8.5)", check_only_hugetlb_optimized),
+        OpInvariant("vmemmap-frame-freeable",
+                    "every vmemmap frame HVO frees is an independently freeable order-0 page outside the memory "
+                    "it describes",
+                    "split_vmemmap_huge_pmd() split_page() (39d35edee453, B2); PageVmemmapSelfHosted "
+                    "(66361095129b, B4)", check_vmemmap_frame_freeable),
+        OpInvariant("restore-progress", "a restore fails only when no node has a page for it (the pool can shrink)",
+                    "alloc_vmemmap_page_list() gfp mask (Yuan Can, v6.6; bug B7)", check_restore_progress),
     )
 }  # fmt: skip
 

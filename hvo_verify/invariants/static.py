@@ -14,7 +14,7 @@ from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import pagetable_pages
 from hvo_verify.model.describe import frame_label
-from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, orig
+from hvo_verify.model.facts import KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_HUGE, MASK64, orig
 from hvo_verify.model.scheme import FolioKind, Scheme
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 
@@ -198,6 +198,32 @@ def _name(mem: VmemmapState, vaddr: int) -> str:
     return f"{vaddr:#x}"
 
 
+def page_slab_head(mem: VmemmapState, page: int) -> int:
+    """The struct page mm/slab.h page_slab() decodes before its PGTY_slab test: its own
+    open-coded pointer form where the version has it, else compound_head()."""
+    if not mem.folio.scheme.facts.page_slab_open_coded:
+        return r.compound_head(mem, page)
+    info = r.compound_head_word(mem, page)
+    return (info - 1) & MASK64 if info & 1 else page
+
+
+def check_decoders_agree(mem: VmemmapState, i: int) -> str | None:
+    page = _sub(mem, i)
+    try:
+        want = r.compound_head(mem, page)
+    except VmemmapFault:
+        return None  # head-resolution reports it
+    try:
+        got = page_slab_head(mem, page)
+    except VmemmapFault as exc:
+        return _fault(f"page_slab(head+{i})", exc)
+    if got != want:
+        return (
+            f"page_slab(head+{i}) decodes compound_info as {_name(mem, got)}; _compound_head() finds {_name(mem, want)}"
+        )
+    return None
+
+
 def _not_devdax(scheme: Scheme) -> str | None:
     if scheme.folio_kind is FolioKind.DEVDAX:
         return "fs/proc/page.c: /proc/kpageflags uses pfn_to_online_page(), NULL for ZONE_DEVICE pfns (KPF_NOPAGE)"
@@ -257,6 +283,13 @@ INVARIANTS: dict[str, Invariant] = {
             "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimizable_size(), split_vmemmap_huge_pmd()",
             Index.FOLIO,
             check_accounting,
+        ),
+        Invariant(
+            "decoders-agree",
+            "every other decoder of compound_info (slab's page_slab()) finds the head _compound_head() finds",
+            'mm/slab.h page_slab(); "mm/slab: use compound_head() in page_slab()" (2026, bug B19)',
+            Index.SUBPAGE,
+            check_decoders_agree,
         ),
     )
 }

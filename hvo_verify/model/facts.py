@@ -118,6 +118,13 @@ class VersionFacts:
     # include/linux/page-flags.h:946,1079 PGTY_hugetlb, FOLIO_TYPE_OPS(hugetlb)), which
     # overlays _mapcount and so travels with a byte copy of the head struct page.
     hugetlb_page_type: bool = False
+    # A decoder of compound_info other than _compound_head(): mm/slab.h page_slab()
+    # open-coding the pointer form (`if (info & 1) page = (struct page *)(info - 1)`).
+    # Right for the pointer encoding, wrong for the 2026 mask encoding (bug B19; the
+    # series replaced it by compound_head(): "mm/slab: use compound_head() in
+    # page_slab()", <20260202155634.650837-18-kas@kernel.org>).  No preset has it; a
+    # spec's `scheme.page_slab = "open-coded"` does.
+    page_slab_open_coded: bool = False
 
     def folio_info_word(self, dtor: int, order: int) -> int:
         """page[1]'s W_FOLIO_INFO word for a folio of this destructor and order."""

@@ -83,6 +83,43 @@ class HugetlbClear(enum.Enum):
     AFTER_RESTORE = "after-restore"
 
 
+class RestoreGfp(enum.Enum):
+    """Where hugetlb_vmemmap_restore_folio() may take its vmemmap pages (bug B7)."""
+
+    # GFP_KERNEL | __GFP_NORETRY | __GFP_THISNODE: only the folio's node (v5.14..v6.5;
+    # still in Debian 6.1.176, linux-source-6.1 mm/hugetlb_vmemmap.c:448-449).
+    THISNODE = "thisnode"
+    # Yuan Can, v6.6, "mm: hugetlb_vmemmap: fix hugetlb page number decrease failed on
+    # movable nodes" + "allow alloc vmemmap pages fallback to other nodes": the folio's
+    # node preferred, any node allowed (linux-source-6.12 mm/hugetlb_vmemmap.c:299-305).
+    ANY_NODE = "any-node"
+
+
+class VmemmapFrames(enum.Enum):
+    """Where the folio's vmemmap frames came from: the setting the folio lives in, not a
+    kernel version (a spec's `[ops] vmemmap_frames`)."""
+
+    # memblock at boot: PageReserved, freed one by one by free_bootmem_page()
+    # (linux-source-6.1 mm/hugetlb_vmemmap.c:216-222 free_vmemmap_page()).
+    BOOTMEM = "bootmem"
+    # hot-added memory: a PMD-mapped vmemmap is one order-get_order(PMD_SIZE) buddy block
+    # (mm/sparse-vmemmap.c vmemmap_alloc_block()); its pages are independent order-0
+    # pages only after split_page() (bug B2).
+    HOTPLUG = "hotplug"
+    # memory_hotplug.memmap_on_memory: the vmemmap sits at the start of the hot-added range
+    # it describes (altmap), its pages PageVmemmapSelfHosted (bug B4; reference 3.3).
+    MEMMAP_ON_MEMORY = "memmap-on-memory"
+
+
+class Node(enum.Enum):
+    """What the folio's NUMA node can give an unmovable allocation (bug B7)."""
+
+    NORMAL = "normal"
+    # movable_node / movablecore: only ZONE_MOVABLE, where GFP_KERNEL vmemmap pages may
+    # not come from ("page allocation failure: order:0 ... __GFP_THISNODE").
+    MOVABLE_ONLY = "movable-only"
+
+
 @dataclass(frozen=True, slots=True)
 class Policies:
     kernel: str  # the version these policies model
@@ -97,6 +134,21 @@ class Policies:
     restore_reset: bool = True
     # folio_set_hugetlb_hwpoison(): kmalloc(GFP_ATOMIC) may fail -> raw_hwp_unreliable.
     kmalloc_may_fail: bool = False
+    # split_vmemmap_huge_pmd(): split_page() of a PMD block that came from buddy
+    # (`if (!PageReserved(head))`, linux-source-6.1 mm/hugetlb_vmemmap.c:71-77); added by
+    # 39d35edee453 "mm: sparsemem: fix missing higher order allocation splitting"
+    # (<20220620023019.94257-1-songmuchun@bytedance.com>, v5.19-rc4; bug B2).
+    split_pmd_block: bool = True
+    # HVO is a no-op when the folio's vmemmap is PageVmemmapSelfHosted: 66361095129b
+    # (v6.0; linux-source-6.1 mm/hugetlb_vmemmap.c:467-508 vmemmap_should_optimize(),
+    # linux-source-6.12 :126-131 vmemmap_pmd_entry() -ENOTSUPP); v5.19's 6e02c46b4d97
+    # turned memmap_on_memory off instead when HVO was on (bug B4).
+    self_hosted_check: bool = True
+    restore_gfp: RestoreGfp = RestoreGfp.ANY_NODE
+    # The setting (not a kernel version): where the vmemmap frames came from, and what the
+    # folio's node can give (see the enums).
+    vmemmap_frames: VmemmapFrames = VmemmapFrames.BOOTMEM
+    node: Node = Node.NORMAL
 
     def describe(self, *, kmalloc: bool = True) -> str:
         """One line: `kernel behaviour of v6.1: hwpoison=raw-hwp-list, pg_arch_1=head, ...`
@@ -109,6 +161,13 @@ class Policies:
         )
         if kmalloc:
             line += f", kmalloc_may_fail={str(self.kmalloc_may_fail).lower()}"
+        if self.vmemmap_frames is not VmemmapFrames.BOOTMEM:
+            line += (
+                f"; vmemmap from {self.vmemmap_frames.value}: split_pmd_block="
+                f"{str(self.split_pmd_block).lower()}, self_hosted_check={str(self.self_hosted_check).lower()}"
+            )
+        if self.node is not Node.NORMAL:
+            line += f"; folio on a {self.node.value} node: restore_gfp={self.restore_gfp.value}"
         return line
 
 
@@ -144,6 +203,19 @@ PRESET_POLICIES: dict[str, Policies] = {
         Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax
     )
 }
+# The kernels before each fix of bugs B2, B4 and B7 (the fields' comments cite the fixes).
+_BEFORE_FIX: dict[str, tuple[str, ...]] = {
+    "split_pmd_block": ("RFC 2020-09", "v5.14", "v5.18"),
+    "self_hosted_check": ("RFC 2020-09", "v5.14", "v5.18"),
+    "restore_gfp": ("RFC 2020-09", "v5.14", "v5.18", "v5.19", "v6.1", "v6.1.52", "v6.2", "v6.5"),
+}
+_PRE_FIX_VALUE: dict[str, object] = {
+    "split_pmd_block": False, "self_hosted_check": False, "restore_gfp": RestoreGfp.THISNODE,
+}  # fmt: skip
+for _field, _kernels in _BEFORE_FIX.items():
+    for _kernel in _kernels:
+        PRESET_POLICIES[_kernel] = replace(PRESET_POLICIES[_kernel], **{_field: _PRE_FIX_VALUE[_field]})  # type: ignore[arg-type]
+
 # A custom scheme with no base preset: the newest kernel's behaviour.
 LATEST = "linux-mm 2026"
 

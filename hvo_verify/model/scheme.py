@@ -340,11 +340,14 @@ _era(
     "__hugetlb_vmemmap_optimize_folio() :542 (copy_page(vmemmap_head, folio); vmemmap_tail = vmemmap_head), "
     "vmemmap_remap_pte() :198-233, vmemmap_restore_pte() :236-259 (copy_page(dst, src), no "
     "reset_struct_pages()); changelog 6.12.115-1 'mm/hugetlb: refactor code around vmemmap_walk'",
-    "as v6.12.111; restore copies the head copy verbatim (no reset_struct_pages())",
+    "as v6.12.111; restore copies the head copy verbatim (no reset_struct_pages()); no head-copy fallback",
     # The refactor comes from the 2026 shared-tail series, where the tail page holds
     # valid tails; here vmemmap_tail is the copied head page, so every restored tail
     # vmemmap page starts with a copy of the head struct page.
     facts=replace(_FOLIO_ERA_612, nr_reset_struct_page=0),
+    # ... and, as in that series, a failed head-page allocation is -ENOMEM: the folio
+    # is left unoptimized (linux-source-6.12 mm/hugetlb_vmemmap.c:536-539, 559-562).
+    head_copy=HeadCopy.REQUIRED,
 )
 
 # `hvo-verify list` and the era sweep show presets in kernel order.

@@ -19,7 +19,7 @@ from hvo_verify.errors import VmemmapFault
 from hvo_verify.model import readers
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.facts import MASK64, W_COUNTS, W_FLAGS, W_FOLIO_COUNTS, WORD
-from hvo_verify.model.policy import Policies
+from hvo_verify.model.policy import Node, Policies, RestoreGfp, VmemmapFrames
 from hvo_verify.model.remap import populate, vmemmap_remap_alloc, vmemmap_remap_free
 from hvo_verify.model.scheme import FolioKind, Scheme
 from hvo_verify.model.structpage import Folio
@@ -55,6 +55,8 @@ class Cpu:
     restored: bool = False
     to_buddy: bool = False
     stopped: bool = False
+    unfreeable: str | None = None  # why a frame this operation freed is not a free order-0 page
+    restore_refused: bool = False  # the allocator had pages, but not where the gfp mask allows
 
     # -- primitives ------------------------------------------------------------------------
     def read(self, vaddr: int) -> int:
@@ -88,14 +90,41 @@ class Cpu:
         self.store(page + W_FLAGS * WORD, word | (1 << bit) if on else word & ~(1 << bit))
 
     def remap_free(self, alloc_ok: bool) -> None:
-        """The scheme's vmemmap_remap_free() on the folio (PTE changes, frames freed)."""
+        """The scheme's vmemmap_remap_free() on the folio (PTE changes, frames freed).
+        Where the vmemmap is self-hosted and the kernel checks PageVmemmapSelfHosted, HVO
+        is a no-op (bug B4); otherwise a freed frame that is self-hosted, or a piece of a
+        hot-added PMD block the split did not split_page() (bug B2), is `unfreeable`."""
+        pol = self.m.policies
+        self_hosted = pol.vmemmap_frames is VmemmapFrames.MEMMAP_ON_MEMORY
+        if self_hosted and pol.self_hosted_check:
+            self.say("PageVmemmapSelfHosted(vmemmap page): HVO is a no-op (66361095129b)")
+            return
+        before = self.state.vmemmap.freed
         vm, lines = vmemmap_remap_free(self.state.vmemmap, split_ok=alloc_ok, head_alloc_ok=alloc_ok)
         self.state = replace(self.state, vmemmap=vm)
         self.lines.extend(lines)
+        if vm.freed - before:
+            config = self.m.config
+            unsplit = pol.vmemmap_frames is VmemmapFrames.HOTPLUG and config.vmemmap_pmd_mapped
+            if self_hosted:
+                self.unfreeable = (
+                    "vmemmap frames inside the hot-added range they describe (PageVmemmapSelfHosted) freed"
+                )
+            elif unsplit and not pol.split_pmd_block:
+                order = (config.pmd_size // config.page_size).bit_length() - 1
+                self.unfreeable = (f"vmemmap frames freed one by one are pieces of an order-{order} buddy "
+                                   "block never split_page()d (their refcount is 0)")  # fmt: skip
 
     def remap_alloc(self, alloc_ok: bool) -> bool:
-        """vmemmap_remap_alloc(): restore the vmemmap; False when the allocation failed."""
-        reset = self.m.scheme.facts.nr_reset_struct_page * self.m.folio.size if self.m.policies.restore_reset else 0
+        """vmemmap_remap_alloc(): restore the vmemmap; False when the allocation failed.
+        `alloc_ok`: the allocator has order-0 pages for GFP_KERNEL on some node; with
+        __GFP_THISNODE on a movable-only node none of them may be used (bug B7)."""
+        pol = self.m.policies
+        if alloc_ok and pol.restore_gfp is RestoreGfp.THISNODE and pol.node is Node.MOVABLE_ONLY:
+            self.say("alloc_pages_node(nid, ...|__GFP_THISNODE): the node has only ZONE_MOVABLE")
+            self.restore_refused = True
+            alloc_ok = False
+        reset = self.m.scheme.facts.nr_reset_struct_page * self.m.folio.size if pol.restore_reset else 0
         vm, lines, ok = vmemmap_remap_alloc(self.state.vmemmap, alloc_ok=alloc_ok, reset=reset)
         self.lines.extend(lines)
         if ok:
@@ -260,7 +289,8 @@ class Machine:
             kind = FaultKind.RO_WRITE if str(exc).startswith("store") else FaultKind.READ
             cpu.say(f"oops: {exc}")
             return Outcome(cpu.state, tuple(cpu.lines), tuple(cpu.writes), Fault(kind, str(exc)))
-        return Outcome(cpu.state, tuple(cpu.lines), tuple(cpu.writes), None, cpu.restored, cpu.to_buddy)
+        return Outcome(cpu.state, tuple(cpu.lines), tuple(cpu.writes), None, cpu.restored, cpu.to_buddy,
+                       cpu.unfreeable, cpu.restore_refused)  # fmt: skip
 
     # -- argument domains (exploration and explicit-state search) -------------------------------
     def arg_values(self, arg: Arg) -> range | tuple[bool, ...]:

@@ -103,3 +103,5 @@ class Outcome:
     fault: Fault | None = None
     restored: bool = False  # this step restored the vmemmap
     to_buddy: bool = False  # this step freed the folio's pages to buddy
+    unfreeable: str | None = None  # this step freed vmemmap frames that are not free order-0 pages (why)
+    restore_refused: bool = False  # a restore failed though the allocator had pages (gfp mask)

@@ -49,6 +49,7 @@ from hvo_verify.check.suite import check_specs
 from hvo_verify.encode import readers as er
 from hvo_verify.encode.folio import K_ORIG, SymFolio, select_pte
 from hvo_verify.encode.folio import Pte as SymPte
+from hvo_verify.encode.invariants import static as enc_static
 from hvo_verify.encode.memory import Page, SymMemory, Val
 from hvo_verify.encode.ops import gup as sym_gup
 from hvo_verify.encode.ops import hwpoison as sym_hwpoison
@@ -58,6 +59,7 @@ from hvo_verify.encode.ops.state import POOL, SymKState
 from hvo_verify.encode.ops.step import StepGen, Store, SymCpu
 from hvo_verify.encode.terms import FALSE, TRUE, bv
 from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants import static as inv_static
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model import accounting, facts, remap
@@ -65,7 +67,7 @@ from hvo_verify.model import readers as mr
 from hvo_verify.model import structpage as sp
 from hvo_verify.model import vmemmap as vm
 from hvo_verify.model.facts import MASK64, WORD, FrameId, FrameKind, orig
-from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount
+from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, RestoreGfp
 from hvo_verify.model.scheme import PRESETS, Encoding, HeadCopy, Scheme, Target
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.ops import gup as ops_gup
@@ -571,6 +573,19 @@ def _put_one_ref_per_run() -> list[Patch]:
 
 # ---------------------------------------------------------------- the catalogue
 
+
+def _page_slab_open_coded() -> list[Patch]:
+    def concrete(mem: VmemmapState, page: int) -> int:
+        info = mr.compound_head_word(mem, page)
+        return (info - 1) & MASK64 if info & 1 else page
+
+    def symbolic(f: SymFolio, page: Page) -> Val:
+        info = page.field(f, facts.W_COMPOUND_HEAD)
+        return Val(page.rel + (info.ptr - 1 - page.rel) * (info.value & 1), info.fault)
+
+    return [*everywhere(inv_static.page_slab_head, concrete), *everywhere(enc_static.page_slab_head, symbolic)]
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "no-fake-head-fix",
@@ -833,6 +848,34 @@ MUTANTS: tuple[Mutant, ...] = (
         "folio's mapcount in page[1]",
         ("objections/double-mapping-folio.toml:ro-write,alias-write",),
         lambda: forced_policies(mapcount=Mapcount.PER_SUBPAGE),
+    ),
+    Mutant(
+        "vmemmap-pmd-block-not-split",
+        "mm/hugetlb_vmemmap.c split_vmemmap_huge_pmd(): split_page() of a buddy-allocated PMD block dropped "
+        "(39d35edee453 reverted): hot-added vmemmap frames are freed as pieces of an order-9 block",
+        ("regressions/2022-vmemmap-pmd-split-page-fixed.toml:vmemmap-frame-freeable",),
+        lambda: forced_policies(split_pmd_block=False),
+    ),
+    Mutant(
+        "self-hosted-vmemmap-optimized",
+        "mm/hugetlb_vmemmap.c vmemmap_should_optimize(): the PageVmemmapSelfHosted() test dropped "
+        "(66361095129b reverted): HVO frees vmemmap frames inside the hot-added range they describe",
+        ("regressions/2022-memmap-on-memory-self-hosted-fixed.toml:vmemmap-frame-freeable",),
+        lambda: forced_policies(self_hosted_check=False),
+    ),
+    Mutant(
+        "restore-gfp-thisnode",
+        "mm/hugetlb_vmemmap.c alloc_vmemmap_page_list(): __GFP_THISNODE kept (the v6.6 fallback to other "
+        "nodes reverted): on a movable-only node every restore fails",
+        ("regressions/2023-restore-movable-node-fixed.toml:restore-progress",),
+        lambda: forced_policies(restore_gfp=RestoreGfp.THISNODE),
+    ),
+    Mutant(
+        "page-slab-open-coded",
+        "mm/slab.h page_slab(): compound_info decoded in the pointer form (info - 1) instead of "
+        'compound_head() ("mm/slab: use compound_head() in page_slab()" reverted)',
+        ("regressions/2026-page-slab-open-coded-fixed.toml:decoders-agree",),
+        _page_slab_open_coded,
     ),
 )
 

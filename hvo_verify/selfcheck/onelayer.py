@@ -307,6 +307,7 @@ _VIOLATED_HINT = {
     "layout-soundness": "must-catch/metadata-on-writable-alias.toml:layout-soundness",
     "no-dangling-frame": "must-catch/freed-frame-still-mapped.toml:no-dangling-frame",
     "accounting": "must-catch/no-net-saving.toml:accounting",
+    "decoders-agree": "regressions/2026-page-slab-open-coded.toml:decoders-agree",
     "dma-exact": "must-catch/ops-gup-returns-representative.toml:dma-exact",
     "alias-write": "objections/pg-arch-1-writable-aliases.toml:alias-write",
     "ro-write": "objections/hwpoison-raw-flag-v5.14.toml:ro-write",
@@ -316,6 +317,8 @@ _VIOLATED_HINT = {
     "restore-identity": "must-catch/ops-restore-without-reset.toml:restore-identity",
     "refcount": "must-catch/ops-gup-refs-on-subpage.toml:refcount",
     "only-hugetlb-optimized": "objections/b5-dissolve-window.toml:only-hugetlb-optimized",
+    "vmemmap-frame-freeable": "regressions/2022-vmemmap-pmd-split-page.toml:vmemmap-frame-freeable",
+    "restore-progress": "regressions/2023-restore-movable-node.toml:restore-progress",
 }
 
 

@@ -33,8 +33,19 @@ from hvo_verify.model.config import (
     check_struct_page_size,
     parse_config_id,
 )
+from hvo_verify.model.facts import VersionFacts
 from hvo_verify.model.names import suggest
-from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
+from hvo_verify.model.policy import (
+    Arch1,
+    GupRefs,
+    HugetlbClear,
+    Hwpoison,
+    Mapcount,
+    Node,
+    RestoreGfp,
+    VmemmapFrames,
+    default_policies,
+)
 from hvo_verify.model.scheme import (
     PRESETS,
     Encoding,
@@ -70,6 +81,13 @@ class VmemmapAlign(enum.Enum):
 
     PAGE = "page"
     MAX_FOLIO = "max-folio"  # MAX_FOLIO_VMEMMAP_ALIGN (2026 mask encoding)
+
+
+class PageSlab(enum.Enum):
+    """`page_slab` in a custom scheme: how mm/slab.h page_slab() decodes compound_info."""
+
+    COMPOUND_HEAD = "compound-head"
+    OPEN_CODED = "open-coded"  # `if (info & 1) page = (struct page *)(info - 1)` (bug B19)
 
 
 # fmt: off
@@ -277,6 +295,13 @@ SCHEME_KEYS: dict[str, Callable[[object, str], dict[str, object]]] = {
 }
 
 
+def _facts(fields: Mapping[str, object], scheme: Scheme) -> VersionFacts:
+    """The version facts as the keys read so far left them."""
+    facts = fields.get("facts", scheme.facts)
+    assert isinstance(facts, VersionFacts)
+    return facts
+
+
 def _scheme(value: object, source: str) -> Scheme:
     if isinstance(value, str):
         if value not in PRESETS:
@@ -284,7 +309,7 @@ def _scheme(value: object, source: str) -> Scheme:
         return PRESETS[value]
     if not isinstance(value, dict):
         _must("scheme", "a preset name or a table", value)
-    _check_keys(value, "scheme", ["base", *SCHEME_KEYS, "nr_reset_struct_page"])
+    _check_keys(value, "scheme", ["base", *SCHEME_KEYS, "nr_reset_struct_page", "page_slab"])
     base_name = value.get("base")
     if base_name is None:
         scheme = Scheme(name="custom", version="custom", source=source, private=(0,), target=Target.PAGE)
@@ -298,7 +323,11 @@ def _scheme(value: object, source: str) -> Scheme:
     for name, item in value.items():
         if name == "nr_reset_struct_page":  # a version fact: mm/hugetlb_vmemmap.c NR_RESET_STRUCT_PAGE
             reset = _int_in(0, 8)(item, f"scheme.{name}")
-            fields["facts"] = dataclasses.replace(scheme.facts, nr_reset_struct_page=reset)
+            fields["facts"] = dataclasses.replace(_facts(fields, scheme), nr_reset_struct_page=reset)
+        elif name == "page_slab":  # a version fact: how mm/slab.h page_slab() decodes compound_info
+            form = _choice(PageSlab, "page_slab decoder")(item, f"scheme.{name}")
+            open_coded = form is PageSlab.OPEN_CODED
+            fields["facts"] = dataclasses.replace(_facts(fields, scheme), page_slab_open_coded=open_coded)
         elif name != "base":
             fields.update(SCHEME_KEYS[name](item, f"scheme.{name}"))
     if base_name is not None and fields:
@@ -444,6 +473,11 @@ _POLICY_KEYS: dict[str, Callable[[object, str], object]] = {
     "hugetlb_clear": _choice(HugetlbClear, "hugetlb_clear ordering"),
     "restore_reset": _bool,
     "kmalloc_may_fail": _bool,
+    "split_pmd_block": _bool,
+    "self_hosted_check": _bool,
+    "restore_gfp": _choice(RestoreGfp, "restore gfp mask"),
+    "vmemmap_frames": _choice(VmemmapFrames, "vmemmap frame source"),
+    "node": _choice(Node, "node kind"),
 }
 OPS_KEYS = ("run", "depth", "io_max", "io_align", "max_calls", *_POLICY_KEYS)
 

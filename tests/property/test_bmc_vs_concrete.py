@@ -38,7 +38,17 @@ from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.replay import check_step
 from hvo_verify.model.config import parse_config_id
-from hvo_verify.model.policy import Arch1, GupRefs, HugetlbClear, Hwpoison, Mapcount, default_policies
+from hvo_verify.model.policy import (
+    Arch1,
+    GupRefs,
+    HugetlbClear,
+    Hwpoison,
+    Mapcount,
+    Node,
+    RestoreGfp,
+    VmemmapFrames,
+    default_policies,
+)
 from hvo_verify.model.scheme import PRESETS, MemoryModel, Scheme, Target
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.ops.machine import Machine
@@ -126,6 +136,11 @@ def machines(draw: st.DrawFn, family: str) -> Machine:
         hugetlb_clear=draw(st.sampled_from(list(HugetlbClear))),
         restore_reset=draw(st.booleans()),
         kmalloc_may_fail=draw(st.booleans()),
+        split_pmd_block=draw(st.booleans()),
+        self_hosted_check=draw(st.booleans()),
+        restore_gfp=draw(st.sampled_from(list(RestoreGfp))),
+        vmemmap_frames=draw(st.sampled_from(list(VmemmapFrames))),
+        node=draw(st.sampled_from(list(Node))),
     )
     return Machine.canonical(config, scheme, pol, config.page_size, 512)
 
@@ -334,6 +349,27 @@ SPEC_TRACES: list[Run] = [
         [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}), ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True})],
     ),
     _spec_run(
+        "must-catch/ops-free-self-hosted-vmemmap",
+        "restore",
+        "vmemmap-frame-freeable",
+        "x86-64/4K/2M",
+        [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True})],
+    ),
+    _spec_run(
+        "must-catch/ops-free-unsplit-vmemmap-block",
+        "restore",
+        "vmemmap-frame-freeable",
+        "x86-64/4K/2M",
+        [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True})],
+    ),
+    _spec_run(
+        "must-catch/ops-restore-thisnode",
+        "restore",
+        "restore-progress",
+        "x86-64/4K/2M",
+        [("hugetlb_vmemmap_optimize_folio", {"alloc_ok": True}), ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True})],
+    ),
+    _spec_run(
         "must-catch/ops-restore-without-reset",
         "restore",
         "restore-identity",
@@ -469,7 +505,7 @@ def bmc_agrees(run: Run) -> list[frozenset[str]]:
 MUST_VIOLATE: dict[str, frozenset[str]] = {
     "io": frozenset({"dma-exact", "read-fault", "refcount"}),
     "free": frozenset({"hwpoison-exact", "hwpoison-freed", "only-hugetlb-optimized", "ro-write"}),
-    "restore": frozenset({"restore-identity"}),
+    "restore": frozenset({"restore-identity", "vmemmap-frame-freeable", "restore-progress"}),
     "pageflags": frozenset({"alias-write", "ro-write"}),
 }
 

@@ -13,7 +13,16 @@ from hvo_verify.invariants.replay import check_step
 from hvo_verify.model import readers as r
 from hvo_verify.model.config import parse_config_id
 from hvo_verify.model.facts import DEFAULT_FACTS
-from hvo_verify.model.policy import Arch1, HugetlbClear, Hwpoison, default_policies
+from hvo_verify.model.policy import (
+    PRESET_POLICIES,
+    Arch1,
+    HugetlbClear,
+    Hwpoison,
+    Node,
+    RestoreGfp,
+    VmemmapFrames,
+    default_policies,
+)
 from hvo_verify.model.scheme import PRESETS, MemoryModel
 from hvo_verify.model.structpage import Folio
 from hvo_verify.ops.machine import Machine
@@ -211,3 +220,67 @@ def test_policies_carry_the_kernel_version() -> None:
 
 def test_user_base_is_aligned_for_every_folio_size() -> None:
     assert USER_BASE % (16 << 30) == 0
+
+
+RESTORE: Call = ("hugetlb_vmemmap_restore_folio", {"alloc_ok": True})
+
+
+@pytest.mark.parametrize(
+    ("preset", "optimized"),
+    [("v6.2", True), ("v6.8", True), ("v6.12.111", True), ("v6.12.115", False), ("mask-2026", False)],
+)
+def test_a_failed_head_page_allocation_per_era(preset: str, optimized: bool) -> None:
+    """v6.2..6.12.114 fall back to reusing frame(0) in place (11aad2631bf7); Debian
+    6.12.115+ (linux-source-6.12 mm/hugetlb_vmemmap.c:536-539) and 2026 leave the folio
+    unoptimized."""
+    m = machine(preset)
+    state, lines, violation = run(m, ("hugetlb_vmemmap_optimize_folio", {"alloc_ok": False}))
+    assert violation is None and state.optimized is optimized, lines
+    pte0 = state.vmemmap.pte(m.first_vpage)
+    assert pte0 is not None and pte0.frame.kind.name == "ORIG"  # page 0 keeps its frame either way
+    assert len(state.vmemmap.freed) == (m.config.vmemmap_pages - 1 if optimized else 0)
+
+
+@pytest.mark.parametrize(("preset", "frames", "bad"), [
+    ("v5.18", VmemmapFrames.HOTPLUG, True),  # B2 pre-fix: no split_page()
+    ("v5.19", VmemmapFrames.HOTPLUG, False),  # 39d35edee453
+    ("v5.18", VmemmapFrames.BOOTMEM, False),  # PageReserved frames are freed one by one
+    ("v5.18", VmemmapFrames.MEMMAP_ON_MEMORY, True),  # B4 pre-fix
+])  # fmt: skip
+def test_freed_vmemmap_frames_must_be_free_order_0_pages(preset: str, frames: VmemmapFrames, bad: bool) -> None:
+    _state, lines, violation = run(machine(preset, vmemmap_frames=frames), OPT)
+    assert (violation is not None and violation[0] == "vmemmap-frame-freeable") is bad, (violation, lines)
+
+
+def test_self_hosted_vmemmap_makes_hvo_a_no_op_from_v6_0() -> None:
+    for preset in ("v6.1", "v6.12.115"):
+        m = machine(preset, vmemmap_frames=VmemmapFrames.MEMMAP_ON_MEMORY)
+        state, lines, violation = run(m, OPT)
+        assert violation is None and not state.optimized and not state.vmemmap.freed
+        assert any("PageVmemmapSelfHosted" in line for line in lines), lines
+
+
+def test_thisnode_restore_on_a_movable_only_node_never_succeeds() -> None:
+    m = machine("v6.5", node=Node.MOVABLE_ONLY)
+    _state, lines, violation = run(m, OPT, RESTORE)
+    assert violation is not None and violation[0] == "restore-progress", lines
+    # The failed free path leaves the folio on the free list, optimized and hugetlb.
+    state, lines, violation = run(m, OPT, ("dissolve_free_hugetlb_folio", {"i": 0}),
+                                  ("update_and_free_hugetlb_folio", {"alloc_ok": False}))  # fmt: skip
+    assert violation is None and state.optimized and state.hugetlb and state.pool is Pool.FREE, lines
+    for preset, node in (("v6.8", Node.MOVABLE_ONLY), ("v6.1", Node.NORMAL)):
+        state, lines, violation = run(machine(preset, node=node), OPT, RESTORE)
+        assert violation is None and not state.optimized, (preset, lines)
+
+
+def test_pre_fix_kernels_of_b2_b4_b7() -> None:
+    """The era data: which presets' kernels predate each fix (model/policy.py)."""
+    pre = {
+        name: (p.split_pmd_block, p.self_hosted_check, p.restore_gfp is RestoreGfp.THISNODE)
+        for name, p in PRESET_POLICIES.items()
+    }
+    assert pre["v5.18"] == (False, False, True)
+    assert pre["v5.19"] == (True, True, True)
+    assert pre["v6.1"] == (True, True, True)  # Debian 6.1.176 still has __GFP_THISNODE
+    assert pre["v6.5"] == (True, True, True)
+    assert pre["v6.8"] == pre["v6.12.115"] == pre["linux-mm 2026"] == (True, True, False)

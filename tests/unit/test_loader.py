@@ -330,8 +330,8 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
      "(got {'x': 'proved'})"),
     ("expect-long-key", text(expect='"' + "k" * 100 + '" = "proved"'),
      "expect." + "k" * 57 + "...: unknown expect key '" + "k" * 27 + "..." + "k" * 28 + "' (expected one of: "
-     "accounting, address-identity, default, head-resolution, head-tail-exact, kpageflags, layout-soundness, "
-     "no-dangling-frame)"),
+     "accounting, address-identity, decoders-agree, default, head-resolution, head-tail-exact, kpageflags, "
+     "layout-soundness, no-dangling-frame)"),
     ("expect-uncovered", text(configs='["x86-64/4K/2M", "arm64/4K/2M"]', expect='"*@x86-64/*" = "proved"'),
      "expect: no expected verdict for head-resolution on arm64/4K/2M (add 'default' or 'head-resolution')"),
 ]

@@ -153,6 +153,14 @@ def restore_identity(u: Unrolling, st: Step) -> B:
     return z3.And(st.restored, in_range, frame_tag(f) != T_NONE, got != want)
 
 
+def vmemmap_frame_freeable(u: Unrolling, st: Step) -> B:
+    return st.unfreeable
+
+
+def restore_progress(u: Unrolling, st: Step) -> B:
+    return st.restore_refused
+
+
 VIOLATIONS: dict[str, Callable[[Unrolling, Step], B]] = {
     "dma-exact": dma_exact,
     "alias-write": alias_write,
@@ -163,6 +171,8 @@ VIOLATIONS: dict[str, Callable[[Unrolling, Step], B]] = {
     "restore-identity": restore_identity,
     "refcount": refcount,
     "only-hugetlb-optimized": only_hugetlb_optimized,
+    "vmemmap-frame-freeable": vmemmap_frame_freeable,
+    "restore-progress": restore_progress,
 }
 
 

@@ -14,6 +14,7 @@ import z3
 from hvo_verify.encode import readers as r
 from hvo_verify.encode.folio import BITS, BV, K_NONE, K_ORIG, Pte, SymFolio, bv
 from hvo_verify.model.accounting import pagetable_pages
+from hvo_verify.model.facts import W_COMPOUND_HEAD
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,22 @@ def accounting(f: SymFolio) -> Query:
     return Query((), (), violation)
 
 
+def page_slab_head(f: SymFolio, page: r.Page) -> r.Val:
+    """mm/slab.h page_slab()'s decoding (invariants/static.py page_slab_head())."""
+    if not f.scheme.facts.page_slab_open_coded:
+        return r.compound_head(f, page)
+    info = page.field(f, W_COMPOUND_HEAD)
+    return r.Val(z3.If(z3.Extract(0, 0, info.value) == 1, info.ptr - 1, page.rel), info.fault)
+
+
+def decoders_agree(f: SymFolio) -> Query:
+    def bad(_i: BV, page: r.Page) -> z3.BoolRef:
+        ch, dec = r.compound_head(f, page), page_slab_head(f, page)
+        return z3.And(z3.Not(ch.fault), z3.Or(dec.fault, dec.value != ch.value))
+
+    return _subpage_query(f, bad)
+
+
 BUILDERS: dict[str, Callable[[SymFolio], Query]] = {
     "head-resolution": head_resolution,
     "head-tail-exact": head_tail_exact,
@@ -140,4 +157,5 @@ BUILDERS: dict[str, Callable[[SymFolio], Query]] = {
     "layout-soundness": layout_soundness,
     "no-dangling-frame": no_dangling_frame,
     "accounting": accounting,
+    "decoders-agree": decoders_agree,
 }

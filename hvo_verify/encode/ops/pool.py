@@ -26,8 +26,8 @@ def hugetlb_vmemmap_optimize_folio(cpu: SymCpu) -> StepGen:
 
 def hugetlb_vmemmap_restore_folio(cpu: SymCpu) -> StepGen:
     s, alloc_ok = cpu.s, cpu.args["alloc_ok"]
-    cpu.remap_alloc(z3.And(s.optimized, alloc_ok))
-    cpu.update(optimized=z3.And(s.optimized, z3.Not(alloc_ok)))
+    restored = cpu.remap_alloc(z3.And(s.optimized, alloc_ok))
+    cpu.update(optimized=z3.And(s.optimized, z3.Not(restored)))
     yield from ()
 
 

@@ -43,6 +43,7 @@ from hvo_verify.encode.ops.memory import (
 from hvo_verify.encode.ops.state import POOL, SymIo, SymKState, merge, slots
 from hvo_verify.encode.terms import BITS, BV, FALSE, TRUE, B, bv, conj
 from hvo_verify.model.facts import W_COUNTS, W_FLAGS, WORD
+from hvo_verify.model.policy import Node, RestoreGfp, VmemmapFrames
 from hvo_verify.model.scheme import FolioKind, HeadCopy, Target
 from hvo_verify.ops.state import Pool
 from hvo_verify.ops.table import OPS
@@ -107,6 +108,8 @@ class SymCpu:
     remap: Remap = field(default_factory=Remap)
     dma_bad: B = FALSE  # some DMA segment lands off the user's buffer
     to_buddy: B = FALSE
+    unfreeable: B = FALSE  # freed vmemmap frames that are not free order-0 pages (Cpu.remap_free)
+    restore_refused: B = FALSE  # a restore the gfp mask failed though pages were free (Cpu.remap_alloc)
     in_prefix: bool = False  # running the steps before the PTE changes: no memory access
 
     @property
@@ -152,18 +155,32 @@ class SymCpu:
         return self.store(page + W_FLAGS * WORD, with_bit(word, bit, on), W_FLAGS, conj(cond, change))
 
     def remap_free(self, alloc_ok: B) -> B:
-        """The scheme's vmemmap_remap_free(): whether it remapped (model/remap.py)."""
-        scheme = self.u.scheme
+        """The scheme's vmemmap_remap_free(): whether it remapped (model/remap.py); none
+        where PageVmemmapSelfHosted is checked and holds (B4); the frames it frees are
+        `unfreeable` where self-hosted or pieces of an unsplit hot-added PMD block (B2)."""
+        scheme, cfg, pol = self.u.scheme, self.u.cfg, self.u.pol
         hc = scheme.head_copy
-        split_fails = hc is HeadCopy.NONE and self.u.cfg.vmemmap_pmd_mapped
-        ok = z3.Not(z3.And(z3.Not(alloc_ok), z3.BoolVal(split_fails or hc is HeadCopy.REQUIRED)))
+        split_fails = hc is HeadCopy.NONE and cfg.vmemmap_pmd_mapped
+        self_hosted = pol.vmemmap_frames is VmemmapFrames.MEMMAP_ON_MEMORY
+        refused = z3.BoolVal(self_hosted and pol.self_hosted_check)
+        failed = z3.And(z3.Not(alloc_ok), z3.BoolVal(split_fails or hc is HeadCopy.REQUIRED))
+        ok = z3.And(z3.Not(refused), z3.Not(failed))
         copied = z3.And(ok, alloc_ok, z3.BoolVal(hc is not HeadCopy.NONE))
         self.remap = Remap(conj(self.running, ok), conj(self.running, copied), self.remap.restore)
+        unsplit = pol.vmemmap_frames is VmemmapFrames.HOTPLUG and cfg.vmemmap_pmd_mapped and not pol.split_pmd_block
+        self.unfreeable = conj(self.running, ok, z3.BoolVal(self_hosted or unsplit))
         return ok
 
-    def remap_alloc(self, ok: B) -> None:
-        """vmemmap_remap_alloc() where `ok`: every remapped PTE gets a new page."""
-        self.remap = Remap(self.remap.optimize, self.remap.head_copied, conj(self.running, ok))
+    def remap_alloc(self, ok: B) -> B:
+        """vmemmap_remap_alloc() where `ok` (the allocator has pages): every remapped PTE
+        gets a new page, unless __GFP_THISNODE keeps a movable-only node's pages out (B7);
+        whether it restored."""
+        pol = self.u.pol
+        refused = z3.BoolVal(pol.restore_gfp is RestoreGfp.THISNODE and pol.node is Node.MOVABLE_ONLY)
+        self.restore_refused = conj(self.running, ok, refused)
+        restored = z3.And(ok, z3.Not(refused))
+        self.remap = Remap(self.remap.optimize, self.remap.head_copied, conj(self.running, restored))
+        return restored
 
     def free_to_buddy(self, when: B = TRUE) -> None:
         """The folio's pages go back to the buddy allocator where `when` holds."""
@@ -330,6 +347,8 @@ class Step:
                              or [FALSE])  # fmt: skip
         self.dma_bad = z3.Or([z3.And(self.is_op[n], c.dma_bad) for n, c in cpus.items()] or [FALSE])
         self.to_buddy = z3.Or([z3.And(self.is_op[n], c.to_buddy) for n, c in cpus.items()] or [FALSE])
+        self.unfreeable = z3.Or([z3.And(self.is_op[n], c.unfreeable) for n, c in cpus.items()] or [FALSE])
+        self.restore_refused = z3.Or([z3.And(self.is_op[n], c.restore_refused) for n, c in cpus.items()] or [FALSE])
         self.restored = u.remaps[t].restore
         after = self.before
         for field_ in SymKState.__dataclass_fields__:
