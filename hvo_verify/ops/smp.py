@@ -133,7 +133,7 @@ class System:
     nr_vpages: int
     spare_frames: int = 1
     fresh: tuple[int, ...] = ()
-    head_refcount: int = 0  # a prepared folio's _refcount: 0 frozen (bd225530a4c7), 1 before
+    head_refcount: int = 0  # _refcount of a folio being prepared (HVO at prep): 0 frozen (bd225530a4c7), 1 before
     bbm_required: bool = False  # the architecture forbids replacing a live valid PTE (arm64, s390): BBM_ARCHES
     max_grace_periods: int = 1  # per CPU (B9)
     # Programs run to completion, alone, before the CPUs start (the folios a spec says
@@ -194,6 +194,9 @@ class System:
             cells[f"fr.{f}"] = 2
         for prog in self.setup:
             cells = self._run_alone(prog, cells)
+            # an optimized folio waiting on the free list: _refcount 0 in every era (put
+            # back by free_huge_folio(), or frozen from v6.10)
+            cells[f"m.{cells[f'pte.{prog.folio * self.nr_vpages}.f']}.ref"] = 0
         layout = self.layout()
         for c in range(len(self.cpus)):  # a list that starts with a branch takes it first
             cpu = Cpu(self, layout, cells, c, choice=False)

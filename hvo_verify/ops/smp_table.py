@@ -356,6 +356,34 @@ def speculative_get_page(p: Protocol) -> list[Instr]:
     ]
 
 
+def gup_fast(p: Protocol) -> list[Instr]:
+    """GUP-fast on a mapped HugeTLB folio, for block I/O (O_DIRECT): the page is
+    `pmd_page(orig) + idx` (no access), try_grab_folio_fast() takes a reference on its
+    folio speculatively (folio_try_get() -> page_ref_add_unless() on the head), re-checks
+    page_folio(), and the I/O completion drops the reference (mm/gup.c; 6.12
+    gup_fast_pmd_leaf(), try_grab_folio_fast())."""
+    g = "mm/gup.c try_grab_folio_fast()"
+    grab = []
+    for ins in speculative_get_page(p):
+        if ins.prim is Prim.LABEL or ins.name == "put_page":
+            continue
+        on_head = replace(ins, page=0) if ins.prim in (Prim.LOAD, Prim.CMPXCHG, Prim.FAKE_HEAD) else ins
+        label = f"gup_{ins.label}" if ins.label else ""
+        grab.append(
+            replace(on_head, name=f"gup_{ins.name}", label=label, cite=f"{g}: folio_try_get(folio) -> {ins.cite}")
+        )
+    return [
+        _i("page_folio", Prim.LOAD, f"{g}: folio = page_folio(page) (READ_ONCE(page->compound_head))",
+           field=Field.FLAGS),
+        *grab,
+        _i("page_folio_recheck", Prim.LOAD, f"{g}: if (unlikely(page_folio(page) != folio)) folio_put()",
+           field=Field.FLAGS),
+        _i("gup_put_folio", Prim.ADD, "mm/gup.c gup_put_folio() at I/O completion (unpin_user_pages())",
+           page=0, value=-1),
+        _label("gup_out"),
+    ]  # fmt: skip
+
+
 def memory_failure_dissolve(p: Protocol, nr_vpages: int) -> list[Instr]:
     """memory_failure() on a free HugeTLB folio: dissolve_free_hugetlb_folio() restores
     the vmemmap, whose static_branch_dec() takes cpu_hotplug_lock (B12)."""
@@ -534,6 +562,7 @@ ACTORS = {
     "cpu_hotplug": lambda p, v: cpu_hotplug(p),
     "vmemmap_reader": lambda p, v: vmemmap_reader(p),
     "alloc_hugetlb_folio": lambda p, v: alloc_hugetlb_folio(p),
+    "gup_fast": lambda p, v: gup_fast(p),
     "dissolve_free_hugetlb_folio": dissolve_free_hugetlb_folio,
 }
 

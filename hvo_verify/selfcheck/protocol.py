@@ -26,7 +26,7 @@ from hvo_verify.check.smp_job import SmpJob, system_for
 from hvo_verify.check.suite import check_specs
 from hvo_verify.ops.smp_table import Edit
 from hvo_verify.selfcheck.section import Section
-from hvo_verify.specs.loader import load_spec, load_specs
+from hvo_verify.specs.loader import load_specs, load_sweep
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 
@@ -69,6 +69,8 @@ MUTANTS = (
                    "CPU1", (Edit("move", "folio_set_hugetlb", "after", "flush_tlb"),)),
     ProtocolMutant("hugetlb_lock around taking a folio off the free list",
                    "protocols/hugetlb-lock-dissolve-vs-alloc.toml", "CPU1", _drop("hugetlb_lock", "hugetlb_unlock")),
+    ProtocolMutant("folio_try_get()'s zero test in GUP-fast", "protocols/gup-fast-vs-dissolve.toml", "CPU0",
+                   _drop("gup_if_zero")),
     ProtocolMutant("pte_clear() of break-before-make", REG + "2023-b13-arm64-break-before-make-variant.toml", "CPU1",
                    _drop("pte_clear_1")),
 )  # fmt: skip
@@ -95,13 +97,13 @@ def run_protocol(specs: pathlib.Path, jobs: int = 2, mutants: Sequence[ProtocolM
     details: list[tuple[str, str]] = []
     baseline_bad = 0
     for m in mutants:
-        spec = load_spec(specs / m.spec)
-        base = killed_by(check_specs([spec], workers=1))
+        units = load_sweep(specs / m.spec)
+        base = killed_by(check_specs(units, workers=1))
         if base is not None:
             baseline_bad += 1
             failures.append(f"{m.spec}: differs before any mutation: {base}")
             continue
-        kill = killed_by(check_specs([mutate(spec, m)], workers=1))
+        kill = killed_by(check_specs([mutate(u, m) for u in units], workers=1))
         if kill is None:
             failures.append(f"mutant survives: {m.element} ({m.spec}, {m.cpu})")
         details.append((m.element, kill or "SURVIVED"))

@@ -55,6 +55,7 @@ def test_enumeration_earns_every_expected_verdict(spec: Spec) -> None:
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.element for m in MUTANTS])
 def test_every_protocol_element_is_needed(mutant: ProtocolMutant) -> None:
-    [spec] = load_sweep(SPECS / mutant.spec)
-    assert verdicts(spec) == expected(spec)
-    assert verdicts(mutate(spec, mutant)) != expected(spec), f"{mutant.element}: the mutant survives"
+    units = load_sweep(SPECS / mutant.spec)
+    for spec in units:
+        assert verdicts(spec) == expected(spec)
+    assert any(verdicts(mutate(s, mutant)) != expected(s) for s in units), f"{mutant.element}: the mutant survives"
