@@ -37,6 +37,7 @@ from hvo_verify.errors import (
 )
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.replay import replay
+from hvo_verify.invariants.smp import SMP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIGS, parse_config_id
@@ -45,6 +46,7 @@ from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
 from hvo_verify.report import json_out, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
@@ -320,6 +322,14 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("operation invariants (specs with an [ops] table):\n")
     for op_inv in OP_INVARIANTS.values():
         out.write(f"  {op_inv.id:<22} {op_inv.summary}\n")
+    out.write("interleaving actors ([smp.cpu.NAME] run = ...; steps as in the v6.12.111 era):\n")
+    era = PROTOCOLS["v6.12.111"]
+    for actor, build in ACTORS.items():
+        steps = " ".join(i.name for i in build(era, 2) if i.prim is not Prim.LABEL)
+        out.writelines(line + "\n" for line in wrap(f"  {actor}: {steps}", break_on_hyphens=False))
+    out.write("interleaving invariants (specs with an [smp] table):\n")
+    for smp_inv in SMP_INVARIANTS.values():
+        out.writelines(line + "\n" for line in wrap(f"  {smp_inv.id:<22} {smp_inv.summary}", break_on_hyphens=False))
     return EXIT_OK
 
 

@@ -38,7 +38,7 @@ SMP_INVARIANTS: dict[str, SmpInvariant] = {
         SmpInvariant(smp.PGTABLE, "the PMD split builds its PTE table from the leaf observed under "
                      "init_mm.page_table_lock, and installs at most one table per PMD",
                      "B3: \"mm: hugetlb_vmemmap: fix a race between vmemmap pmd split\" (Jul 2023)"),
-        SmpInvariant(smp.BBM, "on arm64, a live valid kernel PTE changes its output address or permission only "
+        SmpInvariant(smp.BBM, "on arm64 and s390, a live valid kernel PTE changes its output address or permission only "
                      "through break-before-make",
                      "060a2c92d1b6 (B13): \"deemed UNPREDICTABLE by the Arm architecture without a "
                      "break-before-make sequence\""),

@@ -186,7 +186,7 @@ def test_explore_proved_spec() -> None:
 @pytest.mark.parametrize(
     ("argv", "start"),
     [
-        (["explore", "static.toml"], "static.toml: ops: explore runs operation specs"),
+        (["explore", "static.toml"], "static.toml: ops: explore runs operation or interleaving specs"),
         (["explore", "dma.toml", "--examples", "0"], "hvo-verify: --examples: must be at least 1"),
         (["explore", "dma.toml", "--seed", "x"], "hvo-verify explore: argument --seed: invalid int"),
         (["explore", "dma.toml", "--config", "x86-64/4K/1G"], "hvo-verify: --config: unknown config of this spec"),

@@ -221,7 +221,7 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
      "invariant: unknown key 'invariant' (did you mean 'invariants'?)"),
     ("newline-in-key", text(extra='"a\\nb\\u001b" = 1'),
      "a\\nb\\x1b: unknown key 'a\\nb\\x1b' (expected one of: answer, configs, description, expect, invariants, ops, "
-     "scheme, schemes, source, struct_page_size, timeout, title, ...)"),
+     "scheme, schemes, smp, source, struct_page_size, timeout, ...)"),
     ("missing-title", text(title=OMIT), "title: missing required key 'title'"),
     ("missing-expect", text(expect=OMIT), "expect: missing required key 'expect'"),
     ("title-type", text(title="3"), "title: 'title' must be a non-empty string (got 3)"),
