@@ -218,7 +218,9 @@ PRESETS: dict[str, Scheme] = {
             target=Target.SHARED_TAIL,
             encoding=Encoding.MASK,
             head_copy=HeadCopy.REQUIRED,
-            unique_struct_pages=NR_RESET_STRUCT_PAGE,
+            # page[0..3] carry folio metadata: the hugetlb fields moved to page[3] in
+            # 4eeec8c89a0c (2025); all four sit in vmemmap page 0 (fidelity review row 7)
+            unique_struct_pages=4,
             vmemmap_align_max_folio=True,
             summary="copy page 0 to a new frame; pages 1..V-1 -> shared tail page "
             "per (zone, order), read-only; mask-encoded compound_info",
