@@ -88,7 +88,7 @@ def _protocol(o: Options) -> Section:
 
 
 def _interleavings(o: Options) -> Section:
-    return protocol.run_interleavings([str(o.specs)], jobs=o.jobs)
+    return protocol.run_interleavings([str(o.specs)], jobs=o.jobs, suite=o.suite())
 
 
 def _explore_bmc(o: Options) -> Section:

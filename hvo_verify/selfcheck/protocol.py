@@ -113,11 +113,14 @@ def run_protocol(specs: pathlib.Path, jobs: int = 2, mutants: Sequence[ProtocolM
     return Section("protocol", not failures, figures, tuple(failures), tuple(details))
 
 
-def run_interleavings(spec_paths: Sequence[str], jobs: int = 2) -> Section:
-    """BMC against every interleaving, for every `[smp]` spec, config and invariant."""
+def run_interleavings(
+    spec_paths: Sequence[str], jobs: int = 2, suite: Sequence[CheckResult] | None = None
+) -> Section:
+    """BMC against every interleaving, for every `[smp]` spec, config and invariant (the
+    BMC verdicts: `suite`, the regression suite's results, when given)."""
     start = time.perf_counter()
     specs = [s for s in load_specs(spec_paths) if s.smp is not None]
-    results = check_specs(specs, workers=jobs)
+    results = list(suite) if suite is not None else check_specs(specs, workers=jobs)
     by_key = {(r.spec, r.scheme, r.config, r.invariant): r for r in results}
     failures: list[str] = []
     compared = states = 0
@@ -138,7 +141,7 @@ def run_interleavings(spec_paths: Sequence[str], jobs: int = 2) -> Section:
                 compared += 1
                 if got is not want:
                     failures.append(f"{spec.unit} {config.id} {inv}: BMC {r.verdict.value}, enumeration {want.value}")
-    bmc_seconds = sum(r.solver_seconds for r in results)
+    bmc_seconds = sum(r.solver_seconds for r in results if r.cpus)
     figures = (("checks compared", compared), ("disagreements", len(failures)), ("states enumerated", states),
                ("enumeration seconds", round(enum_seconds, 2)), ("BMC solver seconds", round(bmc_seconds, 2)),
                ("seconds", round(time.perf_counter() - start, 1)))  # fmt: skip

@@ -11,7 +11,7 @@ from hvo_verify.conform import guest, report_for_boots
 from hvo_verify.conform.kernelmap import kernel_facts
 from hvo_verify.report.conform_text import conform_text
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("qemu")]
 
 
 def test_kernel_agrees_with_the_model(

@@ -17,7 +17,7 @@ import pytest
 
 from hvo_verify.conform import guest
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("qemu")]
 
 UNAVAILABLE = guest.available()
 needs_guest = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
