@@ -117,7 +117,7 @@ def installed_kernels() -> tuple[Kernel, ...]:
 
 
 def find_kernel(release: str | None = None) -> Kernel | None:
-    """The installed kernel named by `release` (a `uname -r` such as 6.1.0-50-amd64, or
+    """The installed kernel named by `release` (a `uname -r` such as 6.1.0-57-amd64, or
     the path of its /boot/vmlinuz-<release>); without it, the newest installed one.
     None when there is no such kernel."""
     kernels = installed_kernels()

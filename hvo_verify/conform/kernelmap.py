@@ -1,7 +1,7 @@
 """Which model preset a running kernel is, and the version facts conformance needs.
 
-`uname -r` of a distribution kernel names its ABI (Debian: 6.1.0-50-amd64); `uname -v`
-names the upstream stable release it was built from (Debian: "... Debian 6.1.176-1 ...").
+`uname -r` of a distribution kernel names its ABI (Debian: 6.1.0-57-amd64); `uname -v`
+names the upstream stable release it was built from (Debian: "... Debian 6.1.192-3 ...").
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class CitedKernel:
 
 
 CITED_KERNELS: tuple[CitedKernel, ...] = (
-    CitedKernel((6, 1, 176), "linux-image-6.1.0-50-amd64", "linux-image-amd64", "linux-source-6.1 6.1.176-1"),
+    CitedKernel((6, 1, 192), "linux-image-6.1.0-57-amd64", "linux-image-amd64", "linux-source-6.1 6.1.192-3"),
     CitedKernel(
         (6, 12, 117),
         "linux-image-6.12.117+deb12-amd64",

@@ -145,7 +145,7 @@ class Protocol:
 
 
 _P = Protocol
-# Each era's protocol facts.  Sources: the Debian trees are linux-source-6.1 (6.1.176)
+# Each era's protocol facts.  Sources: the Debian trees are linux-source-6.1 (6.1.192)
 # and linux-source-6.12 (6.12.117); the others are the commits named.
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -160,7 +160,7 @@ PROTOCOLS: dict[str, Protocol] = {
         _P("v6.1", split_head_under_lock=False, pcp_disabled_dissolve=True,
            source="upstream v6.1.0: B3 and B12 pre-fix; __prep_new_huge_page() optimizes before the dtor"),
         _P("v6.1.52", pcp_disabled_dissolve=False,
-           source="linux-source-6.1 (6.1.176) mm/hugetlb_vmemmap.c:47-49 (B3 fix), mm/memory-failure.c:88-101 "
+           source="linux-source-6.1 (6.1.192) mm/hugetlb_vmemmap.c:47-49 (B3 fix), mm/memory-failure.c:88-101 "
                   "(B12 fix), mm/hugetlb.c:1989-1993 (optimize before set_compound_page_dtor: B6 not fixed)"),
         _P("v6.2", head_copy=True, split_head_under_lock=False, pcp_disabled_dissolve=True,
            source="v6.2: head vmemmap page copied (11aad2631bf7); B3 pre-fix"),

@@ -1,4 +1,4 @@
-"""`hvo-verify conform` against the installed kernel: every observation of both boots
+"""`hvo-verify conform` against each installed kernel: every observation of both boots
 agrees with the model's prediction for the preset the kernel maps to, within the time
 targets (a boot <= 30 s, the whole run <= 3 min; the bounds asserted here are
 looser because CI machines are shared)."""

@@ -10,7 +10,7 @@ import pytest
 from hvo_verify.conform import predict as p
 from hvo_verify.conform.kernelmap import KernelFacts, kernel_facts, upstream_version
 
-DEBIAN_12 = ("6.1.0-50-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-10-20)")
+DEBIAN_12 = ("6.1.0-57-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)")
 
 
 def facts(preset: str = "v6.1") -> KernelFacts:
@@ -22,7 +22,8 @@ def facts(preset: str = "v6.1") -> KernelFacts:
 @pytest.mark.parametrize(
     ("release", "version", "upstream", "preset"),
     [
-        (*DEBIAN_12, (6, 1, 176), "v6.1.52"),
+        (*DEBIAN_12, (6, 1, 192), "v6.1.52"),
+        ("6.1.0-50-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-10-20)", (6, 1, 176), "v6.1.52"),
         ("6.1.0-9-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.27-1", (6, 1, 27), "v6.1"),
         ("5.10.0-30-amd64", "#1 SMP Debian 5.10.218-1", (5, 10, 218), "none"),
         ("5.15.0-91-generic", "#101-Ubuntu SMP", (5, 15, 0), "v5.14"),

@@ -1,4 +1,4 @@
-"""Recorded conformance runs (Debian 12's 6.1.176 and 6.12.117 kernels under QEMU/TCG, HVO
+"""Recorded conformance runs (Debian 12's 6.1.192 and 6.12.117 kernels under QEMU/TCG, HVO
 on and off, saved with `hvo-verify conform --kernel ... --save-records`) compared with the
 model, without QEMU.
 
@@ -24,7 +24,7 @@ from hvo_verify.model.facts import KPF_HUGE
 from hvo_verify.report.conform_text import conform_document, conform_text
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDED = DATA / "conform-debian-6.1.176.json.gz"
+RECORDED = DATA / "conform-debian-6.1.192.json.gz"
 RECORDED_612 = DATA / "conform-debian-6.12.117.json.gz"
 
 
@@ -127,7 +127,7 @@ def _cli(monkeypatch: pytest.MonkeyPatch, report: ConformReport, *argv: str) -> 
     from hvo_verify.conform import guest
 
     monkeypatch.setattr(guest, "available", lambda: None)
-    monkeypatch.setattr(guest, "installed_kernels", lambda: (guest.Kernel("6.1.0-50-amd64", Path("/"), Path("/")),))
+    monkeypatch.setattr(guest, "installed_kernels", lambda: (guest.Kernel("6.1.0-57-amd64", Path("/"), Path("/")),))
     monkeypatch.setattr(conform, "run_conformance", lambda *a, **k: report)
     out, err = io.StringIO(), io.StringIO()
     code = cli.run(["conform", *argv], out, err)
@@ -166,7 +166,7 @@ def test_cli_unavailable_is_one_line_with_the_install_line(monkeypatch: pytest.M
     out, err = io.StringIO(), io.StringIO()
     assert cli.run(["conform"], out, err) == 2
     assert out.getvalue() == "" and len(err.getvalue().splitlines()) == 1
-    abi = "linux-image-6.1.0-50-amd64 linux-image-6.12.117+deb12-amd64"
+    abi = "linux-image-6.1.0-57-amd64 linux-image-6.12.117+deb12-amd64"
     assert err.getvalue().rstrip().endswith(f"apt-get install -y qemu-system-x86 {abi} busybox-static")
 
 
@@ -222,7 +222,7 @@ PREVIOUS_ERA = {
             "hwpoison2 pinned head+3,+130 HVO on: after_shrink",
         },
     ),
-    "6.1.176": (
+    "6.1.192": (
         "v5.18",  # the head flag moved to the page dissolved at, no raw_hwp list
         {"hwpoison2 pinned head+3,+130 HVO off: after_shrink", "hwpoison2 pinned head+3,+130 HVO on: after_shrink"},
     ),
@@ -391,7 +391,8 @@ def test_ci_installs_the_cited_kernels_by_abi_name() -> None:
 @pytest.mark.parametrize(
     ("release", "version", "shows"),
     [
-        ("6.1.0-53-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-30)", "6.1.192"),  # the meta's later build
+        ("6.1.0-60-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.199-1 (2027-02-01)", "6.1.199"),  # the meta's later build
+        ("6.1.0-50-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-10-20)", "6.1.176"),  # an earlier build
         ("6.15.0-1-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.15.2-1 (2026-06-01)", "6.15.2"),  # no cited series
     ],
 )
