@@ -87,7 +87,7 @@ class RestoreGfp(enum.Enum):
     """Where hugetlb_vmemmap_restore_folio() may take its vmemmap pages (bug B7)."""
 
     # GFP_KERNEL | __GFP_NORETRY | __GFP_THISNODE: only the folio's node (v5.14..v6.5;
-    # still in Debian 6.1.176, linux-source-6.1 mm/hugetlb_vmemmap.c:448-449).
+    # still in Debian 6.1.192, linux-source-6.1 mm/hugetlb_vmemmap.c:448-449).
     THISNODE = "thisnode"
     # Yuan Can, v6.6, "mm: hugetlb_vmemmap: fix hugetlb page number decrease failed on
     # movable nodes" + "allow alloc vmemmap pages fallback to other nodes": the folio's

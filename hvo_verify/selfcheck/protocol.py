@@ -113,9 +113,7 @@ def run_protocol(specs: pathlib.Path, jobs: int = 2, mutants: Sequence[ProtocolM
     return Section("protocol", not failures, figures, tuple(failures), tuple(details))
 
 
-def run_interleavings(
-    spec_paths: Sequence[str], jobs: int = 2, suite: Sequence[CheckResult] | None = None
-) -> Section:
+def run_interleavings(spec_paths: Sequence[str], jobs: int = 2, suite: Sequence[CheckResult] | None = None) -> Section:
     """BMC against every interleaving, for every `[smp]` spec, config and invariant (the
     BMC verdicts: `suite`, the regression suite's results, when given)."""
     start = time.perf_counter()

@@ -281,6 +281,6 @@ def test_pre_fix_kernels_of_b2_b4_b7() -> None:
     }
     assert pre["v5.18"] == (False, False, True)
     assert pre["v5.19"] == (True, True, True)
-    assert pre["v6.1"] == (True, True, True)  # Debian 6.1.176 still has __GFP_THISNODE
+    assert pre["v6.1"] == (True, True, True)  # Debian 6.1.192 still has __GFP_THISNODE
     assert pre["v6.5"] == (True, True, True)
     assert pre["v6.8"] == pre["v6.12.115"] == pre["linux-mm 2026"] == (True, True, False)
