@@ -209,6 +209,10 @@ def _label(name: str) -> Instr:
     return Instr(name, Prim.LABEL, "(branch target)")
 
 
+FLUSH_ALL_CITE = (
+    "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimize_folios() / hugetlb_vmemmap_restore_folios(): flush_tlb_all() "
+    "once per batch (VMEMMAP_REMAP_NO_TLB_FLUSH, v6.8)"
+)
 SYNC_CITE = (
     "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_optimize_folio() / __hugetlb_vmemmap_restore_folio(): "
     "if (flags & VMEMMAP_SYNCHRONIZE_RCU) synchronize_rcu() (bd225530a4c7)"
@@ -486,13 +490,14 @@ def _offset(ins: Instr, nr_vpages: int, suffix: str) -> Instr:
     return replace(ins, name=ins.name + suffix, page=page, frame=frame, label=label)
 
 
-def restore(p: Protocol, nr_vpages: int) -> list[Instr]:
+def restore(p: Protocol, nr_vpages: int, *, sync: bool = True) -> list[Instr]:
     """hugetlb_vmemmap_restore_folio(): a new page for every remapped vmemmap page,
-    filled from what the PTE maps now, then mapped read-write."""
+    filled from what the PTE maps now, then mapped read-write (`sync`: this call is the
+    one of its batch that synchronizes RCU)."""
     c = "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_restore_folio()"
     r = "mm/hugetlb_vmemmap.c vmemmap_restore_pte()"
     out: list[Instr] = []
-    if p.synchronize_rcu:
+    if p.synchronize_rcu and sync:
         out.append(_i("synchronize_rcu", Prim.SYNCHRONIZE_RCU, SYNC_CITE))
     for v in range(p.reuse_vpage + 1, nr_vpages):
         out += [
@@ -528,11 +533,23 @@ def optimize_folios(p: Protocol, nr_vpages: int) -> list[Instr]:
     second = [_offset(i, nr_vpages, "_f1") for i in optimize(p, nr_vpages, sync=not p.sync_only_when_optimizing)]
     if not p.batched_flush:
         return first + second
-    flush_all = _i("flush_tlb_all", Prim.FLUSH_TLB, "mm/hugetlb_vmemmap.c hugetlb_vmemmap_optimize_folios(): "
-                   "flush_tlb_all() (VMEMMAP_REMAP_NO_TLB_FLUSH, v6.8)", value=1)  # fmt: skip
+    flush_all = _i("flush_tlb_all", Prim.FLUSH_TLB, FLUSH_ALL_CITE, value=1)
     body = [i for i in first + second if i.prim not in (Prim.FLUSH_TLB, Prim.FREE_PAGE)]
     frees = [i for i in first + second if i.prim is Prim.FREE_PAGE]
     return [*body, flush_all, *frees]
+
+
+def restore_folios(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """hugetlb_vmemmap_restore_folios() on a batch of two folios (the demote and shrink
+    path): synchronize_rcu() once per batch after the B9 fix (linux-source-6.12
+    mm/hugetlb_vmemmap.c:464-470), once per folio before it; from v6.8 one flush_tlb_all()
+    after the loop (:482)."""
+    first = restore(p, nr_vpages, sync=True)
+    second = [_offset(i, nr_vpages, "_f1") for i in restore(p, nr_vpages, sync=not p.sync_only_when_optimizing)]
+    if not p.batched_flush:
+        return first + second
+    flush_all = _i("flush_tlb_all", Prim.FLUSH_TLB, FLUSH_ALL_CITE, value=1)
+    return [*(i for i in first + second if i.prim is not Prim.FLUSH_TLB), flush_all]
 
 
 def optimize_bbm(p: Protocol, nr_vpages: int) -> list[Instr]:
@@ -554,7 +571,8 @@ ACTORS = {
     "hugetlb_vmemmap_optimize_folio": lambda p, v: optimize(p, v),
     "hugetlb_vmemmap_optimize_folios": optimize_folios,
     "hugetlb_vmemmap_optimize_folio_bbm": optimize_bbm,
-    "hugetlb_vmemmap_restore_folio": restore,
+    "hugetlb_vmemmap_restore_folio": lambda p, v: restore(p, v),
+    "hugetlb_vmemmap_restore_folios": restore_folios,
     "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
     "get_page_unless_zero": lambda p, v: speculative_get_page(p),
     "memory_failure": lambda p, v: memory_failure_raw(p),
