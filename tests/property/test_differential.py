@@ -33,7 +33,8 @@ from hvo_verify.selfcheck.differential import (
 )
 from hvo_verify.verdict import Verdict
 
-CASES = 10_000
+# The self-check's differential section runs 10,000 cases in CI; this test, 3,000.
+CASES = 3_000
 
 
 def figures(section: Section) -> dict[str, int]:
@@ -43,7 +44,7 @@ def figures(section: Section) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_ten_thousand_cases_agree() -> None:
-    """About 100 s on 2 shared cores (solver about two thirds of it)."""
+    """About 30 s on 2 shared cores (solver about two thirds of it)."""
     section = run_differential(CASES, seed=0)
     got = figures(section)
     assert section.ok, section.failures
@@ -53,7 +54,7 @@ def test_ten_thousand_cases_agree() -> None:
     assert min(got["proved"], got["violated"], got["not-applicable"]) >= CASES // 20
     rows = dict(section.details)
     for config in CONFIG_IDS:
-        assert int(rows[f"config {config}"]) >= CASES // 12, config
+        assert int(rows[f"config {config}"]) >= CASES // (2 * len(CONFIG_IDS)), config  # half a fair share
     for inv in INVARIANTS:
         assert int(rows[f"invariant {inv}"]) >= CASES // 14, inv
 
