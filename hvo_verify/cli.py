@@ -50,7 +50,12 @@ from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
 from hvo_verify.report import json_out, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
+from hvo_verify.report.reproduce_text import outcomes_text
 from hvo_verify.report.wrap import wrap
+from hvo_verify.reproduce.emit import c_source
+from hvo_verify.reproduce.plan import NotReproducible, plan
+from hvo_verify.reproduce.run import load_expectations, run_reproducers
+from hvo_verify.reproduce.suite import reproducers, trace_of
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
@@ -85,8 +90,10 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_OK, "the model agrees with the kernel on every row"),
         (EXIT_DIFFER, "some row of some kernel disagrees (a kernel that cannot boot is such a row)"),
         (EXIT_ERROR, "no kernel booted (or the guest tools are missing)"),
+        (EXIT_DIFFER, "--reproducers: a reproducer's outcome on some kernel differs from its expectation"),
     ),
     "selfcheck": ((EXIT_OK, "every section is ok"), (EXIT_DIFFER, "some section failed")),
+    "reproduce": ((EXIT_OK, "written"), (EXIT_ERROR, "no trace to reproduce, or the guest cannot run its config")),
     "savings, list": ((EXIT_OK, "done"),),
 }
 
@@ -373,6 +380,22 @@ def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("--n2m: must be between 1 and 1000 folios")
     if args.records and (args.kernel or args.save_records):
         raise UsageError("--records replays a recording: drop --kernel and --save-records")
+    if args.reproducers:
+        folder = pathlib.Path(args.reproducers)
+        sources = sorted(folder.glob("*.c"))
+        if not sources:
+            raise UsageError(f"--reproducers: no .c files in {folder}")
+        reason = guest.available()
+        if reason is not None:
+            err.write(f"hvo-verify conform: {reason}\n")
+            return EXIT_ERROR
+        try:
+            outcomes = run_reproducers(sources, _conform_kernels(args), load_expectations(folder / "expected.toml"))
+        except (GuestError, OSError, ValueError) as exc:  # a program that does not build, a bad expectations file
+            err.write(f"hvo-verify conform: --reproducers: {str(exc).splitlines()[0]}\n")
+            return EXIT_ERROR
+        out.write(outcomes_text(outcomes))
+        return EXIT_OK if all(o.as_expected for o in outcomes) else EXIT_DIFFER
     reports: list[conform.ConformReport] = []
     if args.records:
         reports = _conform_replays(args)
@@ -408,6 +431,67 @@ def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not reports or all(r.facts is None for r in reports):
         return EXIT_ERROR  # no kernel booted
     return EXIT_OK if all(r.ok for r in reports) else EXIT_DIFFER
+
+
+def _reproduce_suite(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.output:
+        raise UsageError("--suite: give -o DIR, the folder the reproducers are written to")
+    specs, errors = load_spec_files(args.paths)
+    if errors:
+        raise errors[0]
+    results = check_specs(specs, workers=args.jobs)
+    sources, index = reproducers(specs, results)
+    folder = pathlib.Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.c"):
+        if old.name not in sources:
+            old.unlink()
+    for name, source in sources.items():
+        (folder / name).write_text(source, encoding="utf-8")
+    (folder / "INDEX").write_text("".join(e.line() + "\n" for e in index), encoding="utf-8")
+    out.write(f"{len(sources)} reproducers and INDEX ({len(index)} lines) written to {folder}\n")
+    return EXIT_OK
+
+
+def cmd_reproduce(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """A kselftest-style C program from a trace file, or from a spec's shortest violation
+    (or witness) on one config; with --suite, one for every trace of the specs given."""
+    if args.suite:
+        return _reproduce_suite(args, out)
+    if len(args.paths) != 1:
+        raise UsageError("give one TRACE.json or SPEC (or --suite with spec folders)")
+    path = args.paths[0]
+    if path.endswith(".json"):
+        try:
+            trace = load_trace(pathlib.Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, TraceError) as exc:
+            err.write(f"{path}: {exc}\n")
+            return EXIT_ERROR
+        name, source = pathlib.Path(path).stem, f"trace file {path}"
+    else:
+        units = load_sweep(path)
+        if args.config:
+            units = tuple(dataclasses.replace(u, configs=tuple(c for c in u.configs if c.id == args.config))
+                          for u in units)  # fmt: skip
+        results = [r for r in check_specs(list(units), workers=args.jobs)
+                   if args.invariant in (None, r.invariant)]  # fmt: skip
+        found = [(r, t) for r in results if (t := trace_of(r)) is not None]
+        if not found:
+            err.write(f"{path}: no violation or witness trace on {args.config or 'its configs'}\n")
+            return EXIT_ERROR
+        r, trace = found[0]
+        name = pathlib.Path(path).stem
+        source = f"{path} on {r.config}: {r.invariant} {r.verdict.value}"
+    try:
+        program = c_source(plan(trace, name, source))
+    except NotReproducible as exc:
+        err.write(f"{path}: no reproducer: {exc}\n")
+        return EXIT_ERROR
+    if args.output:
+        pathlib.Path(args.output).write_text(program, encoding="utf-8")
+    else:
+        out.write(program)
+    return EXIT_OK
 
 
 def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -519,7 +603,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also: which alternative models (era presets, hwpoison policies, no HVO) each row rejects",
     )
+    p.add_argument("--reproducers", metavar="DIR",
+                   help="build the reproducers in DIR (hvo-verify reproduce) and run them, one boot per kernel")  # fmt: skip
     p.set_defaults(func=cmd_conform)
+    p = command("reproduce", "a kselftest-style C program that drives a real kernel along a trace")
+    p.add_argument("paths", nargs="+", metavar="TRACE.json|SPEC", help="a trace file or a spec (--suite: spec folders)")
+    p.add_argument("--config", help="the spec's config (default: the first with a trace)")
+    p.add_argument("--invariant", help="the invariant whose trace to use (default: the first with one)")
+    p.add_argument("-o", "--output", metavar="FILE|DIR", help="write there (default: stdout)")
+    p.add_argument("--suite", action="store_true", help="one reproducer per trace of the specs, and DIR/INDEX")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
+    p.set_defaults(func=cmd_reproduce)
     p = command("selfcheck", "the checker checking itself: mutants, differential, fuzz, vacuity, ...")
     p.add_argument("--only", metavar="SECTION[,...]", help=f"only these of: {', '.join(SECTIONS)}")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -355,22 +355,27 @@ def write_cpio(path: Path, members: Sequence[tuple[str, int, bytes, tuple[int, i
     path.write_bytes(blob)
 
 
-def compile_helper(workdir: Path) -> Path:
-    """gcc -static -O2 guest/hvoguest.c into workdir."""
-    out = workdir / "hvoguest"
-    cmd = ["gcc", "-static", "-O2", "-Wall", "-o", str(out), str(HELPER_SOURCE)]
+def compile_static(source: Path, out: Path, *flags: str) -> Path:
+    """gcc -static -O2 -Wall `flags` `source` -o `out`; GuestError with gcc's first error."""
+    cmd = ["gcc", "-static", "-O2", "-Wall", *flags, "-o", str(out), str(source)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.SubprocessError) as e:
-        raise GuestError(f"compiling {HELPER_SOURCE.name}: {e}") from e
+        raise GuestError(f"compiling {source.name}: {e}") from e
     if done.returncode != 0:
-        raise GuestError(f"compiling {HELPER_SOURCE.name} failed:\n{done.stderr.strip()}")
+        raise GuestError(f"compiling {source.name} failed:\n{done.stderr.strip()}")
     return out
 
 
-def build_initramfs(workdir: Path, kernel: Kernel | None = None) -> Path:
+def compile_helper(workdir: Path) -> Path:
+    """gcc -static -O2 guest/hvoguest.c into workdir."""
+    return compile_static(HELPER_SOURCE, workdir / "hvoguest")
+
+
+def build_initramfs(workdir: Path, kernel: Kernel | None = None, extra: Sequence[tuple[str, bytes]] = ()) -> Path:
     """Compile the helper and pack busybox, /init, the helper and the modules into
-    workdir/initramfs.cpio (uncompressed newc). Returns its path."""
+    workdir/initramfs.cpio (uncompressed newc). Returns its path.  `extra`: more
+    executables as (path in the guest, bytes), e.g. the reproducers under reproducers/."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     kernel = kernel or find_kernel()
@@ -394,6 +399,9 @@ def build_initramfs(workdir: Path, kernel: Kernel | None = None) -> Path:
     members.append(("bin/busybox", x, busybox.read_bytes(), none))
     members.append(("bin/sh", stat.S_IFLNK | 0o777, b"busybox", none))
     members.append(("hvoguest", x, helper.read_bytes(), none))
+    if extra:
+        members += [(name, d, b"", none) for name in sorted({p.rsplit("/", 1)[0] for p, _b in extra if "/" in p})]
+        members += [(path, x, data, none) for path, data in extra]
     listing = []
     for module in modules:
         name = module.name

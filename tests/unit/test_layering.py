@@ -3,8 +3,8 @@ import-linter contract in pyproject.toml, which CI runs as `lint-imports`):
 
 - layer order: a module imports only its own part of the package (`check`, `report`,
   `errors`, ...) and parts of the layers below it, top to bottom
-  cli -> selfcheck -> report -> conform -> check -> encode -> specs -> invariants
-  -> ops -> model -> verdict | errors (parts on one layer do not import each other);
+  cli -> selfcheck -> report -> reproduce -> conform -> check -> encode -> specs -> invariants
+  -> ops -> model -> verdict | errors | ktap (parts on one layer do not import each other);
 - z3 is imported only in hvo_verify/encode/ and hvo_verify/check/;
 - only hvo_verify/cli.py and hvo_verify/report/ print or write to sys.stdout/sys.stderr;
 - hvo_verify/model/ and hvo_verify/ops/ (the concrete model) do not import hypothesis.
@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
     ("selfcheck",),
     ("report",),
+    ("reproduce",),
     ("conform",),
     ("check",),
     ("encode",),
@@ -35,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("invariants",),
     ("ops",),
     ("model",),
-    ("verdict", "errors"),
+    ("verdict", "errors", "ktap"),
 )
 RANK = {part: n for n, parts in enumerate(LAYERS) for part in parts}  # 0: the top
 
