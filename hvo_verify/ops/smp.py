@@ -53,13 +53,15 @@ HEAD_COPY = "head-copy-agrees"
 GRACE = "grace-periods"
 FREED_ACCESS = "freed-frame-access"
 ONE_OWNER = "one-owner"
+HEAD_PRESERVED = "head-preserved"
 INVARIANT_IDS = (RO_WRITE, STALE_STORE, VMEMMAP_FAULT, DEADLOCK, ONLY_HUGETLB, REMAP_FROZEN, PGTABLE, BBM,
-                 HEAD_COPY, GRACE, FREED_ACCESS, ONE_OWNER)  # fmt: skip
+                 HEAD_COPY, GRACE, FREED_ACCESS, ONE_OWNER, HEAD_PRESERVED)  # fmt: skip
 # The events whose reachability shows an invariant was exercised (check/smp.py).
 EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync", "free", "claim")
 EVENT_OF = {RO_WRITE: "store", STALE_STORE: "store", VMEMMAP_FAULT: "load", DEADLOCK: "lock",
             ONLY_HUGETLB: "set_pte", REMAP_FROZEN: "set_pte", PGTABLE: "populate", BBM: "set_pte",
-            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free", ONE_OWNER: "claim"}  # fmt: skip
+            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free", ONE_OWNER: "claim",
+            HEAD_PRESERVED: "set_pte"}  # fmt: skip
 
 FIELD_CELL = {Field.REFCOUNT: "ref", Field.FLAGS: "flags"}
 
@@ -561,6 +563,10 @@ def _remap_checks(cpu: Cpu, v: int, frame: int, rw: int, valid: int) -> None:
     if cpu.sys.bbm_required and old[2] and valid and (old[0], old[1]) != (frame, rw):
         cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes from frame {old[0]} "
                      f"{'RW' if old[1] else 'RO'} to frame {frame} {'RW' if rw else 'RO'} without break-before-make")  # fmt: skip
+    if v % cpu.sys.nr_vpages == 0 and old[2] and valid:
+        if cells[f"m.{old[0]}.flags"] & PG_HEAD and not cells[f"m.{frame}.flags"] & PG_HEAD:
+            cpu.bad(HEAD_PRESERVED, f"folio {folio}'s head vmemmap page is remapped from frame {old[0]} (the head) "
+                                    f"to frame {frame}, which holds no head struct page")  # fmt: skip
     cpu.event("set_pte")
 
 

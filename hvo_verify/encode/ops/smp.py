@@ -33,6 +33,7 @@ from hvo_verify.ops.smp import (
     FREED_ACCESS,
     GRACE,
     HEAD_COPY,
+    HEAD_PRESERVED,
     ONE_OWNER,
     ONLY_HUGETLB,
     PGTABLE,
@@ -400,6 +401,10 @@ def _remap_checks(cpu: SymCpu, v: int, frame: BV, rw: int | BV, valid: int) -> N
     if cpu.sys.bbm_required and valid:
         with cpu.when(z3.And(old[2] != 0, z3.Or(old[0] != frame, old[1] != rw))):
             cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes without break-before-make")
+    if v % cpu.sys.nr_vpages == 0 and valid:
+        was_head = cpu.frame_cell(old[0], "flags") & PG_HEAD != 0
+        with cpu.when(z3.And(old[2] != 0, was_head, cpu.frame_cell(_bv(frame), "flags") & PG_HEAD == 0)):
+            cpu.bad(HEAD_PRESERVED, f"folio {folio}'s head vmemmap page is remapped to a frame with no head")
     cpu.event("set_pte")
 
 
