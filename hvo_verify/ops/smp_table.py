@@ -45,6 +45,7 @@ class Prim(enum.Enum):
     FREEZE = "freeze"  # page_ref_freeze(page, value): cmpxchg(_refcount, value, 0); ok = success
     FAKE_HEAD = "fake_head"  # page_is_fake_head(page): a non-head page whose struct page shows PG_head
     CMPXCHG = "cmpxchg"  # x86 `lock cmpxchg`: stores even when the compare fails
+    CMPXCHG_LLSC = "cmpxchg_llsc"  # arm64 without LSE: ldxr, compare, stlxr only when equal
     BRANCH = "branch"  # if (register test) goto label
     SET_PTE = "set_pte"  # set_pte_at() on a vmemmap PTE
     CLEAR_PTE = "clear_pte"  # pte_clear(): break-before-make's "break"
@@ -392,6 +393,17 @@ def speculative_get_page(p: Protocol) -> list[Instr]:
     ]
 
 
+def speculative_get_page_llsc(p: Protocol) -> list[Instr]:
+    """The same walker on arm64 without LSE atomics: arch_atomic_cmpxchg() is the LL/SC
+    loop (arch/arm64/include/asm/atomic_ll_sc.h __ll_sc__cmpxchg_case_mb: ldxr, eor,
+    cbnz past the stlxr), which stores nothing when the compare fails [from memory, not
+    re-read].  With LSE (casal) the Arm ARM permits a failed compare to write the value it
+    read back, as x86 does: that is the `get_page_unless_zero` actor."""
+    llsc = "arch_atomic_try_cmpxchg() -> arm64 LL/SC cmpxchg: ldxr; cbnz (compare fails: no stlxr); stlxr"
+    return [replace(ins, name=f"{ins.name}_llsc" if ins.prim is Prim.CMPXCHG else ins.name, prim=Prim.CMPXCHG_LLSC,
+                    cite=llsc) if ins.prim is Prim.CMPXCHG else ins for ins in speculative_get_page(p)]  # fmt: skip
+
+
 def gup_fast(p: Protocol) -> list[Instr]:
     """GUP-fast on a mapped HugeTLB folio, for block I/O (O_DIRECT): the page is
     `pmd_page(orig) + idx` (no access), try_grab_folio_fast() takes a reference on its
@@ -683,6 +695,7 @@ ACTORS = {
     "hugetlb_vmemmap_restore_folios": restore_folios,
     "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
     "get_page_unless_zero": lambda p, v: speculative_get_page(p),
+    "get_page_unless_zero_llsc": lambda p, v: speculative_get_page_llsc(p),
     "memory_failure": lambda p, v: memory_failure_raw(p),
     "memory_failure_dissolve": memory_failure_dissolve,
     "memory_failure_hugetlb": lambda p, v: memory_failure_hugetlb(p),
