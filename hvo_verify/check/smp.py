@@ -292,6 +292,9 @@ EXAMPLES: dict[str, tuple[tuple[tuple[str, int, int], ...], int, bool]] = {
     "dissolve-vs-hotplug": ((("memory_failure_dissolve", 0, 0), ("cpu_hotplug", 0, 0)), 1, False),
     "poison-vs-prep": ((("memory_failure", 0, 1), ("prep_new_hugetlb_folio", 0, 1)), 1, False),
     "reader-vs-optimizer-arm64": ((("vmemmap_reader", 0, 1), ("hugetlb_vmemmap_optimize_folio", 0, 0)), 1, True),
+    # the 2026 review (specs/reviews/2026-shared-tail): arm64's LL/SC cmpxchg, a failed remap's rollback
+    "walker-llsc-vs-prep": ((("get_page_unless_zero_llsc", 0, 1), ("prep_new_hugetlb_folio", 0, 1)), 1, False),
+    "optimize-rollback": ((("hugetlb_vmemmap_optimize_folio_fail", 0, 0),), 1, False),
 }
 
 

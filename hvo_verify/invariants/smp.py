@@ -56,6 +56,11 @@ SMP_INVARIANTS: dict[str, SmpInvariant] = {
                      "(allocation or dissolve, under hugetlb_lock)",
                      "mm/hugetlb.c dequeue_hugetlb_folio_node_exact(), dissolve_free_hugetlb_folio(): "
                      "lockdep_assert_held(&hugetlb_lock) in remove_hugetlb_folio()"),
+        SmpInvariant(smp.HEAD_PRESERVED, "a folio's head vmemmap page is never remapped from a frame holding its "
+                     "head struct page to one that holds none (a failed optimize keeps the head)",
+                     "mm/hugetlb_vmemmap.c vmemmap_remap_pte(): VM_WARN_ON_ONCE(!PageHead(addr)) on the head "
+                     "PTE; \"mm/hugetlb_vmemmap: fix incorrect vmemmap restore in rollback\" (Muchun Song, "
+                     "May 2026, Fixes: c0b495b91a47)"),
     )
 }  # fmt: skip
 assert set(SMP_INVARIANTS) == set(smp.INVARIANT_IDS)

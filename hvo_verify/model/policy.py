@@ -199,6 +199,7 @@ PRESET_POLICIES: dict[str, Policies] = {
         # restore, then __folio_clear_hugetlb(), then folio_clear_hugetlb_hwpoison().
         Policies("v6.12.111", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
         Policies("v6.12.115", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
+        Policies("mainline 2026 (v7)", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
         Policies("linux-mm 2026", Hwpoison.RAW_HWP_LIST, pg_arch_1=Arch1.FOLIO),
         Policies("v6.3", Hwpoison.RAW_HWP_LIST),  # devdax
     )

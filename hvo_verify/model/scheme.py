@@ -209,6 +209,25 @@ PRESETS: dict[str, Scheme] = {
             arches_source=_V62_SOURCE,
         ),
         Scheme(
+            name="01b1d0ffb6f7",
+            version="mainline 2026 (v7)",
+            source='the series "mm: Eliminate fake head pages from vmemmap optimization" v7 as merged (Apr 2026): '
+            "c0b495b91a47 (10/18, vmemmap_remap_free() rollback), 622026e87c40 (12/18, shared tail page), "
+            "32c440d67e6c (13/18, page_ref_add_unless()), 01b1d0ffb6f7 (14/18, no synchronize_rcu()); read from "
+            "the patch mails (review 2026-series-review.md), not from a tree",
+            private=(0,),
+            target=Target.SHARED_TAIL,
+            encoding=Encoding.MASK,
+            head_copy=HeadCopy.REQUIRED,
+            unique_struct_pages=4,
+            vmemmap_align_max_folio=True,
+            summary="as mask-2026 (the layout did not change in linux-mm); its protocol is the series' (no grace "
+            "period, the rollback of v7 10/18 before its fix)",
+            arches=(Arch.X86_64, Arch.RISCV64, Arch.LOONGARCH64),
+            arches_source="x86-64, riscv, LoongArch (v7 05/06 align their vmemmap); arm64 off since 060a2c92d1b6 "
+            "until the linux-mm arm64 series (mask-2026); " + _S390_OFF,
+        ),
+        Scheme(
             name="mask-2026",
             version="linux-mm 2026",
             source="linux-mm mm/hugetlb_vmemmap.c @0454b15e __hugetlb_vmemmap_optimize_folio; "
@@ -354,7 +373,7 @@ _era(
 
 # `hvo-verify list` and the era sweep show presets in kernel order.
 _ORDER = ("none", "rfc-2020", "v5.14", "v5.18", "v5.19", "v6.1", "v6.1.52", "v6.2", "v6.5", "v6.8", "v6.10",
-          "v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "mask-2026", "devdax")  # fmt: skip
+          "v6.12.111", "v6.12.115", "4eeec8c89a0c", "v6.15", "01b1d0ffb6f7", "mask-2026", "devdax")  # fmt: skip
 assert sorted(_ORDER) == sorted(PRESETS), "a preset is missing from _ORDER (or listed twice)"
 _ordered = {name: PRESETS[name] for name in _ORDER}
 PRESETS.clear()

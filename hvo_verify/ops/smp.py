@@ -53,13 +53,15 @@ HEAD_COPY = "head-copy-agrees"
 GRACE = "grace-periods"
 FREED_ACCESS = "freed-frame-access"
 ONE_OWNER = "one-owner"
+HEAD_PRESERVED = "head-preserved"
 INVARIANT_IDS = (RO_WRITE, STALE_STORE, VMEMMAP_FAULT, DEADLOCK, ONLY_HUGETLB, REMAP_FROZEN, PGTABLE, BBM,
-                 HEAD_COPY, GRACE, FREED_ACCESS, ONE_OWNER)  # fmt: skip
+                 HEAD_COPY, GRACE, FREED_ACCESS, ONE_OWNER, HEAD_PRESERVED)  # fmt: skip
 # The events whose reachability shows an invariant was exercised (check/smp.py).
 EVENTS = ("store", "load", "set_pte", "populate", "lock", "copy_flush", "sync", "free", "claim")
 EVENT_OF = {RO_WRITE: "store", STALE_STORE: "store", VMEMMAP_FAULT: "load", DEADLOCK: "lock",
             ONLY_HUGETLB: "set_pte", REMAP_FROZEN: "set_pte", PGTABLE: "populate", BBM: "set_pte",
-            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free", ONE_OWNER: "claim"}  # fmt: skip
+            HEAD_COPY: "copy_flush", GRACE: "sync", FREED_ACCESS: "free", ONE_OWNER: "claim",
+            HEAD_PRESERVED: "set_pte"}  # fmt: skip
 
 FIELD_CELL = {Field.REFCOUNT: "ref", Field.FLAGS: "flags"}
 
@@ -541,6 +543,25 @@ def cmpxchg(cpu: Cpu) -> None:
     _rmw(cpu, update)
 
 
+def cmpxchg_llsc(cpu: Cpu) -> None:
+    """arm64 LL/SC cmpxchg: the load-exclusive reads; only an equal compare reaches the
+    store-exclusive (one atomic step: a store in between would make the stlxr fail and
+    the loop reload)."""
+    ins = cpu.ins
+    frame = cpu.translate(cpu.vpage(ins), write=False)
+    if frame is None:
+        cpu.oops()
+        return
+    old = cpu.cells[f"m.{frame}.{FIELD_CELL[ins.field]}"]
+    if old != cpu.reg(ins.reg):
+        cpu.set_reg("ok", 0)
+        cpu.set_reg(ins.reg, old)
+        cpu.event("load")
+        cpu.advance()
+        return
+    cmpxchg(cpu)
+
+
 def branch(cpu: Cpu) -> None:
     """if (register test) goto label: taken by Cpu.settle() as part of the step before."""
     ins = cpu.ins
@@ -561,6 +582,10 @@ def _remap_checks(cpu: Cpu, v: int, frame: int, rw: int, valid: int) -> None:
     if cpu.sys.bbm_required and old[2] and valid and (old[0], old[1]) != (frame, rw):
         cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes from frame {old[0]} "
                      f"{'RW' if old[1] else 'RO'} to frame {frame} {'RW' if rw else 'RO'} without break-before-make")  # fmt: skip
+    if v % cpu.sys.nr_vpages == 0 and old[2] and valid:
+        if cells[f"m.{old[0]}.flags"] & PG_HEAD and not cells[f"m.{frame}.flags"] & PG_HEAD:
+            cpu.bad(HEAD_PRESERVED, f"folio {folio}'s head vmemmap page is remapped from frame {old[0]} (the head) "
+                                    f"to frame {frame}, which holds no head struct page")  # fmt: skip
     cpu.event("set_pte")
 
 
@@ -690,7 +715,7 @@ STEPS: dict[Prim, Callable[[Cpu], None]] = {
     Prim.LOCK: lock, Prim.UNLOCK: unlock, Prim.DOWN_READ: down_read, Prim.UP_READ: up_read,
     Prim.RCU_READ_LOCK: rcu_read_lock, Prim.RCU_READ_UNLOCK: rcu_read_unlock,
     Prim.SYNCHRONIZE_RCU: synchronize_rcu, Prim.LOAD: load, Prim.STORE: store, Prim.SET_BITS: set_bits,
-    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.POOL_STATE: pool_state, Prim.CLAIM: claim, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
+    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.POOL_STATE: pool_state, Prim.CLAIM: claim, Prim.CMPXCHG: cmpxchg, Prim.CMPXCHG_LLSC: cmpxchg_llsc, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
     Prim.FLUSH_TLB: flush_tlb, Prim.ALLOC_PAGE: alloc_page, Prim.COPY_PAGE: copy_page, Prim.FREE_PAGE: free_page,
     Prim.PMD_HEAD: pmd_head, Prim.PMD_PAGE: pmd_page, Prim.BUILD_PTES: build_ptes, Prim.PMD_POPULATE: pmd_populate,
 }  # fmt: skip

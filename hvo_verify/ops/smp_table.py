@@ -45,6 +45,7 @@ class Prim(enum.Enum):
     FREEZE = "freeze"  # page_ref_freeze(page, value): cmpxchg(_refcount, value, 0); ok = success
     FAKE_HEAD = "fake_head"  # page_is_fake_head(page): a non-head page whose struct page shows PG_head
     CMPXCHG = "cmpxchg"  # x86 `lock cmpxchg`: stores even when the compare fails
+    CMPXCHG_LLSC = "cmpxchg_llsc"  # arm64 without LSE: ldxr, compare, stlxr only when equal
     BRANCH = "branch"  # if (register test) goto label
     SET_PTE = "set_pte"  # set_pte_at() on a vmemmap PTE
     CLEAR_PTE = "clear_pte"  # pte_clear(): break-before-make's "break"
@@ -141,6 +142,10 @@ class Protocol:
     tails_writable: bool = False  # the RFC (2020): tail vmemmap pages are writable aliases
     shared_tail: bool = False  # 2026: tails map one shared page of valid tail struct pages (no fake heads)
     restore_reset: bool = True  # 5.18..6.12.114: vmemmap_restore_pte() resets the copied struct pages
+    # c0b495b91a47 (v7 10/18): the rollback of a failed remap walks PTE 0 too and fills every
+    # restored page from the tail template (fixed by "mm/hugetlb_vmemmap: fix incorrect
+    # vmemmap restore in rollback": only PTEs that map vmemmap_tail, from what they map)
+    rollback_tail_template: bool = False
     source: str = ""
 
 
@@ -183,10 +188,33 @@ PROTOCOLS: dict[str, Protocol] = {
            restore_reset=False,
            source="linux-source-6.12 (6.12.117) mm/hugetlb_vmemmap.c:236-260 vmemmap_restore_pte(): copy_page() "
                   "only, no reset_struct_pages(); otherwise as v6.12.111"),
-        _P("mask-2026", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True, synchronize_rcu=True,
-           sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True, batched_flush=True,
-           shared_tail=True, restore_reset=False,
-           source="linux-mm @0454b15e mm/hugetlb_vmemmap.c: vmemmap_tail is a shared page of tail struct pages"),
+        # The 2026 series "mm: Eliminate fake head pages from vmemmap optimization" (v7): no
+        # synchronize_rcu() (01b1d0ffb6f7, v7 14/18), page_ref_add_unless() is a bare
+        # atomic_add_unless() (32c440d67e6c, v7 13/18), no static key, the rollback of v7 10/18.
+        _P("01b1d0ffb6f7", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True,
+           optimized_flag_first=True, batched_flush=True, shared_tail=True, restore_reset=False, static_key=False,
+           rollback_tail_template=True,
+           source="v7 of the series as merged: c0b495b91a47 (10/18) vmemmap_remap_free() rollback over "
+                  "[start, start + nr_walked * PAGE_SIZE) from the tail template; 622026e87c40 (12/18) shared tail "
+                  "page; 32c440d67e6c (13/18) include/linux/page_ref.h page_ref_add_unless(): atomic_add_unless() "
+                  "without rcu_read_lock(); 01b1d0ffb6f7 (14/18) VMEMMAP_SYNCHRONIZE_RCU removed (read from the "
+                  "patch mails, the commits themselves are not in the stored sources; no static key: inferred "
+                  "from linux-mm @0454b15e)"),
+        # The fix proposed in docs/reviews/2026-hvo-shared-tail.txt for candidate 1: the
+        # grace period back before the remap, page_ref_add_unless() under rcu_read_lock()
+        # again (no fake-head test: there are no fake heads).  A proposal, not a kernel.
+        _P("01b1d0ffb6f7+rcu", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True,
+           synchronize_rcu=True, sync_only_when_optimizing=True, ref_add_unless_rcu=True, optimized_flag_first=True,
+           batched_flush=True, shared_tail=True, restore_reset=False, static_key=False, rollback_tail_template=True,
+           source="proposal: 01b1d0ffb6f7 with bd225530a4c7's synchronize_rcu() before the remap and "
+                  "rcu_read_lock() around page_ref_add_unless()'s read and cmpxchg"),
+        _P("mask-2026", head_copy=True, hugetlb_before_optimize=True, refcount_frozen=True,
+           optimized_flag_first=True, batched_flush=True, shared_tail=True, restore_reset=False, static_key=False,
+           source="linux-mm @0454b15e mm/hugetlb_vmemmap.c: __hugetlb_vmemmap_optimize_folio() (no "
+                  "synchronize_rcu(), no static_branch_inc(), VM_WARN_ON_ONCE_FOLIO(folio_ref_count(folio)), "
+                  "folio_set_hugetlb_vmemmap_optimized() before the remap), __hugetlb_vmemmap_optimize_folios() "
+                  "(flush_tlb_all() once per batch), vmemmap_restore_pte() (\"if (walk->vmemmap_tail != src) return "
+                  "0\": the rollback fix)"),
     )
 }  # fmt: skip
 # The presets with no pool protocol: `none` never remaps; Device-DAX folios are never
@@ -341,12 +369,17 @@ def speculative_get_page(p: Protocol) -> list[Instr]:
     if not p.ref_add_unless_rcu:
         body = [read, if_zero, cas]
     else:
-        body = [
-            _i("rcu_read_lock", Prim.RCU_READ_LOCK, f"{a}: rcu_read_lock() (bd225530a4c7)"),
+        # With a shared tail page (2026) there are no fake heads: the RCU section alone
+        # (the fix proposed for the series, PROTOCOLS["01b1d0ffb6f7+rcu"]).
+        fake = [] if p.shared_tail else [
             _i("page_is_fake_head", Prim.FAKE_HEAD, f"{a}: page_is_fake_head(page) (page_fixed_fake_head(): "
                "PG_head on a page that is not the folio's head)"),
             _i("if_fake_head", Prim.BRANCH, f"{a}: if (!page_is_fake_head(page) && ...)", cmp=Cmp.NE, value=0,
                label="rcu_read_unlock"),
+        ]  # fmt: skip
+        body = [
+            _i("rcu_read_lock", Prim.RCU_READ_LOCK, f"{a}: rcu_read_lock() (bd225530a4c7)"),
+            *fake,
             _i("page_ref_count", Prim.LOAD, f"{a}: page_ref_count(page) != u"),
             _i("if_zero", Prim.BRANCH, f"{a}: page_ref_count(page) != u", value=0, label="rcu_read_unlock"),
             cas,
@@ -358,6 +391,17 @@ def speculative_get_page(p: Protocol) -> list[Instr]:
         _i("put_page", Prim.ADD, "the walker's put_page(): atomic_dec(&page->_refcount)", value=-1),
         _label("out"),
     ]
+
+
+def speculative_get_page_llsc(p: Protocol) -> list[Instr]:
+    """The same walker on arm64 without LSE atomics: arch_atomic_cmpxchg() is the LL/SC
+    loop (arch/arm64/include/asm/atomic_ll_sc.h __ll_sc__cmpxchg_case_mb: ldxr, eor,
+    cbnz past the stlxr), which stores nothing when the compare fails [from memory, not
+    re-read].  With LSE (casal) the Arm ARM permits a failed compare to write the value it
+    read back, as x86 does: that is the `get_page_unless_zero` actor."""
+    llsc = "arch_atomic_try_cmpxchg() -> arm64 LL/SC cmpxchg: ldxr; cbnz (compare fails: no stlxr); stlxr"
+    return [replace(ins, name=f"{ins.name}_llsc" if ins.prim is Prim.CMPXCHG else ins.name, prim=Prim.CMPXCHG_LLSC,
+                    cite=llsc) if ins.prim is Prim.CMPXCHG else ins for ins in speculative_get_page(p)]  # fmt: skip
 
 
 def gup_fast(p: Protocol) -> list[Instr]:
@@ -436,6 +480,81 @@ def memory_failure_raw(p: Protocol) -> list[Instr]:
            value=PG_HWPOISON),
         _label("out"),
     ]  # fmt: skip
+
+
+def memory_failure_hugetlb(p: Protocol) -> list[Instr]:
+    """memory_failure() on a raw page of a HugeTLB folio that is neither free nor in use
+    (still being prepared: MF_HUGETLB_RETRY, then the retry with MF_NO_RETRY) records the
+    error on the head: hugetlb_update_hwpoison() -> folio_test_set_hwpoison(folio).  It
+    takes no lock the HVO path takes (2026 review, candidate 7)."""
+    m = "mm/memory-failure.c (linux-mm @004449ba)"
+    return [
+        _i("mf_test_hugetlb", Prim.LOAD, f"{m} try_memory_failure_hugetlb() -> __get_huge_page_for_hwpoison(): "
+           "folio_test_hugetlb(folio)", field=Field.FLAGS, page=0),
+        _i("if_mf_not_hugetlb", Prim.BRANCH, f"{m}: not a HugeTLB folio: the raw-page path", cmp=Cmp.NONE,
+           value=HUGETLB, label="mf_hugetlb_out"),
+        _i("folio_test_set_hwpoison", Prim.SET_BITS, f"{m} hugetlb_update_hwpoison(): folio_test_set_hwpoison(folio) "
+           "(the MF_NO_RETRY retry)", field=Field.FLAGS, page=0, value=PG_HWPOISON),
+        _label("mf_hugetlb_out"),
+    ]  # fmt: skip
+
+
+def copy_user_large_folio(p: Protocol) -> list[Instr]:
+    """HugeTLB copy-on-write (hugetlb_wp() -> copy_user_large_folio()) copies subpage by
+    subpage; arm64 copy_highpage() resets the KASAN tag of each destination subpage under
+    KASAN_HW_TAGS: page_kasan_tag_reset(to) -> page_kasan_tag_set(), a try_cmpxchg() loop
+    on to->flags that stores even when the flags do not change (2026 review, candidate 3)."""
+    c = "arch/arm64/mm/copypage.c (linux-mm @30abedf3) copy_highpage(): page_kasan_tag_reset(to)"
+    k = "include/linux/mm.h page_kasan_tag_set() [from memory, not re-read]"
+    return [
+        _i("kasan_read_flags", Prim.LOAD, f"{c} -> {k}: old_flags = READ_ONCE(page->flags)", field=Field.FLAGS),
+        _i("kasan_try_cmpxchg", Prim.CMPXCHG, f"{c} -> {k}: try_cmpxchg(&page->flags, &old_flags, flags)",
+           field=Field.FLAGS, value=0),
+    ]  # fmt: skip
+
+
+def optimize_fail(p: Protocol, nr_vpages: int) -> list[Instr]:
+    """hugetlb_vmemmap_optimize_folio() whose remap walk fails at the folio's last vmemmap
+    page (the next PMD's pte_alloc_one_kernel() fails: the batched path gives up splitting
+    at the first -ENOMEM; or arm64's in-place update gives up with -EAGAIN), then
+    vmemmap_remap_free()'s rollback over [start, start + nr_walked * PAGE_SIZE).  Before
+    the fix (c0b495b91a47, v7 10/18) the rollback walks PTE 0 too and fills each page from
+    the tail template; after it ("mm/hugetlb_vmemmap: fix incorrect vmemmap restore in
+    rollback", linux-mm @0454b15e vmemmap_restore_pte()) only PTEs that map vmemmap_tail
+    are restored, from the page they map."""
+    r = "mm/hugetlb_vmemmap.c vmemmap_remap_free() rollback -> vmemmap_restore_pte()"
+    steps = optimize(p, nr_vpages)
+    failed = f"remap_pte_{nr_vpages - 1}"
+    cut = next((n for n, ins in enumerate(steps) if ins.name == failed), None)
+    if cut is None:  # no vmemmap page past the kept ones: nothing to fail
+        return steps
+    walked = [ins.page for ins in steps[:cut] if ins.prim is Prim.SET_PTE and ins.page is not None]
+    restored = walked if p.rollback_tail_template else [v for v in walked if v > 0]
+    out = [
+        *steps[:cut],
+        _i("remap_fails", Prim.FLUSH_TLB, f"vmemmap page {nr_vpages - 1}: the walk fails (-ENOMEM / -EAGAIN); "
+           "vmemmap_remap_range(): flush_tlb_kernel_range()"),
+    ]  # fmt: skip
+    for v in restored:
+        src = 1 if p.rollback_tail_template else v
+        how = ("copy_page(dst, the tail template: a tail struct page) (c0b495b91a47)" if p.rollback_tail_template
+               else "copy_page(dst, src = pte_page(ptep_get(pte))) if src == vmemmap_tail (the fix)")  # fmt: skip
+        out += [
+            _i(f"rollback_alloc_{v}", Prim.ALLOC_PAGE, f"{r}: dst = list_first_entry(walk->vmemmap_pages) (a frame "
+               "the walk unmapped; modelled as a free frame)", reg="f"),
+            _i(f"rollback_copy_{v}", Prim.COPY_PAGE, f"{r}: {how}", page=src, reg="f"),
+            _i(f"rollback_pte_{v}", Prim.SET_PTE, f"{r}: set_pte_at(mk_pte(dst, PAGE_KERNEL))", page=v, frame="reg",
+               rw=True),
+        ]  # fmt: skip
+    out.append(_i("rollback_flush", Prim.FLUSH_TLB, "vmemmap_remap_range() of the rollback: flush_tlb_kernel_range()"))
+    if p.optimized_flag_first:
+        out.append(_i("rollback_clear_optimized", Prim.CLEAR_BITS, "mm/hugetlb_vmemmap.c "
+                      "__hugetlb_vmemmap_optimize_folio(): if (ret < 0) folio_clear_hugetlb_vmemmap_optimized()",
+                      field=Field.FLAGS, page=0, value=VMEMMAP_OPTIMIZED))  # fmt: skip
+    for v in walked:
+        out.append(_i(f"rollback_free_{v}", Prim.FREE_PAGE, "hugetlb_vmemmap_optimize_folio(): "
+                      "free_vmemmap_page_list(): the frames no PTE maps any more", frame=f"orig:{v}"))  # fmt: skip
+    return out
 
 
 def vmemmap_reader(p: Protocol) -> list[Instr]:
@@ -571,12 +690,16 @@ ACTORS = {
     "hugetlb_vmemmap_optimize_folio": lambda p, v: optimize(p, v),
     "hugetlb_vmemmap_optimize_folios": optimize_folios,
     "hugetlb_vmemmap_optimize_folio_bbm": optimize_bbm,
+    "hugetlb_vmemmap_optimize_folio_fail": optimize_fail,
     "hugetlb_vmemmap_restore_folio": lambda p, v: restore(p, v),
     "hugetlb_vmemmap_restore_folios": restore_folios,
     "prep_new_hugetlb_folio": prep_new_hugetlb_folio,
     "get_page_unless_zero": lambda p, v: speculative_get_page(p),
+    "get_page_unless_zero_llsc": lambda p, v: speculative_get_page_llsc(p),
     "memory_failure": lambda p, v: memory_failure_raw(p),
     "memory_failure_dissolve": memory_failure_dissolve,
+    "memory_failure_hugetlb": lambda p, v: memory_failure_hugetlb(p),
+    "copy_user_large_folio": lambda p, v: copy_user_large_folio(p),
     "cpu_hotplug": lambda p, v: cpu_hotplug(p),
     "vmemmap_reader": lambda p, v: vmemmap_reader(p),
     "alloc_hugetlb_folio": lambda p, v: alloc_hugetlb_folio(p),

@@ -44,6 +44,7 @@ def _drop(*steps: str) -> tuple[Edit, ...]:
 
 
 REG = "regressions/"
+REVIEW = "reviews/2026-shared-tail/"
 MUTANTS = (
     ProtocolMutant("synchronize_rcu() before the remap", REG + "2024-b8-speculative-pfn-walker-fixed.toml", "CPU1",
                    _drop("synchronize_rcu")),
@@ -73,6 +74,16 @@ MUTANTS = (
                    _drop("gup_if_zero")),
     ProtocolMutant("pte_clear() of break-before-make", REG + "2023-b13-arm64-break-before-make-variant.toml", "CPU1",
                    _drop("pte_clear_1")),
+    # the fixes proposed in the 2026 review (docs/reviews/2026-hvo-shared-tail.txt)
+    ProtocolMutant("synchronize_rcu() back before the remap (2026, candidate 1)",
+                   REVIEW + "c1-speculative-refcount-fixed.toml", "CPU1", _drop("synchronize_rcu")),
+    ProtocolMutant("rcu_read_lock() back in page_ref_add_unless() (2026, candidate 1)",
+                   REVIEW + "c1-speculative-refcount-fixed.toml", "CPU0", _drop("rcu_read_lock")),
+    ProtocolMutant("memory_failure()'s raw-page path as one read section (2026, candidate 8)",
+                   REVIEW + "c8-memory-failure-raw-vs-prep-fixed.toml", "CPU0", _drop("rcu_read_lock")),
+    ProtocolMutant("the rollback leaves PTE 0 alone (Fixes: c0b495b91a47)",
+                   REG + "2026-rollback-head-from-tail-template-fixed.toml", "CPU0",
+                   tuple(Edit("add", f"rollback_{s}_0", "before", "rollback_alloc_1") for s in ("alloc", "copy", "pte"))),
 )  # fmt: skip
 
 

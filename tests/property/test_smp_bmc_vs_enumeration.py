@@ -28,6 +28,9 @@ FAST = {
     ("v6.1", "dissolve-vs-hotplug"),
     ("v6.1", "reader-vs-optimizer-arm64"),
     ("v6.12.111", "dissolve-vs-hotplug"),
+    ("01b1d0ffb6f7", "walker-llsc-vs-prep"),
+    ("01b1d0ffb6f7", "optimize-rollback"),
+    ("mask-2026", "optimize-rollback"),
 }
 # `slow` (the full suite, a few minutes): every pair in two more eras of other protocols.
 SLOW_ERAS = ("v5.14", "v6.8")

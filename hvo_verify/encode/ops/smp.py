@@ -33,6 +33,7 @@ from hvo_verify.ops.smp import (
     FREED_ACCESS,
     GRACE,
     HEAD_COPY,
+    HEAD_PRESERVED,
     ONE_OWNER,
     ONLY_HUGETLB,
     PGTABLE,
@@ -376,6 +377,26 @@ def cmpxchg(cpu: SymCpu) -> None:
     _rmw(cpu, update)
 
 
+def cmpxchg_llsc(cpu: SymCpu) -> None:
+    """arm64 LL/SC cmpxchg: the load-exclusive reads; only an equal compare reaches the
+    store-exclusive (one atomic step: a store in between would make the stlxr fail and
+    the loop reload)."""
+    ins = cpu.ins
+    frame, ok = cpu.translate(cpu.vpage(ins), write=False)
+    with cpu.when(z3.Not(ok)):
+        cpu.oops()
+    with cpu.when(ok):
+        old = cpu.frame_cell(frame, FIELD_CELL[ins.field])
+        differs = old != cpu.reg(ins.reg)
+        with cpu.when(differs):
+            cpu.set_reg("ok", 0)
+            cpu.set_reg(ins.reg, old)
+            cpu.event("load")
+            cpu.advance()
+        with cpu.when(z3.Not(differs)):
+            cmpxchg(cpu)
+
+
 def branch(cpu: SymCpu) -> None:
     """if (register test) goto label: taken by SymCpu.settle() as part of the step before."""
     ins = cpu.ins
@@ -400,6 +421,10 @@ def _remap_checks(cpu: SymCpu, v: int, frame: BV, rw: int | BV, valid: int) -> N
     if cpu.sys.bbm_required and valid:
         with cpu.when(z3.And(old[2] != 0, z3.Or(old[0] != frame, old[1] != rw))):
             cpu.bad(BBM, f"the live valid PTE of vmemmap page {v} changes without break-before-make")
+    if v % cpu.sys.nr_vpages == 0 and valid:
+        was_head = cpu.frame_cell(old[0], "flags") & PG_HEAD != 0
+        with cpu.when(z3.And(old[2] != 0, was_head, cpu.frame_cell(_bv(frame), "flags") & PG_HEAD == 0)):
+            cpu.bad(HEAD_PRESERVED, f"folio {folio}'s head vmemmap page is remapped to a frame with no head")
     cpu.event("set_pte")
 
 
@@ -528,7 +553,7 @@ STEPS: dict[Prim, Callable[[SymCpu], None]] = {
     Prim.LOCK: lock, Prim.UNLOCK: unlock, Prim.DOWN_READ: down_read, Prim.UP_READ: up_read,
     Prim.RCU_READ_LOCK: rcu_read_lock, Prim.RCU_READ_UNLOCK: rcu_read_unlock,
     Prim.SYNCHRONIZE_RCU: synchronize_rcu, Prim.LOAD: load, Prim.STORE: store, Prim.SET_BITS: set_bits,
-    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.POOL_STATE: pool_state, Prim.CLAIM: claim, Prim.CMPXCHG: cmpxchg, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
+    Prim.ADD: add, Prim.CLEAR_BITS: clear_bits, Prim.RESET_PAGE: reset_page, Prim.FREEZE: freeze, Prim.FAKE_HEAD: fake_head, Prim.POOL_STATE: pool_state, Prim.CLAIM: claim, Prim.CMPXCHG: cmpxchg, Prim.CMPXCHG_LLSC: cmpxchg_llsc, Prim.BRANCH: branch, Prim.SET_PTE: set_pte, Prim.CLEAR_PTE: clear_pte,
     Prim.FLUSH_TLB: flush_tlb, Prim.ALLOC_PAGE: alloc_page, Prim.COPY_PAGE: copy_page, Prim.FREE_PAGE: free_page,
     Prim.PMD_HEAD: pmd_head, Prim.PMD_PAGE: pmd_page, Prim.BUILD_PTES: build_ptes, Prim.PMD_POPULATE: pmd_populate,
 }  # fmt: skip
