@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Malformed spec files through `hvo-verify check` (the selfcheck `fuzz` section):
 run_fuzz with 2,000 cases, each rejected one giving exit 2 and one line
 `PATH: KEY: message`; the check itself can fail; a folder with bad files among good

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Layering of hvo_verify, checked on the source with `ast` (the same order as the
 import-linter contract in pyproject.toml, which CI runs as `lint-imports`):
 
