@@ -56,12 +56,15 @@ def shipped_list(specs: Sequence[ShippedSpec], root: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# The PTE table per split PMD: mm/hugetlb_vmemmap.c vmemmap_split_pmd() ->
+# pte_alloc_one_kernel() (linux-source-6.12 :53, :61; split_vmemmap_huge_pmd() in
+# linux-source-6.1 :39, :54); model/accounting.py pagetable_pages().
 SAVINGS_LEGEND = """\
 V      vmemmap pages per folio (its struct pages x sizeof(struct page) / PAGE_SIZE)
 freed  vmemmap pages the remap gives back to the buddy allocator, per folio
 alloc  pages the remap allocates per folio (a new head page when it copies one)
-ptes   PTE tables allocated to split a PMD-mapped vmemmap (split_vmemmap_huge_pmd()),
-       charged whole to this one folio
+ptes   PTE tables allocated to split a PMD-mapped vmemmap (one per PMD:
+       vmemmap_split_pmd()), charged whole to this one folio
 net    freed - alloc - ptes: the pages one folio alone saves
 pool   for --pool bytes of folios: (freed - alloc) x folios, then net of the PTE
        tables too; one PTE table maps PMD_SIZE of vmemmap, which the vmemmaps of
