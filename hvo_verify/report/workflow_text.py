@@ -15,9 +15,10 @@ from hvo_verify.specs.bundled import ShippedSpec
 
 
 def suggest_expect(results: Sequence[CheckResult]) -> str:
-    """Per spec file: the most common verdict as `default`, then one `INV@CONFIG` key
-    per check that differs from it (`SCHEME:INV@CONFIG` in a sweep).  Checked for the
-    same verdicts by loading it back (tests/unit/test_workflow.py)."""
+    """Per spec file: the most common verdict as `default`; a config whose checks all
+    end in one other verdict as `*@CONFIG`; then one `INV@CONFIG` key per check that
+    still differs (each qualified `SCHEME:` in a sweep).  Loading it back gives the same
+    verdicts (tests/unit/test_workflow.py)."""
     out: list[str] = []
     by_spec: dict[str, list[CheckResult]] = {}
     for res in results:
@@ -26,10 +27,16 @@ def suggest_expect(results: Sequence[CheckResult]) -> str:
         default = Counter(r.verdict.value for r in group).most_common(1)[0][0]
         out += ["", f"# {spec}: the verdicts of this run, to paste in place of its [expect]", "[expect]"]
         out.append(f'default = "{default}"')
+        by_config: dict[tuple[str, str], set[str]] = {}
         for res in group:
-            if res.verdict.value != default:
-                scheme = f"{res.scheme}:" if res.sweep else ""
-                out.append(f'"{scheme}{res.invariant}@{res.config}" = "{res.verdict.value}"')
+            by_config.setdefault((res.scheme if res.sweep else "", res.config), set()).add(res.verdict.value)
+        whole = {key: next(iter(v)) for key, v in by_config.items() if len(v) == 1 and v != {default}}
+        for (scheme, config), verdict in whole.items():
+            out.append(f'"{scheme + ":" if scheme else ""}*@{config}" = "{verdict}"')
+        for res in group:
+            scheme = res.scheme if res.sweep else ""
+            if res.verdict.value != default and (scheme, res.config) not in whole:
+                out.append(f'"{scheme + ":" if scheme else ""}{res.invariant}@{res.config}" = "{res.verdict.value}"')
     return "\n".join(out) + "\n"
 
 

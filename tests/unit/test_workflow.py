@@ -115,6 +115,18 @@ def test_suggest_expect_round_trips_into_a_regression_spec() -> None:
     assert code == 0 and "0 differ from expectation" in out and "exploring" not in out
 
 
+def test_suggest_expect_writes_a_whole_config_once() -> None:
+    """A config where every check is not-applicable is one `*@CONFIG` key."""
+    text = CUSTOM.replace('configs = ["x86-64/4K/2M", "x86-64/4K/1G"]', 'configs = ["x86-64/4K/2M", "arm64/4K/2M"]')
+    code, out, _err = call(["check", write("k.toml", text), "--jobs", "1", "--suggest-expect"])
+    assert code == 0
+    table = out[out.index("\n[expect]\n") :]
+    assert table.splitlines()[1:] == ["[expect]", 'default = "proved"', '"*@arm64/4K/2M" = "not-applicable"']
+    write("k.toml", text + table)
+    code, out, _err = call(["check", "k.toml", "--jobs", "1"])
+    assert code == 0 and "0 differ from expectation" in out and "16 checks" in out
+
+
 # ---------------------------------------------------------------- configs
 
 
