@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Benchmark of `hvo-verify check`: run from the repository root with
 
     python bench/bench_check.py [--json PATH]

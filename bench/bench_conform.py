@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Benchmark of `hvo-verify conform`: run from the repository root with
 
     python bench/bench_conform.py [--repeat N] [--accel auto|kvm|tcg] [--json FILE]

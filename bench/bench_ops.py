@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Benchmark of the operation checks (bounded model checking): run from the repository root with
 
     python bench/bench_ops.py [--specs DIR] [--depths 2..8] [--quick] [--json FILE]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Benchmark of the SMP checks (issue 12): run from the repository root with
 
     python bench/bench_smp.py [--eras v6.1,v6.12.111] [--sizes 2,3,4,5,6,8] [--limit 60] [--json FILE]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """hvo-verify command line.  Each subcommand (`cmd_*`, dispatched by argparse) returns
 an exit code; only main() exits.  The exit codes are stated once, in EXIT_CODES: `--help`
 prints them, and they are appended to this docstring.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fnmatch
 import io
 import os
 import pathlib
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
-from hvo_verify import conform
+from hvo_verify import __version__, conform
 from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_explore import explore_smp
@@ -40,17 +42,18 @@ from hvo_verify.invariants.replay import replay
 from hvo_verify.invariants.smp import SMP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model.accounting import savings
-from hvo_verify.model.config import CONFIGS, parse_config_id
+from hvo_verify.model.config import CONFIGS, KernelConfig, parse_config_id
 from hvo_verify.model.names import unknown
 from hvo_verify.model.remap import optimize
 from hvo_verify.model.scheme import PRESETS, Scheme, preset
 from hvo_verify.model.structpage import Folio
-from hvo_verify.model.vmemmap import VmemmapState
+from hvo_verify.model.vmemmap import VmemmapState, not_applicable_reason
 from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
-from hvo_verify.report import json_out, smp_text, text, trace_text
+from hvo_verify.report import completion, json_out, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.reproduce_text import outcomes_text
+from hvo_verify.report.workflow_text import SAVINGS_LEGEND, shipped_list, skipped_note, suggest_expect
 from hvo_verify.report.wrap import wrap
 from hvo_verify.reproduce.emit import c_source
 from hvo_verify.reproduce.plan import NotReproducible, plan
@@ -58,6 +61,8 @@ from hvo_verify.reproduce.run import load_expectations, run_reproducers
 from hvo_verify.reproduce.suite import reproducers, trace_of
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
+from hvo_verify.specs.bundled import BUNDLED, shipped_specs
+from hvo_verify.specs.bundled import default_specs as _default_specs
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
 from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
@@ -71,9 +76,12 @@ EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
 # subcommand also exits 2 on a usage error.
 EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "check, explain": (
-        (EXIT_OK, "every verdict equals its expectation"),
-        (EXIT_DIFFER, "some verdict differs from its expectation"),
-        (EXIT_ERROR, "usage or spec error, or internal error (a counterexample did not replay)"),
+        (EXIT_OK, "every verdict equals its expectation (a spec without [expect]: proved or not-applicable)"),
+        (EXIT_DIFFER, "some verdict differs from its expectation (without [expect]: violated or vacuous)"),
+        (
+            EXIT_ERROR,
+            "usage or spec error (also with --keep-going), or internal error (a counterexample did not replay)",
+        ),
         (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
     ),
     "replay": (
@@ -94,7 +102,86 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     ),
     "selfcheck": ((EXIT_OK, "every section is ok"), (EXIT_DIFFER, "some section failed")),
     "reproduce": ((EXIT_OK, "written"), (EXIT_ERROR, "no trace to reproduce, or the guest cannot run its config")),
-    "savings, list": ((EXIT_OK, "done"),),
+    "savings, list, completion": ((EXIT_OK, "done"),),
+}
+
+
+# What each subcommand does, beyond its one-line help, and examples (its --help).
+HELP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "check": (
+        "Run every (config, invariant) of each spec file and compare the verdicts with its\n"
+        "[expect] table.  A spec without [expect] is explored: its verdicts are reported\n"
+        "as they are.  With no path: ./specs when it holds spec files, else the suite\n"
+        "installed with hvo-verify (stderr says which).",
+        (
+            "hvo-verify check my-patch.toml              # one spec (explore it: no [expect])",
+            "hvo-verify check my-patch.toml --suggest-expect   # ... and the [expect] table to paste",
+            "hvo-verify check specs/regressions --keep-going",
+            "hvo-verify check                            # ./specs, or the bundled suite",
+        ),
+    ),
+    "explain": (
+        "The vmemmap diagram of the spec's scheme and every verdict in kernel terms:\n"
+        "assumptions, counterexamples replayed on the concrete model, traces.  Fits 80\n"
+        "columns, to paste into a reply.",
+        (
+            "hvo-verify explain my-patch.toml",
+            "hvo-verify explain my-patch.toml --config all --invariant head-resolution",
+            "hvo-verify explain my-patch.toml --config 'arm64/*'",
+        ),
+    ),
+    "replay": (
+        "Re-run a trace that check --save-traces wrote (or one edited by hand) on the\nconcrete model.",
+        ("hvo-verify check SPEC --save-traces traces/ && hvo-verify replay traces/FILE.json",),
+    ),
+    "explore": (
+        "Random operation sequences (Hypothesis) of an [ops] or [smp] spec, shrunk to the\n"
+        "shortest violating one: no proof, but a quick look at deep sequences.",
+        ("hvo-verify explore specs/objections/gup-fifth-page.toml --examples 200",),
+    ),
+    "savings": (
+        "Vmemmap pages freed per folio and for a pool of folios, for presets or the\n"
+        "scheme of a spec file (a custom one too); a legend explains the columns.",
+        (
+            "hvo-verify savings --scheme v6.2 --config all",
+            "hvo-verify savings --scheme rfc-2020 --config x86-64/4K/1G --pool 300G",
+            "hvo-verify savings --spec my-patch.toml --pool 64G",
+        ),
+    ),
+    "conform": (
+        "Boot each installed kernel under QEMU, HVO on and off, and compare what it\n"
+        "shows (/proc/meminfo, /proc/kpageflags, hwpoison, DMA) with the model.",
+        ("hvo-verify conform --kernel $(uname -r) --scenarios savings,kpageflags",),
+    ),
+    "selfcheck": (
+        "The checker checking itself: mutants it must kill, z3 against brute force,\n"
+        "malformed inputs, vacuity, determinism.",
+        ("hvo-verify selfcheck --only fuzz,vacuity",),
+    ),
+    "list": (
+        "The scheme presets, configs, invariants and operations a spec can name; with\n"
+        "--specs, the shipped spec files and their titles (a close one is a start).",
+        ("hvo-verify list", "hvo-verify list --specs hwpoison"),
+    ),
+    "completion": (
+        "A completion script for subcommands, options, config ids, presets, invariants\nand spec paths.",
+        (
+            'eval "$(hvo-verify completion bash)"     # in ~/.bashrc',
+            'eval "$(hvo-verify completion zsh)"      # in ~/.zshrc',
+        ),
+    ),
+    "reproduce": (
+        "A C program in kselftest style that drives a real kernel along a trace from user\n"
+        "space (HugeTLB pool, mmap, MADV_HWPOISON, corrupt-pfn, O_DIRECT) and asserts at\n"
+        "each step what the model predicts for the booted kernel; steps user space cannot\n"
+        "reach are KTAP SKIPs with the reason.",
+        (
+            "hvo-verify reproduce specs/objections/hwpoison-raw-flag-v5.14.toml --config x86-64/4K/2M -o r.c",
+            "hvo-verify reproduce traces/FILE.json -o r.c && gcc -static -O2 -o r r.c",
+            "hvo-verify reproduce --suite specs/objections specs/regressions -o tests/reproducers",
+            "hvo-verify conform --reproducers tests/reproducers",
+        ),
+    ),
 }
 
 
@@ -124,14 +211,23 @@ def exit_code(results: Sequence[CheckResult]) -> int:
     return max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED).exit_code
 
 
+def default_specs(err: TextIO) -> str:
+    """`check` without a path: ./specs when it holds spec files, else the bundled suite;
+    says which on stderr."""
+    folder, why = _default_specs()
+    err.write(f"hvo-verify: checking {why}\n")
+    return str(folder)
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise UsageError(f"--save-traces: {save_dir} is not a directory")
-    specs, errors = load_spec_files(args.paths or ["specs"])
-    if errors:  # one line per bad file; nothing is checked
-        err.write("".join(f"{exc.line()}\n" for exc in errors))
-        return EXIT_ERROR
+    specs, errors = load_spec_files(args.paths or [default_specs(err)])
+    if errors:  # every error of every bad file, one line each
+        err.write("".join(f"{line}\n" for exc in errors for line in exc.lines()))
+        if not args.keep_going or not specs:
+            return EXIT_ERROR  # nothing is checked
     if args.timeout is not None:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
@@ -148,6 +244,10 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
+    if args.suggest_expect:
+        out.write(suggest_expect(results))
+    if errors:  # --keep-going: the good files were checked; the bad ones still fail the run
+        return EXIT_ERROR
     return exit_code(results)
 
 
@@ -177,31 +277,66 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for n, spec in enumerate(_units(args.spec, args.scheme)):
         if n:
             out.write("\n")
-        codes.append(_explain(spec, args.config, out))
+        codes.append(_explain(spec, args.config, args.invariant, out))
     return max(codes)
 
 
-def _explain(spec: Spec, config: str | None, out: TextIO) -> int:
-    configs = [c.id for c in spec.configs]
-    if config:
-        if config not in configs:
-            raise UsageError(f"--config: {unknown('config of this spec', config, configs)}")
-        configs = [config]
-    else:
-        configs = configs[:1]
-    chosen = tuple(c for c in spec.configs if c.id in configs)
-    narrowed = dataclasses.replace(spec, configs=chosen)
+def _explained_configs(spec: Spec, config: str | None) -> tuple[KernelConfig, ...]:
+    """--config: one of the spec's configs, 'all' or a glob over them; by default the
+    first config where the scheme applies (every config when it applies nowhere, so
+    that the reason is shown)."""
+    if config is None:
+        applies = [c for c in spec.configs if not_applicable_reason(c, spec.scheme) is None]
+        return tuple(applies[:1]) or spec.configs
+    ids = [c.id for c in spec.configs]
+    if config == "all":
+        return spec.configs
+    chosen = tuple(c for c in spec.configs if fnmatch.fnmatchcase(c.id, config))
+    if not chosen:
+        if set("*?[") & set(config):
+            raise UsageError(f"--config: {config!r} matches none of this spec's configs ({', '.join(ids)})")
+        raise UsageError(f"--config: {unknown('config of this spec', config, [*ids, 'all'])}")
+    return chosen
+
+
+def _explained_invariants(spec: Spec, invariant: str | None) -> tuple[str, ...]:
+    """--invariant ID[,ID...]: those of the spec's invariants (default: all of them)."""
+    if invariant is None:
+        return spec.invariants
+    names = [n for n in invariant.split(",") if n]
+    for name in names:
+        if name not in spec.invariants:
+            raise UsageError(f"--invariant: {unknown('invariant of this spec', name, spec.invariants)}")
+    return tuple(n for n in spec.invariants if n in names)
+
+
+def _explain(spec: Spec, config: str | None, invariant: str | None, out: TextIO) -> int:
+    narrowed = dataclasses.replace(
+        spec, configs=_explained_configs(spec, config), invariants=_explained_invariants(spec, invariant)
+    )
     results = check_specs([narrowed], workers=1)
+    code = exit_code(results)
+    # Configs where nothing applies: one line per distinct reason, not one per invariant.
+    skipped = [(c.id, next(r.reason for r in results if r.config == c.id)) for c in narrowed.configs
+               if all(r.verdict is Verdict.NOT_APPLICABLE for r in results if r.config == c.id)]  # fmt: skip
+    shown = tuple(c for c in narrowed.configs if c.id not in dict(skipped))
+    note = skipped_note(skipped) if skipped else ""
+    if not shown:
+        out.write("\n".join(text.explain_header(spec)) + "\n\n" + note)
+        return code
+    narrowed = dataclasses.replace(narrowed, configs=shown)
+    results = [r for r in results if r.config in {c.id for c in shown}]
     if spec.smp is not None:  # interleaving spec: per-CPU schedules, replayed
         out.write(smp_text.explain_smp(text.explain_header(spec), results))
-        return exit_code(results)
-    if spec.ops is not None:  # operation spec: the shortest violating traces, replayed
+    elif spec.ops is not None:  # operation spec: the shortest violating traces, replayed
         replays = [replay(r.trace, (r.invariant,)) if r.trace is not None else None for r in results]
         out.write(trace_text.explain_ops(narrowed, list(zip(results, replays, strict=True))))
-        return exit_code(results)
-    states = [_state(cid, spec.scheme) for cid in configs]
-    out.write(text.explain(narrowed, states, results))
-    return exit_code(results)
+    else:
+        states = [_state(c.id, spec.scheme) for c in shown]
+        out.write(text.explain(narrowed, states, results))
+    if note:
+        out.write("\n" + note)
+    return code
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -292,19 +427,40 @@ def parse_size(value: str) -> int:
 
 
 def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """A row per (scheme, config): --scheme is a preset, a glob over presets or 'all'."""
-    names = matching_presets(args.scheme) if args.scheme == "all" or set("*?[") & set(args.scheme) else [args.scheme]
-    if not names:
-        raise UsageError(f"--scheme: {args.scheme!r} matches no scheme preset (see hvo-verify list)")
-    schemes = [preset(name) for name in names]
-    configs = parse_config_id(args.config)
+    """A row per (scheme, config): --scheme is a preset, a glob over presets or 'all';
+    --spec FILE takes the scheme(s) of a spec file (a custom scheme too) and, without
+    --config, its configs."""
+    if (args.scheme is None) == (args.spec is None):
+        raise UsageError("savings: give --scheme PRESET or --spec FILE (one of them)")
+    if args.spec is not None:
+        units = load_sweep(args.spec)
+        schemes = [u.scheme for u in units]
+        configs = parse_config_id(args.config) if args.config else units[0].configs
+    else:
+        names = (
+            matching_presets(args.scheme) if args.scheme == "all" or set("*?[") & set(args.scheme) else [args.scheme]
+        )
+        if not names:
+            raise UsageError(f"--scheme: {args.scheme!r} matches no scheme preset (see hvo-verify list)")
+        schemes = [preset(name) for name in names]
+        if not args.config:
+            raise UsageError("--config: required with --scheme (a config id, a glob or 'all')")
+        configs = parse_config_id(args.config)
     pool = parse_size(args.pool) if args.pool else 0
     rows = [savings(c, scheme, pool) for scheme in schemes for c in configs]
-    out.write(json_out.savings_document(rows) if args.format == "json" else text.savings_table(rows))
+    if args.format == "json":
+        out.write(json_out.savings_document(rows))
+    else:
+        out.write(text.savings_table(rows))
+        if args.legend:
+            out.write("\n" + SAVINGS_LEGEND)
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.specs is not None:  # the shipped specs and their titles, searchable
+        out.write(shipped_list(shipped_specs(args.specs), str(BUNDLED)))
+        return EXIT_OK
     out.write("scheme presets:\n")
     width = max(len(s.name) for s in PRESETS.values())
     for s in PRESETS.values():
@@ -319,10 +475,11 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("invariants:\n")
     for inv in INVARIANTS.values():
         out.write(f"  {inv.id:<18} {inv.summary}\n")
-    out.write("operations ([ops] run = [...]):\n")
+    out.write('operations ([ops] run = [...]; "all" leaves the adversary out):\n')
     for op in OPS.values():
         names = ", ".join(a.name for a in op.args)
-        out.write(f"  {op.name}({names})\n      {op.summary}\n")
+        adversary = ' (adversary: not in run = ["all"])' if op.adversary else ""
+        out.write(f"  {op.name}({names}){adversary}\n      {op.summary}\n")
         if len(op.steps) > 1:
             steps = "      steps: " + " -> ".join(step.name for step in op.steps)
             out.writelines(line + "\n" for line in wrap(steps, break_on_hyphens=False))
@@ -532,6 +689,28 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if all(s.ok for s, _t in done) else EXIT_DIFFER
 
 
+def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """A completion script for bash or zsh, from this parser."""
+    parser = build_parser()
+    commands: dict[str, list[str]] = {}
+    for action in parser._actions:  # the subcommands' parsers
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                commands[name] = [o for a in sub._actions for o in a.option_strings if o not in ("-h", "--help")]
+    values = {
+        "--config": [c.id for c in CONFIGS] + ["all", "all-arches"],
+        "--scheme": [*PRESETS, "all"],
+        "--invariant": [*INVARIANTS, *OP_INVARIANTS, *SMP_INVARIANTS],
+        "--format": ["text", "json"],
+        "--only": list(SECTIONS),
+        "--hvo": ["both", "on", "off"],
+    }
+    out.write(
+        completion.bash_script(commands, values) if args.shell == "bash" else completion.zsh_script(commands, values)
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="hvo-verify",
@@ -539,24 +718,38 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"hvo-verify {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        """A subcommand whose --help ends with its exit codes."""
+        """A subcommand: its --help says what it does, shows examples and ends with its
+        exit codes."""
+        description, examples = HELP[name]
+        epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + exit_codes_text(name)
         return sub.add_parser(
-            name, help=help, epilog=exit_codes_text(name), formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            help=help,
+            description=f"{help}.\n\n{description}",
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     p = command("check", "check spec files against their expected verdicts")
-    p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("paths", nargs="*", help="spec files or folders (default: ./specs, else the bundled suite)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text table or JSON (default: text)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")
+    p.add_argument("--keep-going", action="store_true",
+                   help="check the files that load and report the bad ones (exit 2 if any is bad)")  # fmt: skip
+    p.add_argument("--suggest-expect", action="store_true",
+                   help="after the table, print an [expect] table of the verdicts found, per spec file")  # fmt: skip
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
-    p.add_argument("spec")
-    p.add_argument("--config", help="which of the spec's configs (default: the first)")
+    p.add_argument("spec", help="a spec file")
+    p.add_argument("--config", help="a config of the spec, 'all' or a glob (default: the first where the scheme "
+                                    "applies); configs where nothing applies are listed once, not explained")  # fmt: skip
+    p.add_argument("--invariant", metavar="ID[,ID...]", help="only these of the spec's invariants (default: all)")
     p.add_argument("--scheme", help="which scheme of a spec that sweeps several (default: each in turn)")
     p.set_defaults(func=cmd_explain)
     p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
@@ -572,10 +765,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", help="only this scheme of a spec that sweeps several (default: each in turn)")
     p.set_defaults(func=cmd_explore)
     p = command("savings", "vmemmap pages freed per folio and for a pool")
-    p.add_argument("--scheme", required=True, help="a scheme preset, a glob over presets ('v6.*') or 'all'")
-    p.add_argument("--config", required=True, help="a config id or 'all'")
+    p.add_argument("--scheme", help="a scheme preset, a glob over presets ('v6.*') or 'all'")
+    p.add_argument("--spec", metavar="FILE", help="the scheme of a spec file (a custom one too), instead of --scheme")
+    p.add_argument("--config", help="a config id, a glob or 'all' (default with --spec: the spec's configs)")
     p.add_argument("--pool", help="pool size, e.g. 300G")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text table or JSON (default: text)")
+    p.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True,
+                   help="explain the columns under the table (default: on)")  # fmt: skip
     p.set_defaults(func=cmd_savings)
     p = command("conform", "boot the installed kernels under QEMU with HVO on and off; compare with the model")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -630,7 +826,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
     p.set_defaults(func=cmd_selfcheck)
-    p = command("list", "presets, configs and invariants")
+    p = command("completion", "print a shell completion script")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell the script is for")
+    p.set_defaults(func=cmd_completion)
+    p = command("list", "presets, configs and invariants; or the shipped specs (--specs)")
+    p.add_argument("--specs", nargs="?", const="", metavar="WORDS",
+                   help="list the shipped spec files and their titles, only those whose path or title "
+                        "contains every word of WORDS (case-insensitive)")  # fmt: skip
     p.set_defaults(func=cmd_list)
     return parser
 
@@ -651,7 +853,7 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     try:
         return func(args, out, err)
     except SpecError as exc:
-        err.write(f"{exc.line()}\n")
+        err.write("".join(f"{line}\n" for line in exc.lines()))
     except (UsageError, UnknownName) as exc:
         err.write(f"hvo-verify: {exc}\n")
     except EncodingMismatch as exc:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The exception families of hvo-verify, every one under `HvoVerifyError`.
 
 - Bad user input, reported as one line and exit 2: `SpecError` (carries a path and a
@@ -23,15 +24,20 @@ class HvoVerifyError(Exception):
 class SpecError(HvoVerifyError):
     """Raised for bad user input: a malformed spec, an unknown key, preset, config or invariant."""
 
-    def __init__(self, path: str, key: str, message: str) -> None:
+    def __init__(self, path: str, key: str, message: str, more: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(f"{path}: {key}: {message}")
         self.path = path
         self.key = key
         self.message = message
+        self.more = more  # further (key, message) errors of the same file, in file order
 
     def line(self) -> str:
-        """The one-line diagnostic `path: key: message`."""
+        """The one-line diagnostic `path: key: message` (the file's first error)."""
         return str(self)
+
+    def lines(self) -> list[str]:
+        """Every error of the file, one line each, the first as `line()` says it."""
+        return [self.line(), *(f"{self.path}: {key}: {message}" for key, message in self.more)]
 
 
 class UnknownName(HvoVerifyError, ValueError):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """KTAP version 1, the kernel's test output format (Documentation/dev-tools/ktap.rst):
 the one writer and the one parser of the project.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What a check can conclude (`Verdict`), and how a run of checks ends (`Outcome`).
 
 The lowest layer beside errors.py: specs state the verdicts they expect, the engines in
@@ -20,20 +21,30 @@ class Verdict(enum.Enum):
     VACUOUS = "vacuous"  # the negation is unsat, but so are the assumptions alone: nothing was checked
 
 
+EXPLORATION_OK = frozenset({Verdict.PROVED, Verdict.NOT_APPLICABLE})
+"""The verdicts a spec without `[expect]` exits 0 on (`Outcome.of`)."""
+
+
 class Outcome(enum.IntEnum):
     """How a check (or a whole run) ended, in increasing severity: a run ends as its
     worst check, `max(outcomes)`, and exits with that outcome's `exit_code`."""
 
-    AS_EXPECTED = 0  # the verdict equals its expectation
+    AS_EXPECTED = 0  # the verdict equals its expectation (exploring: proved or not-applicable)
     UNKNOWN = 1  # the solver gave up where the spec expects an answer; nothing differs outright
-    DIFFERS = 2  # a verdict differs from its expectation
+    DIFFERS = 2  # a verdict differs from its expectation (exploring: violated or vacuous)
     ERROR = 3  # a usage or spec error, or an internal error (a counterexample that did not replay)
 
     @classmethod
     def of(cls, verdict: Verdict, expected: Verdict | None) -> Outcome:
-        """The outcome of one check: its verdict against the expected one (None: the
-        spec expects nothing, so any verdict differs)."""
-        if verdict is expected:
+        """The outcome of one check: its verdict against the expected one.  None: the
+        spec has no `[expect]` (exploration mode, a reviewer who does not know the
+        answer yet): the verdict is judged on its own, proved and not-applicable are
+        fine, unknown is unknown, violated and vacuous are reported as findings.
+
+        >>> [Outcome.of(v, None).name for v in Verdict]
+        ['AS_EXPECTED', 'DIFFERS', 'UNKNOWN', 'AS_EXPECTED', 'DIFFERS']
+        """
+        if verdict is expected or (expected is None and verdict in EXPLORATION_OK):
             return cls.AS_EXPECTED
         return cls.UNKNOWN if verdict is Verdict.UNKNOWN else cls.DIFFERS
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Shared pytest configuration."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Bounded model checking of one operation invariant: unroll, solve, and turn a sat
 answer into the shortest trace, replayed on the concrete model before it is reported."""
 
@@ -22,7 +23,7 @@ from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
 from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.ops.machine import Machine
-from hvo_verify.ops.table import OPS, ArgKind
+from hvo_verify.ops.table import OPS, ArgKind, prerequisites
 from hvo_verify.ops.trace import Trace, TraceStep
 from hvo_verify.verdict import Verdict
 
@@ -118,6 +119,8 @@ def run_ops(job: OpsJob) -> CheckResult:
         # Earned only if the assumptions and the unrolling admit some run (else nothing was checked).
         vacuity, why, core, took = _assumptions_sat(job, texts, u, extras, satisfiable)
         verdict, reason = vacuity_verdict(vacuity, why, core)
+        if verdict is Verdict.VACUOUS:
+            reason += vacuous_hint(job.alphabet, core)
         return CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
                            solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2)  # fmt: skip
     if status is Status.UNKNOWN:
@@ -149,6 +152,23 @@ def run_ops(job: OpsJob) -> CheckResult:
         )
     return CheckResult("", cfg.id, job.invariant, Verdict.VIOLATED, None, texts, trace=trace,
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
+
+
+def vacuous_hint(alphabet: Sequence[str], core: Sequence[str]) -> str:
+    """What a vacuous operation check should add: the operations of OPS that the ones of
+    `run` need before them (`ops/table.py` `prerequisites()`), or more depth.
+
+    >>> vacuous_hint(("submit_bio",), ["some operation of {submit_bio} is enabled in the initial state"])
+    '; add to [ops] run: alloc_hugetlb_folio, get_user_pages_fast (submit_bio needs alloc_hugetlb_folio, get_user_pages_fast first)'
+    """
+    needs = {name: prerequisites(name, alphabet) for name in alphabet}
+    if all(needs.values()):
+        missing = list(dict.fromkeys(n for ops in needs.values() for n in ops))
+        why = "; ".join(f"{name} needs {', '.join(ops)}" for name, ops in needs.items())
+        return f"; add to [ops] run: {', '.join(missing)} ({why} first)"
+    if any("can run at step" in text for text in core):
+        return "; raise [ops] depth, or add the operations that enable the others to run"
+    return ""
 
 
 def _assumptions_sat(

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Random exploration of an operation spec with Hypothesis, on the concrete kernel model.
 
 BMC (hvo_verify.check.bmc) proves or refutes an operation invariant up to a depth;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Hypothesis run as a library, by check/explore.py and selfcheck/fuzz.py: the settings
 both use, and `quiet()`, which drops Hypothesis's reports and keeps its files in a
 scratch directory (output belongs to report/ and cli.py; a run leaves no files)."""

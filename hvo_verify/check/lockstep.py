@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The concrete kernel model and its z3 unrolling in lockstep on one concrete trace.
 
 A `Case` is a machine (config, scheme, policies, I/O limits), an operation alphabet and

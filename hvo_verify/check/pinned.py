@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Pinned queries for the differential self-check (hvo_verify.selfcheck.differential).
 
 `PinnedQuery` is the static engine's query for one (config, scheme, invariant, vmemmap

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The static query of one (config, scheme, invariant, vmemmap base alignment), built in
 one place for the two engines that ask it: check/static.py proves it over every
 placement, check/pinned.py asks it at pinned placements (the differential self-check).

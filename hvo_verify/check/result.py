@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What a check returns: frozen, printable by report/, never printed here."""
 
 from __future__ import annotations

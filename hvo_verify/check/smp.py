@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Bounded model checking of several CPUs over a symbolic schedule (issue 12).
 
 `run_smp()` unrolls a `System` (encode/ops/smp_unroll.py) to depth K = the sum of the

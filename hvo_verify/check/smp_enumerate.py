@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Every interleaving of a `System`, by explicit-state breadth-first search.
 
 The independent check of the BMC verdicts (check/smp.py): it runs only the concrete

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Random schedules of an interleaving spec with Hypothesis, shrunk (no solver).
 
 The schedule is a list of picks (which movable CPU goes next, for how many steps, and\nthe TLB choice);

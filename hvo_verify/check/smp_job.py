@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Interleaving specs as jobs: one per (config, invariant), like check/bmc.py OpsJob.
 
 The era's protocol (ops/smp_table.py PROTOCOLS) and the architecture decide the system;

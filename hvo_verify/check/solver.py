@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The one place that calls Solver.check(): maps sat/unsat/unknown, times the call;
 also checks groups of assumptions for satisfiability (vacuity)."""
 

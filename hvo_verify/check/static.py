@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The static engine: one invariant on one (config, scheme), over every subpage, aligned
 head pfn and vmemmap base.  Build the query (check/query.py), solve, and turn the answer
 into a verdict.  A sat answer is made canonical (preferred base and pfn, minimal index),

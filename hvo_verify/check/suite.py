@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Suite orchestration: specs -> jobs for the two engines (check/static.py and
 check/bmc.py) -> results with their expectations, in spec order, in parallel when asked.
 

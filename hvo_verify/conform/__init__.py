@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`hvo-verify conform`: boot the installed kernel under QEMU with HVO on and off, run the
 scenarios in the guest, and set what the kernel shows beside what the model predicts.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The guest's records beside the model's predictions: one `Row` per observable.
 
 A row's `agree` is True or False, or None when the kernel could not show it (say a

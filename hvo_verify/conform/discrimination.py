@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Which alternative models each conformance row rejects.
 
 A row that agrees with the model of the booted kernel says something only if it would

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Boot a real kernel under QEMU and collect what the conformance helper measured.
 
 The guest is a busybox initramfs built here: `/init` (guest/init) loads the virtio block

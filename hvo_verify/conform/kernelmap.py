@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Which model preset a running kernel is, and the version facts conformance needs.
 
 `uname -r` of a distribution kernel names its ABI (Debian: 6.1.0-57-amd64); `uname -v`

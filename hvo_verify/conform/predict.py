@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What the model predicts a real kernel shows, for each conformance scenario.
 
 Every prediction runs the concrete model (`ops/machine.py` Machine, `model/accounting.py`,

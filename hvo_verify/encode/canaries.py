@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Named contradictory assumptions for the vacuity self-check (hvo_verify.selfcheck.vacuity).
 
 A job (check.static.Job, check.bmc.OpsJob) may name some of these in its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """A symbolic folio: head pfn, vmemmap base and head-page allocation outcome are z3
 variables; reading a struct page word through the scheme's vmemmap is a closed-form
 term.  Mirrors hvo_verify.model.vmemmap (the literal model) without enumerating pages,

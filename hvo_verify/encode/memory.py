@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What the symbolic struct page readers (encode/readers.py) need from a memory: the
 protocol that both z3 memories implement.
 

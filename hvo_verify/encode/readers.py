@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The kernel's struct page readers as z3 terms (mirror of hvo_verify/model/readers.py),
 written once over the memory protocol of encode/memory.py: the static folio
 (encode/folio.py) and the unrolling at one step (encode/ops/unroll.py) both read

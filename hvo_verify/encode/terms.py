@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The z3 vocabulary the encoders share: 64-bit words, booleans, and frame tags.
 
 Frame kinds are model/facts.py FrameKind; a z3 frame term carries the kind's tag in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The invariants over reachable states: what each says, where the kernel states it, and
 its concrete check after one operation (hvo_verify/ops).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Replaying an operation trace on the concrete model against the invariants over
 reachable states: what BMC counterexamples, exploration and `hvo-verify replay` run."""
 

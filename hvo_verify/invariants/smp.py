@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The invariants over every interleaving of several CPUs (ops/smp.py): what each says
 and where the kernel states it.  The concrete check of each is a `bad.<id>` cell set by
 the step that breaks it (ops/smp.py); its z3 form is the same cell in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The static invariants: what each one says, where the kernel states it, which index it
 quantifies over, and how it is checked on the concrete model at one index.
 

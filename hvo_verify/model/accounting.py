@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Memory accounting: vmemmap pages per folio, frames freed, PTE-table pages needed to
 split a PMD-mapped vmemmap, net saving (reference kernel-hvo.md 1.a and 3.1).
 

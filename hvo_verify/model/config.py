@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Kernel configurations as data: architecture, PAGE_SIZE, HugeTLB size, sizeof(struct page).
 
 Sizes and mapping levels follow Documentation/mm/vmemmap_dedup.rst (torvalds/linux
@@ -30,6 +31,7 @@ commit 00a34d5a99c0 counts 4 vmemmap pages per 1M page and 8192 per 2G page).
 from __future__ import annotations
 
 import enum
+import fnmatch
 from dataclasses import dataclass
 
 from hvo_verify.errors import UnknownName
@@ -203,10 +205,12 @@ def check_struct_page_size(size: int) -> None:
 def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
     """`x86-64/4K/2M`, `arm64/64K/16G@56` (sizeof(struct page) 56), `all` or `all@56`
     (the x86-64 and arm64 configs), `all-arches` (every config, riscv64, LoongArch and
-    s390x too).
+    s390x too), or a glob over every config id (`arm64/16K/*`, `*/4K/2M@56`).
 
     >>> parse_config_id("x86-64/4K/2M")[0].vmemmap_pages
     8
+    >>> [c.id for c in parse_config_id("arm64/16K/*")]
+    ['arm64/16K/2M', 'arm64/16K/32M', 'arm64/16K/1G']
     """
     name, _, size_text = text.partition("@")
     size = DEFAULT_STRUCT_PAGE_SIZE
@@ -217,6 +221,11 @@ def parse_config_id(text: str) -> tuple[KernelConfig, ...]:
         check_struct_page_size(size)
     if name in ("all", "all-arches"):
         return tuple(c.with_struct_page_size(size) for c in (DEFAULT_CONFIGS if name == "all" else CONFIGS))
+    if set("*?[") & set(name):
+        matched = tuple(c.with_struct_page_size(size) for c in CONFIGS if fnmatch.fnmatchcase(c.id, name))
+        if not matched:
+            raise UnknownName(f"the glob {name!r} matches no config (see hvo-verify list)")
+        return matched
     if name not in CONFIG_IDS:
         raise unknown("config", name, [*CONFIG_IDS, "all", "all-arches"])
     return (CONFIG_IDS[name].with_struct_page_size(size),)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Kernel-terms descriptions of a concrete vmemmap state, for counterexamples and diagrams.
 
 Returns strings; never prints.

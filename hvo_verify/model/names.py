@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Name lookup with 'did you mean' suggestions, shared by every registry."""
 
 from __future__ import annotations

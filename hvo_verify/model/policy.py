@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """How the kernel's operations on an optimized folio behave, per kernel version.
 
 The remap scheme (scheme.py) says what the vmemmap looks like; these policies say what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The kernel's struct page readers, evaluated on the concrete vmemmap.
 
 Each reads words through `VmemmapView.read_word` (model/vmemmap.py), so aliases see the same bytes and an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The one vmemmap remap walk, in both directions, on the one concrete memory
 (model/vmemmap.py).  The static checks run `optimize()` on a freshly prepared folio;
 the kernel operations (ops/pool.py) run the same `vmemmap_remap_free()` and

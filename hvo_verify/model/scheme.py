@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Remap schemes as data: which vmemmap pages of a folio keep their frame, where the
 others map, with which permission, and how compound_head is encoded.
 

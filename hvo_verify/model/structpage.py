@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The contents of struct pages, word by word, for a freshly prepared folio.
 
 A struct page is modelled as `sizeof(struct page) / 8` 64-bit words at the offsets of

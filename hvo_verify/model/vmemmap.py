@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The concrete vmemmap: page-table entries from vmemmap pages to frames, the bytes of
 every frame, and what a read or a store through them does.  This is the one literal
 memory: the static checks read the layout a scheme leaves (model/remap.py optimize()),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """GUP and block I/O on the folio's user mapping, concretely: the steps of
 ops/table.py whose subsystem is "gup".  Twin: encode/ops/gup.py (same function names)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Memory errors on a HugeTLB folio, concretely: the steps of ops/table.py whose
 subsystem is "hwpoison".  Twin: encode/ops/hwpoison.py (same function names).
 

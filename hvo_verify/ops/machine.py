@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The kernel's operations on one HugeTLB (or Device-DAX) folio, concretely.
 
 `Machine.apply(state, op, args)` runs one operation of ops/table.py `OPS` the way the

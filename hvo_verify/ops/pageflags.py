@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Stores to struct page fields of a mapped folio, concretely: PG_arch_1, mapcounts and
 arbitrary field writes (the steps of ops/table.py whose subsystem is "pageflags").
 Twin: encode/ops/pageflags.py (same function names)."""

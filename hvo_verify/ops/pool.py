@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The HugeTLB pool and the vmemmap remap, concretely: the steps of ops/table.py whose
 subsystem is "pool".  Twin: encode/ops/pool.py (same function names)."""
 

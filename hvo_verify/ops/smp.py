@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Several CPUs, concretely: the atomic steps of ops/smp_table.py interleaved.
 
 `System` is what a spec's `[smp]` table describes: the CPUs, the actor each runs (its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Several CPUs: the kernel's atomic steps as data, and each era's step lists.
 
 A CPU runs one *actor* (a kernel path: the HugeTLB vmemmap remap, a speculative PFN

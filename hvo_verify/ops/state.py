@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What the kernel operations touch, concretely: `KState` and what one operation did.
 
 A `KState` is the folio's vmemmap (PTEs and the bytes of every frame, stores included),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The kernel operations as data: arguments, preconditions, and the sequence of steps
 each runs, with the kernel citation stored once here.
 
@@ -19,6 +20,7 @@ state (`Abs` alternatives), from which `possible_ops()` prunes the unrolling.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvo_verify.model.policy import HugetlbClear
@@ -101,6 +103,9 @@ class Op:
     summary: str
     guard: tuple[Guard, ...]
     steps: tuple[Step, ...]
+    # Not a kernel path but an adversary (a store of anything anywhere): `run = ["all"]`
+    # leaves it out; a spec names it to run it (loader `_alphabet`).
+    adversary: bool = False
 
     @property
     def hugetlb_only(self) -> bool:
@@ -212,6 +217,52 @@ OPS: dict[str, Op] = {
                   "mm/rmap.c page_add_file_rmap(): atomic_inc(&page->_mapcount) (per subpage) or the folio's "
                   "_entire_mapcount"),)),
         Op("write_struct_page", (_I, Arg("word", ArgKind.WORD)), "a store to any field of head+i", _USER,
-           (_step("write_struct_page", "pageflags", "any WRITE_ONCE() to a struct page field"),)),
+           (_step("write_struct_page", "pageflags", "any WRITE_ONCE() to a struct page field"),), adversary=True),
     )
 }  # fmt: skip
+
+
+# What holds of a prepared HugeTLB folio before any operation: on the hstate free list,
+# not optimized, not mapped, no I/O (ops/state.py KState's defaults); the scheme's own
+# guards (HUGETLB_FOLIO, SCHEME_OPTIMIZES) are properties of the spec, not of the state.
+INITIAL_GUARDS = frozenset({Guard.HUGETLB_FOLIO, Guard.SCHEME_OPTIMIZES, Guard.IN_FREE_POOL, Guard.NOT_OPTIMIZED,
+                            Guard.NO_IO})  # fmt: skip
+
+
+def _establishes(op: Op, guard: Guard) -> bool:
+    """Some abstract effect of `op` makes `guard` hold (read off the steps' `Abs`)."""
+    effects = [a for step in op.steps for a in step.outcomes]
+    grabbed = [a for a in effects if a.io is IoStage.GRABBED]
+    return {
+        Guard.OPTIMIZED: any(a.optimized for a in effects),
+        Guard.REMOVED: any(a.pool is Pool.REMOVED for a in effects),
+        Guard.MAPPED: any(a.mapped for a in effects),
+        Guard.MAPPED_IF_HUGETLB: any(a.mapped for a in effects),
+        Guard.IO_UNSUBMITTED: bool(grabbed),
+        Guard.IO_PINNED: any(a.pin for a in grabbed),
+        Guard.IO_GOT: any(a.pin is False for a in grabbed),
+    }.get(guard, False)
+
+
+def prerequisites(name: str, alphabet: Sequence[str], seen: frozenset[str] = frozenset()) -> list[str]:
+    """What `name` needs run before it that `alphabet` lacks, first things first: for
+    each guard of `name` that does not hold initially and that no operation of
+    `alphabet` establishes, the first operation of OPS that does, after its own
+    prerequisites.  What a `vacuous` verdict tells the reviewer to add to `run`.
+
+    >>> prerequisites("submit_bio", ["submit_bio"])
+    ['alloc_hugetlb_folio', 'get_user_pages_fast']
+    >>> prerequisites("submit_bio", ["submit_bio", "alloc_hugetlb_folio", "pin_user_pages_fast"])
+    []
+    """
+    out: list[str] = []
+    for guard in OPS[name].guard:
+        if guard in INITIAL_GUARDS or any(_establishes(OPS[n], guard) for n in alphabet):
+            continue
+        maker = next((n for n, op in OPS.items() if n not in seen and _establishes(op, guard)), None)
+        if maker is None:
+            continue
+        for needed in [*prerequisites(maker, alphabet, seen | {name}), maker]:
+            if needed not in out:
+                out.append(needed)
+    return out

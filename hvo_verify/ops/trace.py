@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Operation traces: what BMC and exploration find, what `hvo-verify replay` re-runs.
 
 A trace names everything needed to rebuild the machine (config, full scheme, policies,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`hvo-verify conform` output: per kernel, the preset it maps to, the boots, and the table
 `scenario | model predicts | kernel shows | agree`, and with --discrimination which
 alternative models each row rejects; as text or versioned JSON."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The vmemmap of one folio as data for a willy-style diagram
 (`abcdefgh | ijklmnop | ijklmnop`, <20200915181535.GJ5449@casper.infradead.org>):
 each vmemmap page is 8 letters, each letter an eighth of the struct pages it shows.

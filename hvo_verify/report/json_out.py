@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Versioned JSON documents (`{"version": 1, ...}`) for tools, and the trace files of
 `check --save-traces` (their names and text; `replay` reads them, specs/tracefile.py)."""
 

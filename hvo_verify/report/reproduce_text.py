@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The reproducers' outcomes per kernel, as a table (conform --reproducers)."""
 
 from __future__ import annotations

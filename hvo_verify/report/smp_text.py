@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Interleaving traces: one column per CPU, like an LKMM witness, pasteable into a reply.
 
 Each row is one atomic step, numbered, in the column of the CPU that took it; the step
@@ -92,7 +93,7 @@ def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int
     shown_cpus = False
     for res in results:
         out.append("")
-        expected = "" if res.as_expected else f" (expected {res.expected.value if res.expected else 'nothing'})"
+        expected = "" if res.as_expected or res.expected is None else f" (expected {res.expected.value})"
         out.append(f"{res.config} {res.invariant}: {res.verdict.value}{expected}")
         if res.cpus and not shown_cpus:
             shown_cpus = True

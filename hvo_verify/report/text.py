@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Text rendering of results, counterexamples, diagrams and savings (<= 80 columns
 where a reviewer may paste it into a mailing-list reply)."""
 
@@ -24,7 +25,7 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
             continue
         lines.append(f"{group[0].spec}")
         for res in group:
-            mark = "ok" if res.as_expected else f"MISMATCH (expected {_expected(res)})"
+            mark = "ok" if res.as_expected else f"MISMATCH (expected {_expected(res)})" if differs(res) else ""
             lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
             lines += _details(res, "      ")
     lines.append(summary_line(results))
@@ -40,6 +41,12 @@ def _by_spec(results: Sequence[CheckResult]) -> list[list[CheckResult]]:
         else:
             groups.append([res])
     return groups
+
+
+def differs(res: CheckResult) -> bool:
+    """The verdict differs from an expectation; a spec without [expect] (exploring)
+    expects nothing, and its verdicts are reported as they are."""
+    return res.expected is not None and not res.as_expected
 
 
 def _expected(res: CheckResult) -> str:
@@ -80,7 +87,7 @@ def sweep_table(results: Sequence[CheckResult]) -> list[str]:
         res = cell.get((scheme, *row))
         if res is None:
             return "-"
-        return res.verdict.value + ("" if res.as_expected else SWEEP_MARK)
+        return res.verdict.value + (SWEEP_MARK if differs(res) else "")
 
     config_w = max(len(c) for c, _i in rows)
     inv_w = max(len(i) for _c, i in rows)
@@ -105,8 +112,8 @@ def sweep_table(results: Sequence[CheckResult]) -> list[str]:
             lines.append(f"  {shown:<{config_w}}  {inv:<{inv_w}}{cells}".rstrip())
     for res in results:
         details = _details(res, "      ")
-        if details or not res.as_expected:
-            mark = "" if res.as_expected else f" MISMATCH (expected {_expected(res)})"
+        if details or differs(res):
+            mark = f" MISMATCH (expected {_expected(res)})" if differs(res) else ""
             lines.append(f"  {res.scheme} {res.config} {res.invariant}: {res.verdict.value}{mark}")
             lines += details
     return lines
@@ -114,11 +121,13 @@ def sweep_table(results: Sequence[CheckResult]) -> list[str]:
 
 def summary_line(results: Sequence[CheckResult]) -> str:
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
-    differ = sum(1 for r in results if not r.as_expected)
+    differ = sum(1 for r in results if differs(r))
     specs = len({r.spec for r in results})
     # `vacuous` only when some proof was: the line keeps its shape otherwise.
     parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v is not Verdict.VACUOUS or counts[v])
-    return f"{len(results)} checks in {specs} specs: {parts}; {differ} differ from expectation"
+    explored = sum(1 for r in results if r.expected is None)
+    more = f"; {explored} without [expect] (exploring)" if explored else ""
+    return f"{len(results)} checks in {specs} specs: {parts}; {differ} differ from expectation{more}"
 
 
 def counterexample_lines(cex: Counterexample) -> list[str]:
@@ -208,7 +217,7 @@ def explain(
             out += [f"  - {text}" for text in res.assumptions[:-1]]
         out.append(
             f"{res.config} {res.invariant}: {res.verdict.value}"
-            + ("" if res.as_expected else f" (expected {res.expected.value if res.expected else '?'})")
+            + (f" (expected {_expected(res)})" if differs(res) else "")
         )
         if res.counterexample:
             out += counterexample_lines(res.counterexample)

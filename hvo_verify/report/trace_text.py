@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Text rendering of operation traces: numbered states and steps in kernel terms, the
 vmemmap diagram after every remap, and the verdict (at most 80 columns).
 
@@ -219,7 +220,7 @@ def explain_ops(spec: Spec, results: Sequence[tuple[CheckResult, Sequence[Replay
             out += ["", f"{res.config}: every verdict below assumes"]
             out += [f"  - {text}" for text in res.assumptions]
         out.append("")
-        mismatch = "" if res.as_expected else f" (expected {res.expected.value if res.expected else 'nothing'})"
+        mismatch = "" if res.as_expected or res.expected is None else f" (expected {res.expected.value})"
         out.append(f"{res.config} {res.invariant}: {res.verdict.value}{mismatch}")
         if res.verdict is Verdict.VIOLATED and res.trace is not None and replayed is not None:
             out.append(f"shortest trace ({len(res.trace.steps)} steps), replayed on the concrete model:")

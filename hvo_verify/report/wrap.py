@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Line wrapping of report text: at most WIDTH columns where a reviewer may paste it
 into a mailing-list reply."""
 

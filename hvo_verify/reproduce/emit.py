@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """A Plan as a C program in kselftest style.
 
 One file that compiles standalone (`gcc -static`) with its own minimal kselftest shim
@@ -115,7 +116,7 @@ def c_source(plan: Plan) -> str:
         "exit 0 pass, 1 fail, 4 skip (kselftest's codes).",
     ]
     out = ["// SPDX-License-Identifier: GPL-2.0-only\n", _comment(head), _INCLUDES, _SHIM, "\n"]
-    out.append(RUNTIME.read_text())
+    out.append(RUNTIME.read_text().removeprefix("// SPDX-License-Identifier: GPL-2.0-only\n"))
     out.append("\nstatic const struct hvo_step steps[] = {\n")
     for a in plan.actions:
         x = (

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """What user space can do of a trace, and what the model predicts each kernel shows.
 
 A trace is a sequence of the model's operations (ops/table.py).  User space reaches some

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Build every reproducer and run them all in one guest boot per kernel.
 
 The guest's /init (conform/guest/init) runs each /reproducers/* when the kernel command

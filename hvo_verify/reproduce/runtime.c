@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* The runtime every reproducer carries (hvo_verify/reproduce/runtime.c, pasted into
  * each generated program by hvo_verify/reproduce/emit.py, so that the program compiles
  * standalone).  User-space paths to the kernel's HugeTLB pool, hwpoison injection and

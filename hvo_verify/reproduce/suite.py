@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Reproducers for a folder of specs: one per distinct trace that user space can run,
 and a one-line reason for every spec (or config) that gets none."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`hvo-verify selfcheck`: the checker checking itself.
 
 An application on top of the checker (below cli.py only).  Each part (mutation

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Determinism: the same specs give byte-identical output, run after run.
 
 `hvo-verify check --format json` runs on a set of specs `runs` times, each in a fresh

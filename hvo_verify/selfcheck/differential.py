@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Differential check of the static invariants: z3 against brute force.
 
 A *case* is one (config, scheme, invariant, vmemmap base alignment, placement), where a

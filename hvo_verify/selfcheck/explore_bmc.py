@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Exploration against BMC, and replay of every counterexample.
 
 For every operation spec (an `[ops]` table), Hypothesis exploration on the concrete

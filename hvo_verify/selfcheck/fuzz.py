@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Malformed spec files: Hypothesis writes bad spec files; each one the loader rejects
 goes through the real command line, `hvo-verify check FILE`, in-process (the caller
 passes the command line in as `cli_run`, i.e. `cli.run`).
@@ -800,7 +801,7 @@ def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None
     if not line.startswith(f"{_escape(str(path))}: ") or "\n" in line or not line.isprintable():
         return "line", f"the loader's error is not one printable line starting with the file name: {line[:200]!r}"
     path.write_bytes(data)
-    outcome, why = _cli(cli_run, [str(path)], [line])
+    outcome, why = _cli(cli_run, [str(path)], exc.lines())  # every error of the file, the first is `line`
     if outcome != "rejected":
         return outcome, why
     if expected_keys is not None and not exc.key.startswith(expected_keys):
@@ -812,8 +813,8 @@ def judge(data: bytes, path: pathlib.Path, expected_keys: tuple[str, ...] | None
 
 
 def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes], cli_run: CliRun) -> tuple[str, str]:
-    """A folder of valid specs and bad files: `hvo-verify check FOLDER` must print one
-    line per bad file (in file order), nothing else, and exit 2 without checking."""
+    """A folder of valid specs and bad files: `hvo-verify check FOLDER` must print the
+    lines of every bad file (in file order), nothing else, and exit 2 without checking."""
     folder.mkdir()
     files = [(folder / f"good-{n}.toml", data) for n, data in enumerate(good)]
     files += [(folder / f"bad-{n}.toml", data) for n, data in enumerate(bad)]
@@ -826,7 +827,7 @@ def judge_folder(folder: pathlib.Path, good: list[bytes], bad: list[bytes], cli_
         if (exc is None) != (path.name.startswith("good")):
             return "line", f"{path.name}: the seed is {'invalid' if exc else 'valid'}"
         if exc is not None:
-            want.append(exc.line())
+            want += exc.lines()
     return _cli(cli_run, [str(folder)], want)
 
 

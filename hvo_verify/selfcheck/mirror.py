@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The mirror, as data: every kernel function written once on the concrete side (model/,
 ops/, invariants/) and once on the z3 side (encode/) under the same name.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Mutation testing of the model: break the kernel model on purpose and check that the
 spec suite notices.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """One-layer mutants: a deliberate bug in ONE side of the mirror (the concrete model or
 its z3 encoding), for every mirrored function (selfcheck/mirror.py `mirrored()`).
 

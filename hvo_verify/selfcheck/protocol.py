@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The interleaving checks checking themselves.
 
 `protocol` section: one mutant per protocol element (the synchronize_rcu(), the RCU

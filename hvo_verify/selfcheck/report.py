@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Text and JSON of `hvo-verify selfcheck`.  The self-check is an application on top of
 report/ (it uses its wrapping and JSON version), so its rendering lives here, not there.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`Section`: what one part of the self-check returns (selfcheck/report.py prints it)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Unknown: a solver timeout or unknown yields `unknown` with the solver's reason,
 never `proved`.
 

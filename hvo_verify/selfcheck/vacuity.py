@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Vacuity: a proof whose assumptions are unsatisfiable is `vacuous`.
 
 The checker asks, after every unsat negation, whether everything it asserted except

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Load spec files (TOML) into frozen `Spec` objects.
 
 Spec files are data only: they are parsed with `tomllib` and validated field by field.
@@ -74,6 +75,7 @@ _MAX_MESSAGE = 400  # safety net: messages quoting user text stay readable
 _GLOB_CHARS = frozenset("*?[]")
 
 E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
 
 
 class VmemmapAlign(enum.Enum):
@@ -94,7 +96,7 @@ class PageSlab(enum.Enum):
 TOP_KEYS = ("title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
             "invariants", "timeout", "vmemmap_base_align", "ops", "smp", "expect")
 # fmt: on
-REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")  # "scheme": or "schemes"
+REQUIRED_KEYS = ("title", "source", "scheme", "configs")  # "scheme": or "schemes"; no "expect": exploration
 
 
 class _Bad(Exception):
@@ -451,8 +453,8 @@ MAX_DEPTH = 12
 
 def _alphabet(value: object, key: str, scheme: Scheme) -> tuple[str, ...]:
     names = [name for name, op in OPS.items() if not op.hugetlb_only or scheme.folio_kind is FolioKind.HUGETLB]
-    if value == "all" or value == ["all"]:
-        return tuple(names)
+    if value == "all" or value == ["all"]:  # the kernel's operations: an adversary only when named
+        return tuple(name for name in names if not OPS[name].adversary)
     found: dict[str, None] = {}
     for i, item in enumerate(_list(value, key, "kernel operations")):
         item_key = f"{key}[{i}]"
@@ -644,47 +646,112 @@ def _scheme_keys(doc: Mapping[str, object]) -> None:
         raise _Bad("scheme", "missing required key 'scheme' (or 'schemes', a list of presets)")
 
 
-def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
-    """The units of one file: one Spec per scheme (one for `scheme`)."""
-    _check_keys(doc, "", TOP_KEYS)
+class _Collected(Exception):
+    """Internal: every validation failure of one file, in file order (parse_sweep
+    turns it into one SpecError that carries them all)."""
+
+    def __init__(self, bads: Sequence[_Bad]) -> None:
+        super().__init__(bads)
+        self.bads = tuple(bads)
+
+
+class _Errors:
+    """The errors of one file so far: each independent part of a spec is validated
+    even when an earlier one failed, so that a reviewer sees every error at once.  A
+    part that needs a failed one is skipped (its value stays None)."""
+
+    def __init__(self) -> None:
+        self.bads: list[_Bad] = []
+
+    def take(self, check: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return check(*args)
+        except _Bad as bad:
+            self.bads.append(bad)
+            return None
+
+    def done(self) -> None:
+        if self.bads:
+            raise _Collected(self.bads)
+
+
+def _top_keys(doc: Mapping[str, object]) -> None:
+    """Unknown and missing top-level keys."""
+    errors = _Errors()
+    for name in doc:
+        errors.take(_check_keys, {name: None}, "", TOP_KEYS)
     for name in REQUIRED_KEYS:
         if name == "scheme":
-            _scheme_keys(doc)
+            errors.take(_scheme_keys, doc)
         elif name not in doc:
-            raise _Bad(name, f"missing required key {name!r}")
-    title = _required_text(doc["title"], "title")
-    source = _required_text(doc["source"], "source")
-    description = _text(doc.get("description", ""), "description")
-    answer = _text(doc.get("answer", ""), "answer")
-    sweep = "schemes" in doc
-    schemes = _schemes(doc["schemes"]) if sweep else (_scheme(doc["scheme"], source),)
-    if sweep and doc["schemes"] in ("all", ["all"]) and "ops" in doc:
-        schemes = _accepting(schemes, doc["ops"])
-    names = tuple(scheme.name for scheme in schemes)
-    size = _struct_page_size(doc["struct_page_size"]) if "struct_page_size" in doc else None
-    configs = _configs(doc["configs"], size)
+            errors.bads.append(_Bad(name, f"missing required key {name!r}"))
+    errors.done()
+
+
+def _scheme_ops(doc: Mapping[str, Any], scheme: Scheme, configs: Sequence[KernelConfig], sweep: bool) -> OpsSpec | None:
+    """One scheme's fit on every config, and its `[ops]` (None without one)."""
     base = doc["scheme"].get("base") if isinstance(doc.get("scheme"), dict) else None  # validated by _scheme()
+    try:
+        for config in configs:
+            misfit = fit_error(config, scheme)
+            if misfit is not None:
+                raise _Bad(f"scheme.{misfit[0]}", misfit[1])
+        return _ops(doc["ops"], scheme, base) if "ops" in doc else None
+    except _Bad as bad:
+        raise (_Bad(bad.key, f"{bad.message} (under scheme {scheme.name})") if sweep else bad) from None
+
+
+def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
+    """The units of one file: one Spec per scheme (one for `scheme`).  Every error of
+    the file is collected (`_Errors`); `[expect]` may be left out (exploration mode:
+    the verdicts are reported as they are, `Expectations(())`)."""
+    errors = _Errors()
+    try:
+        _top_keys(doc)
+    except _Collected as found:
+        errors.bads += found.bads
+    title = errors.take(_required_text, doc.get("title"), "title") if "title" in doc else None
+    source = errors.take(_required_text, doc.get("source"), "source") if "source" in doc else None
+    description = errors.take(_text, doc.get("description", ""), "description")
+    answer = errors.take(_text, doc.get("answer", ""), "answer")
+    sweep = "schemes" in doc
+    schemes: tuple[Scheme, ...] | None = None
+    if sweep and "scheme" not in doc:
+        schemes = errors.take(_schemes, doc["schemes"])
+        if schemes is not None and doc["schemes"] in ("all", ["all"]) and "ops" in doc:
+            schemes = _accepting(schemes, doc["ops"])
+    elif "scheme" in doc and not sweep:
+        one = errors.take(_scheme, doc["scheme"], source or "")
+        schemes = None if one is None else (one,)
+    size = errors.take(_struct_page_size, doc["struct_page_size"]) if "struct_page_size" in doc else None
+    configs = errors.take(_configs, doc["configs"], size) if "configs" in doc else None
     ops_by_scheme: list[OpsSpec | None] = []
-    for scheme in schemes:
-        try:
-            for config in configs:
-                misfit = fit_error(config, scheme)
-                if misfit is not None:
-                    raise _Bad(f"scheme.{misfit[0]}", misfit[1])
-            ops_by_scheme.append(_ops(doc["ops"], scheme, base) if "ops" in doc else None)
-        except _Bad as bad:
-            raise (_Bad(bad.key, f"{bad.message} (under scheme {scheme.name})") if sweep else bad) from None
+    if schemes is not None and configs is not None:
+        before = len(errors.bads)
+        ops_by_scheme = [errors.take(_scheme_ops, doc, scheme, configs, sweep) for scheme in schemes]
+        if len(errors.bads) > before:
+            schemes = None
+    smp: SmpSpec | None = None
     if "ops" in doc and "smp" in doc:
-        raise _Bad("smp", "a spec has [ops] (one CPU, operations) or [smp] (several CPUs, atomic steps), not both")
-    smp = _smp(doc["smp"], schemes, configs) if "smp" in doc else None
-    registry: Mapping[str, object] = (
-        SMP_INVARIANTS if smp is not None else OP_INVARIANTS if "ops" in doc else INVARIANTS
-    )
-    invariants = _invariants(doc.get("invariants", "all"), registry)
+        errors.bads.append(
+            _Bad("smp", "a spec has [ops] (one CPU, operations) or [smp] (several CPUs, atomic steps), not both")
+        )
+    elif "smp" in doc and schemes is not None and configs is not None:
+        smp = errors.take(_smp, doc["smp"], schemes, configs)
+    registry: Mapping[str, object] = SMP_INVARIANTS if "smp" in doc else OP_INVARIANTS if "ops" in doc else INVARIANTS
+    invariants = errors.take(_invariants, doc.get("invariants", "all"), registry)
     static = "ops" not in doc and "smp" not in doc
-    timeout_ms = _timeout_ms(doc.get("timeout", DEFAULT_TIMEOUT_S if static else DEFAULT_OPS_TIMEOUT_S))
-    align = _base_align(doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
-    expect = _expectations(doc["expect"], registry, names)
+    timeout_ms = errors.take(_timeout_ms, doc.get("timeout", DEFAULT_TIMEOUT_S if static else DEFAULT_OPS_TIMEOUT_S))
+    align = errors.take(_base_align, doc["vmemmap_base_align"]) if "vmemmap_base_align" in doc else None
+    expect: Expectations | None = Expectations(())  # exploration mode: no [expect]
+    if "expect" in doc:
+        names = tuple(scheme.name for scheme in schemes) if schemes is not None else None
+        expect = errors.take(_expectations, doc["expect"], registry, names) if names is not None else None
+    errors.done()
+    assert title is not None and source is not None and description is not None and answer is not None
+    assert schemes is not None and configs is not None and invariants is not None and timeout_ms is not None
+    assert expect is not None
+    names = tuple(scheme.name for scheme in schemes)
     units = tuple(
         Spec(
             path=path,
@@ -704,6 +771,13 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
         )
         for scheme, ops in zip(schemes, ops_by_scheme, strict=True)
     )
+    if "expect" in doc:
+        _complete(units, invariants, configs, sweep)
+    return units
+
+
+def _complete(units: Sequence[Spec], invariants: Sequence[str], configs: Sequence[KernelConfig], sweep: bool) -> None:
+    """A spec with `[expect]` expects a verdict of every (scheme, invariant, config)."""
     for spec in units:
         under = f" under {spec.scheme.name}" if sweep else ""
         for invariant in invariants:
@@ -711,9 +785,9 @@ def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
                 if spec.expect.expected(invariant, config.id, spec.scheme.name) is None:
                     raise _Bad(
                         "expect",
-                        f"no expected verdict for {invariant} on {config.id}{under} (add 'default' or '{invariant}')",
+                        f"no expected verdict for {invariant} on {config.id}{under} (add 'default' or "
+                        f"'{invariant}', or leave [expect] out to explore)",
                     )
-    return units
 
 
 def _decode(text_or_bytes: str | bytes) -> dict[str, Any]:
@@ -763,6 +837,10 @@ def parse_sweep(text_or_bytes: str | bytes, path: str) -> tuple[Spec, ...]:
         return _specs(_decode(text_or_bytes), path)
     except _Bad as bad:
         raise SpecError(_path(path), _one_line(bad.key), _one_line(bad.message)) from None
+    except _Collected as found:
+        first, *rest = found.bads
+        more = tuple((_one_line(b.key), _one_line(b.message)) for b in rest)
+        raise SpecError(_path(path), _one_line(first.key), _one_line(first.message), more) from None
 
 
 def parse_spec(text_or_bytes: str | bytes, path: str) -> Spec:

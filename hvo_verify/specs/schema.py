@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The frozen objects a spec file is parsed into.
 
 A spec names a scheme (preset or custom), or several presets (a sweep over eras), the
@@ -118,6 +119,11 @@ class Spec:
     ops: OpsSpec | None = None  # operation specs: invariants are checked over reachable states
     sweep: tuple[str, ...] = ()  # the file's `schemes`, expanded; () for a file with `scheme`
     smp: SmpSpec | None = None  # interleaving specs: invariants are checked over every interleaving
+
+    @property
+    def exploring(self) -> bool:
+        """No `[expect]`: a reviewer's first run, the verdicts reported as they are."""
+        return not self.expect.entries
 
     @property
     def unit(self) -> str:

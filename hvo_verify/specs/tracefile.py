@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Trace files as input: what `replay` reads (`check --save-traces` writes them, named
 by report/json_out.py).
 

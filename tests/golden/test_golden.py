@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Golden tests of the CLI's text and JSON output, run in-process through
 `hvo_verify.cli.run`.  Each `tests/golden/NAME.out` holds stdout followed by a line
 `# exit: N`.  After an intended change of output, rewrite them with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """One conformance run per installed kernel per test session (CI installs the two cited
 builds, conform/kernelmap.py CITED_KERNELS): each kernel booted under QEMU with
 hugetlb_free_vmemmap=on and =off, every scenario run in each guest.  The tests in this

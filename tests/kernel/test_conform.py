@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`hvo-verify conform` against each installed kernel: every observation of both boots
 agrees with the model's prediction for the preset the kernel maps to, within the time
 targets (a boot <= 30 s, the whole run <= 3 min; the bounds asserted here are

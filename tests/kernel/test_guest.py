@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The guest side of `hvo-verify conform`: one real boot with HVO on, checked for the
 presence and shape of every record (not their values: comparing them with the model is
 `conform`'s job), plus the host-side pieces that need no QEMU.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The committed reproducers (tests/reproducers/, `hvo-verify reproduce --suite`) in a
 real guest of each installed kernel: every outcome as recorded in
 tests/reproducers/expected.toml, one of them with a prediction changed failing there (so

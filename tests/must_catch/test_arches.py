@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The arch specs (specs/arches/) fail when the per-era arch table is wrong: s390 left
 enabled after 64e2f60f355e, riscv or LoongArch dropped from an era that selects the
 option, or added to one that does not.  One invariant per unit keeps it quick; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """dma-exact compares where the device writes (from the bio_vecs the block layer builds)
 with the user's bytes (from the running byte count): a wrong bio_vec offset for the
 second page of a buffer is visible to it, in either layer alone.

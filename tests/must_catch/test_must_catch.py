@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Every invariant can fail: each must-catch spec comes back violated, with a
 counterexample (static) or trace (operations) that reproduces on the concrete model, and
 every invariant is violated by at least one must-catch spec (for the operation

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Mutation testing of the model (hvo_verify.selfcheck.mutants): every mutant is killed
 by the spec suite, by a verdict that differs from its expectation; every invariant kills
 at least one mutant; the same procedure with no mutant finds no difference; and every

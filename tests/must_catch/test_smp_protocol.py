@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Every protocol element is needed, on the concrete model alone (no solver): each
 shipped `[smp]` spec's expectations are what exhaustive enumeration of every
 interleaving finds, and each protocol mutant of selfcheck/protocol.py (a reviewer's

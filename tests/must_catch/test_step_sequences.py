@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """An operation's steps are data (ops/table.py): change the sequence there and both the
 concrete model and the z3 encoding run the changed kernel, with nothing else patched.
 

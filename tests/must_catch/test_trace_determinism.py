@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The same operation spec gives byte-identical results and traces, run after run, each
 run in a fresh process (canonical traces: first operation in `run` order, smallest
 arguments; fixed solver seeds)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Vacuity can fire (the selfcheck `vacuity` section): a proof whose assumptions are
 unsatisfiable is reported `vacuous`, never `proved`, with the contradictory
 assumptions named.

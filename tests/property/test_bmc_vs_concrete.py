@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The BMC encoding agrees with the concrete model on concrete traces, after every step.
 
 For each operation family (I/O, the free path, restore, page flags: the family's

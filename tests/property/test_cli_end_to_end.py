@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Random custom schemes through the whole CLI: whatever the scheme, `check` answers
 with verdicts (exit 0/1/3) or a one-line spec error (exit 2) -- never a traceback,
 never an internal error (a counterexample that did not replay)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """z3 against brute force on the static invariants (the selfcheck `differential`
 section): 10,000 random cases agree; a broken concrete check is caught; the placements
 are inside the solver's assumptions."""

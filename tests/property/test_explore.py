@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Hypothesis exploration of operation specs (hvo_verify.check.explore): it finds and shrinks
 violations, finds none where BMC proves, honours `max_calls`, is deterministic, and
 prints nothing and leaves no files."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Fuzz the spec loader: whatever the input, `parse_spec` returns a Spec or raises a
 SpecError whose str() is one line starting with the path.  Nothing else escapes."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The BMC of several CPUs (check/smp.py) against the explicit-state enumeration of
 every interleaving (check/smp_enumerate.py), on the CPU pairs of issue 12 in every era.
 

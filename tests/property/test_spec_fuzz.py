@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Malformed spec files through `hvo-verify check` (the selfcheck `fuzz` section):
 run_fuzz with 2,000 cases, each rejected one giving exit 2 and one line
 `PATH: KEY: message`; the check itself can fail; a folder with bad files among good
@@ -107,7 +108,8 @@ def test_an_error_naming_another_key_is_caught(tmp_path: pathlib.Path) -> None:
 
 
 def test_folder_with_bad_files_among_good_ones(tmp_path: pathlib.Path) -> None:
-    """One line per bad file, in file order; exit 2; nothing checked, nothing on stdout."""
+    """Every error of each bad file, one line each, in file order; exit 2; nothing
+    checked, nothing on stdout."""
     folder = tmp_path / "specs"
     (folder / "sub").mkdir(parents=True)
     for name in ("v5.18.toml", "none.toml"):
@@ -119,6 +121,8 @@ def test_folder_with_bad_files_among_good_ones(tmp_path: pathlib.Path) -> None:
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f"{folder / 'b-bad.toml'}: source: missing required key 'source'",
+        f"{folder / 'b-bad.toml'}: scheme: missing required key 'scheme' (or 'schemes', a list of presets)",
+        f"{folder / 'b-bad.toml'}: configs: missing required key 'configs'",
         f"{folder / 'sub' / 'worse.toml'}: file: not UTF-8 text: byte 0xff at offset 0",
     ]
 
@@ -129,7 +133,7 @@ def test_bad_files_and_a_missing_one_each_get_a_line(tmp_path: pathlib.Path) -> 
     code, out, err = run_cli("check", str(tmp_path / "a.toml"), str(tmp_path / "nope.toml"), str(tmp_path / "empty"))
     assert code == 2 and out == ""
     lines = err.splitlines()
-    assert [line.split(": ")[1] for line in lines] == ["x", "file", "path"]
+    assert [line.split(": ")[1] for line in lines] == ["x", "title", "source", "scheme", "configs", "file", "path"]
 
 
 # ---------------------------------------------------------------- loader fixes found here
@@ -163,10 +167,11 @@ def test_unprintable_file_names_stay_on_one_line(tmp_path: pathlib.Path, name: s
     (tmp_path / name).write_text("title = 1\n", encoding="utf-8")
     code, out, err = run_cli("check", str(tmp_path / name), str(tmp_path / ("missing-" + name)))
     lines = err.splitlines()
-    assert code == 2 and out == "" and len(lines) == 2, err
+    assert code == 2 and out == "" and len(lines) == 5, err  # every error of the file, then the missing one
     assert all(line.isprintable() for line in lines)
     assert lines[0].endswith(": source: missing required key 'source'")
-    assert lines[1].endswith(": file: cannot read: No such file or directory")
+    assert lines[3].endswith(": title: 'title' must be a non-empty string (got 1)")
+    assert lines[4].endswith(": file: cannot read: No such file or directory")
 
 
 def test_python_code_in_strings_is_plain_data(tmp_path: pathlib.Path) -> None:

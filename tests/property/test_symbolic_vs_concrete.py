@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The z3 verdict agrees with brute-force enumeration over every index of the literal
 model, for random custom schemes and vmemmap alignments, per (invariant, config).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Smoke test of bench/bench_ops.py: one GUP spec, depths 2..3, a bounded explicit search."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Exit codes and one-line errors of the CLI, through `hvo_verify.cli.run` in-process.
 
 0 every verdict as expected, 1 a verdict differs, 2 usage/spec error (one stderr line),
@@ -98,7 +99,9 @@ def test_outcome_severity_order() -> None:
     assert [o.exit_code for o in Outcome] == [0, 3, 1, 2]
     assert Outcome.of(Verdict.UNKNOWN, Verdict.UNKNOWN) is Outcome.AS_EXPECTED
     assert Outcome.of(Verdict.UNKNOWN, Verdict.PROVED) is Outcome.UNKNOWN
-    assert Outcome.of(Verdict.PROVED, None) is Outcome.DIFFERS
+    # no [expect] (exploring): the verdict on its own (tests/unit/test_workflow.py)
+    assert Outcome.of(Verdict.PROVED, None) is Outcome.AS_EXPECTED
+    assert Outcome.of(Verdict.VIOLATED, None) is Outcome.DIFFERS
 
 
 # ---------------------------------------------------------------- 2: one line
@@ -118,7 +121,7 @@ def one_error_line(argv: list[str]) -> str:
     ("text", "key"),
     [
         ("title = \n", "toml"),
-        ('title = "t"\n', "source"),
+        ('title = "t"\nscheme = "v6.2"\nconfigs = ["x86-64/4K/2M"]\n', "source"),
         (spec_text("v6.2", "x86-64/4K/2M", "kpageflags", "proved") + "colour = 1\n", "expect.colour"),
         (spec_text("v6.2", "x86-64/4K/3M", "kpageflags", "proved"), "configs[0]"),
         (spec_text("v6.2", "x86-64/4K/2M", "kpageflag", "proved"), "invariants[0]"),

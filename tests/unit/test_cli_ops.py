@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The operation-trace commands end to end, in-process through `hvo_verify.cli.run`:
 `check --save-traces`, `replay`, `explore`, and `explain` of an operation spec.
 Exit codes: replay 1 when a violation is shown, explore 0 when it agrees with the

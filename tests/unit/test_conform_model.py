@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Conformance, the model side: kernel version -> preset, and the predictions the model
 makes for each scenario (no QEMU needed)."""
 

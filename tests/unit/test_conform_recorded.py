@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Recorded conformance runs (Debian 12's 6.1.192 and 6.12.117 kernels under QEMU/TCG, HVO
 on and off, saved with `hvo-verify conform --kernel ... --save-records`) compared with the
 model, without QEMU.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Every example in a docstring of hvo_verify runs (`>>>` lines, via doctest)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Literal kernel figures for the pieces both sides of the differentials share
 (ARCHITECTURE.md, "What the two sides of each differential share"): the PTE tables a
 PMD split costs (`model/accounting.py` `pagetable_pages()`), the vmemmap pages a scheme

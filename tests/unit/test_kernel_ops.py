@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The concrete kernel operations (hvo_verify/ops) against the facts of the reference
 (kernel-hvo.md 4, 5, 6) and the thread: one scenario per rule the model encodes."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The KTAP writer and parser (hvo_verify/ktap.py) against each other and against
 kselftest's own output shape."""
 

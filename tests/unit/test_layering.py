@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Layering of hvo_verify, checked on the source with `ast` (the same order as the
 import-linter contract in pyproject.toml, which CI runs as `lint-imports`):
 
@@ -83,9 +84,11 @@ def _matches(module: str, prefix: str) -> bool:
 
 
 def part_of(module: str) -> str | None:
-    """`hvo_verify.check.static` -> `check`; None for the package itself and other packages."""
+    """`hvo_verify.check.static` -> `check`; None for the package itself (its `__init__`
+    and the `__version__` it defines) and other packages."""
     parts = module.split(".")
-    return parts[1] if parts[0] == "hvo_verify" and len(parts) > 1 and parts[1] != "__init__" else None
+    own = parts[0] == "hvo_verify" and len(parts) > 1 and parts[1] not in ("__init__", "__version__")
+    return parts[1] if own else None
 
 
 def layer_violation(importer: str, imported: str) -> str | None:

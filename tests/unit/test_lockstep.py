@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """check/lockstep.py: the concrete model and the pinned unrolling agree on the seed
 cases, and a disagreement planted in one layer is reported."""
 

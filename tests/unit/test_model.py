@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The pure model: configs, accounting against reference kernel-hvo.md 3.1 and the
 2020 thread's figures, and the concrete readers on known layouts."""
 

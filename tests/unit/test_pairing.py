@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The mirror is structural (the table: hvo_verify/selfcheck/mirror.py): every concrete kernel function has its z3 twin under the
 same name, in the file of the same name, and the two state types have the same fields.
 

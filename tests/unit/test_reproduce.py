@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Reproducers (hvo_verify/reproduce/): what user space can do of a trace, the
 predictions per kernel, and the C program (compiled where gcc is installed)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """docs/reviews/2026-hvo-shared-tail.txt: a plain-text mail of at most 72 columns whose
 every spec reference ("Spec PATH" then "verdict (SCHEME, CONFIG): VERDICT") names a
 spec that exists and expects that verdict for every invariant it checks there; and it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`hvo-verify selfcheck`: options, exit codes, text and JSON.  The sections
 themselves are tested where they are cheap (tests/must_catch/test_vacuity.py,
 tests/unit/test_unknown.py); here a small spec folder keeps the runs short."""

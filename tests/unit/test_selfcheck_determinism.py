@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Determinism in one process: the first model z3 finds differs between runs in one
 process and between seeds, but the printed counterexamples and traces do not
 (canonicalisation).  Fresh processes: tests/must_catch/test_trace_determinism.py and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The 2026 series as eras (ops/smp_table.py PROTOCOLS): what each era's step lists
 hold, read from the series' mails (v7, 01b1d0ffb6f7) and linux-mm @0454b15e
 (mask-2026), and the proposed fix (01b1d0ffb6f7+rcu)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The per-CPU trace of an interleaving violation: one column per CPU, inside 80
 columns, the breaking step marked, a legend of exactly the step ids used."""
 

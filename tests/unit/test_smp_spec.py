@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """`[smp]` specs: what the loader accepts, and the one-line error (file, key, suggestion)
 for everything it refuses."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Spec files are data only: nothing on the spec-loading path can run or import what a
 file says.  Checked on the source with `ast`: hvo_verify/specs/,
 hvo_verify/cli.py, and every hvo_verify module the loader imports (transitively) use

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Eras as a sweep dimension: `schemes = [...]` in a spec file, scheme-qualified
 expectations, one column of verdicts per scheme in `check`, `explain --scheme`."""
 
@@ -132,7 +133,7 @@ ERRORS = [
      "expect.v5.14:*@x86-64/4K/3M: unknown config 'x86-64/4K/3M' (did you mean 'x86-64/4K/2M'?)"),
     ("uncovered", text(expect='"v5.14:*" = "proved"'),
      "expect: no expected verdict for head-resolution on x86-64/4K/2M under v6.2 (add 'default' or "
-     "'head-resolution')"),
+     "'head-resolution', or leave [expect] out to explore)"),
     ("devdax-hugetlb-op", text('["v6.2", "devdax"]', extra='[ops]\nrun = ["dissolve_free_hugetlb_folio"]'),
      "ops.run[0]: dissolve_free_hugetlb_folio works on hugetlb folios; this scheme's folios are devdax "
      "(under scheme devdax)"),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Trace files: JSON round trip, one-line TraceErrors for malformed documents, the
 argument checks of `specs.tracefile.load_trace()`, and the kernel-terms rendering of a replay."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """A solver timeout yields `unknown` with z3's reason, never a wrong verdict (the
 selfcheck `unknown` section's claim).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * hvoguest: the guest side of `hvo-verify conform`.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The invariants over reachable states as z3 terms, per step of an Unrolling (mirror of
 hvo_verify/invariants/reachable.py: same ids, same meaning; witnesses are fresh variables)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The z3 form of each invariant: index variables, their domain, and the violation.
 
 Keyed by the ids of hvo_verify.invariants.INVARIANTS; each builder mirrors the concrete

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Preconditions of the operations (ops/table.py Guard), symbolically and abstractly.
 
 The concrete interpreter is ops/machine.py `Machine.holds`; here the same guards are read

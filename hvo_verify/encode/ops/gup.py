@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """GUP and block I/O as z3 terms: twin of ops/gup.py, function for function (the
 kernel citations are in ops/table.py and there)."""
 

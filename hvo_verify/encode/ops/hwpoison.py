@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Memory errors on a HugeTLB folio as z3 terms: twin of ops/hwpoison.py, function for
 function (the kernel citations are in ops/table.py and there)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The unrolling's memory vocabulary: frame ids as 64-bit terms, memory events (a store,
 or a frame made by copy_page()), and the remap a step makes."""
 

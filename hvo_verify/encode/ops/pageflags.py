@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Stores to struct page fields as z3 terms: twin of ops/pageflags.py, function for
 function (the kernel citations are in ops/table.py and there)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The HugeTLB pool and the vmemmap remap as z3 terms: twin of ops/pool.py, function
 for function (the kernel citations are in ops/table.py and there)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Several CPUs, as z3 terms: the twin of ops/smp.py, function for function.
 
 Every function here has the name of its concrete twin and the same body, line for line,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Several CPUs unrolled over a symbolic schedule: ops/smp.py `System.moves()` as z3 terms.
 
 State t is one bit-vector per cell of `System.layout()` (encode/ops/smp.py `W` bits).

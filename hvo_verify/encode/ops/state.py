@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The scalar state of the kernel operations as z3 terms: `SymKState`, the twin of
 ops/state.py `KState` with the same field names (tests/unit/test_pairing.py), less the
 memory (the unrolling's event chain holds it) and the per-step facts (DMA, restores).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """One step of the unrolling: the operation choice, its arguments, and the merged effect
 of every operation that can run there (mirror of ops/machine.py `Machine.apply`).
 

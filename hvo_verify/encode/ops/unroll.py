@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Bounded model checking of the kernel operations: the unrolling and its memory
 (mirror of ops/machine.py and model/vmemmap.py).
 
