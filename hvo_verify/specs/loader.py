@@ -21,6 +21,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
+from hvo_verify import __version__
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.smp import SMP_INVARIANTS
@@ -91,10 +92,12 @@ class PageSlab(enum.Enum):
 
 
 # fmt: off
-TOP_KEYS = ("title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
+TOP_KEYS = ("format", "title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
             "invariants", "timeout", "vmemmap_base_align", "ops", "smp", "expect")
 # fmt: on
 REQUIRED_KEYS = ("title", "source", "scheme", "configs", "expect")  # "scheme": or "schemes"
+# The spec format versions this hvo-verify reads (`format = N`, optional, default 1).
+SPEC_FORMATS = (1,)
 
 
 class _Bad(Exception):
@@ -644,8 +647,19 @@ def _scheme_keys(doc: Mapping[str, object]) -> None:
         raise _Bad("scheme", "missing required key 'scheme' (or 'schemes', a list of presets)")
 
 
+def _spec_format(value: object) -> None:
+    """`format`: a version this hvo-verify reads (checked first: a newer format may
+    have keys this one does not know)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad("format", f"expected an integer spec format version such as 1, got {_show(value)}")
+    if value not in SPEC_FORMATS:
+        known = ", ".join(map(str, SPEC_FORMATS))
+        raise _Bad("format", f"unknown spec format {value} (this hvo-verify {__version__} reads {known}: upgrade it)")
+
+
 def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
     """The units of one file: one Spec per scheme (one for `scheme`)."""
+    _spec_format(doc.get("format", SPEC_FORMATS[0]))
     _check_keys(doc, "", TOP_KEYS)
     for name in REQUIRED_KEYS:
         if name == "scheme":

@@ -5,6 +5,7 @@ spec's expectations; bad input is one stderr line and exit 2."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pathlib
@@ -83,6 +84,11 @@ def narrow(text: str) -> None:
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
 
 
+def trace_file_name_of(spec: str, invariant: str) -> str:
+    digest = hashlib.sha256(spec.encode("utf-8")).hexdigest()[:8]
+    return f"{pathlib.Path(spec).stem}-{digest}.x86-64_4K_2M.{invariant}.json"
+
+
 @pytest.fixture
 def saved() -> pathlib.Path:
     """check --save-traces on a violating spec: the trace file it writes."""
@@ -90,7 +96,7 @@ def saved() -> pathlib.Path:
     code, out, err = call(["check", spec, "--jobs", "1", "--save-traces", "traces"])
     assert (code, err) == (0, "")
     files = sorted(pathlib.Path("traces").iterdir())
-    assert [f.name for f in files] == ["alias.x86-64_4K_2M.alias-write.json"]
+    assert [f.name for f in files] == [trace_file_name_of("alias.toml", "alias-write")]
     return files[0]
 
 
@@ -142,7 +148,10 @@ def test_replay_without_violation_exits_0(saved: pathlib.Path) -> None:
     ("edit", "message"),
     [
         (lambda text: text[: len(text) // 2], "corrupt.json: not JSON: "),
-        (lambda text: text.replace('"version": 1', '"version": 7'), "corrupt.json: version: expected 1, got 7"),
+        (
+            lambda text: text.replace('"version": 2', '"version": 7'),
+            "corrupt.json: version: expected one of 1, 2, got 7",
+        ),
         (lambda text: text.replace('"memory_failure"', '"memory_failed"'), "corrupt.json: steps[1]: "),
         (lambda text: text.replace('"alloc_ok": true', '"alloc_ok": 3'), "corrupt.json: steps[0].args.alloc_ok: "),
         (lambda text: "\udcff", "corrupt.json: not JSON: not UTF-8 text"),
