@@ -48,7 +48,7 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
 from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
-from hvo_verify.report import json_out, smp_text, text, trace_text
+from hvo_verify.report import json_out, ktap_out, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.wrap import wrap
 from hvo_verify.selfcheck import SECTIONS, Options, Section
@@ -56,7 +56,7 @@ from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
 from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
-from hvo_verify.verdict import Outcome, Verdict
+from hvo_verify.verdict import KSFT_FAIL, KSFT_PASS, KSFT_SKIP, Outcome, Verdict, ksft_exit_code
 
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
     o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
@@ -70,6 +70,11 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_DIFFER, "some verdict differs from its expectation"),
         (EXIT_ERROR, "usage or spec error, or internal error (a counterexample did not replay)"),
         (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
+    ),
+    "check --ksft": (
+        (KSFT_PASS, "every verdict equals its expectation (kselftest KSFT_PASS)"),
+        (KSFT_FAIL, "a verdict differs, something is unknown, or a spec error (KSFT_FAIL)"),
+        (KSFT_SKIP, "every verdict is not-applicable, as expected (KSFT_SKIP)"),
     ),
     "replay": (
         (EXIT_OK, "no invariant violated"),
@@ -95,7 +100,7 @@ def exit_codes_text(*commands: str) -> str:
     """The EXIT_CODES rows of `commands` (keys of EXIT_CODES; all when none), as text."""
     lines = ["exit codes (2 also for a usage error):"]
     for names, rows in EXIT_CODES.items():
-        if commands and not set(commands) & set(names.split(", ")):
+        if commands and not set(commands) & {name.split()[0] for name in names.split(", ")}:
             continue
         lines.append(f"  {names}:")
         lines += [f"    {code}  {meaning}" for code, meaning in rows]
@@ -117,6 +122,12 @@ def exit_code(results: Sequence[CheckResult]) -> int:
     return max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED).exit_code
 
 
+def ksft_code(results: Sequence[CheckResult]) -> int:
+    """`check --ksft`: the exit code kselftest's runner reads (verdict.ksft_exit_code)."""
+    worst = max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED)
+    return ksft_exit_code(worst, all(r.verdict is Verdict.NOT_APPLICABLE for r in results))
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
@@ -124,7 +135,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     specs, errors = load_spec_files(args.paths or ["specs"])
     if errors:  # one line per bad file; nothing is checked
         err.write("".join(f"{exc.line()}\n" for exc in errors))
-        return EXIT_ERROR
+        return KSFT_FAIL if args.ksft else EXIT_ERROR
     if args.timeout is not None:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
@@ -132,6 +143,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results = check_specs(specs, workers=args.jobs)
     if args.format == "json":
         out.write(json_out.results_document(results))
+    elif args.format == "ktap":
+        out.write(ktap_out.ktap_document(results))
     else:
         out.write(text.verdict_table(results))
     if save_dir is not None:
@@ -141,7 +154,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
-    return exit_code(results)
+    return ksft_code(results) if args.ksft else exit_code(results)
 
 
 def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
@@ -465,7 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check", "check spec files against their expected verdicts")
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "ktap"),
+        default="text",
+        help="text (default), json (version 2, README), ktap (KTAP version 1: a test per spec, a subtest per check)",
+    )
+    p.add_argument(
+        "--ksft",
+        action="store_true",
+        help="exit with kselftest's codes: 0 all as expected, 1 any mismatch or error, 4 nothing applicable",
+    )
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")

@@ -4,7 +4,7 @@ import-linter contract in pyproject.toml, which CI runs as `lint-imports`):
 - layer order: a module imports only its own part of the package (`check`, `report`,
   `errors`, ...) and parts of the layers below it, top to bottom
   cli -> selfcheck -> report -> conform -> check -> encode -> specs -> invariants
-  -> ops -> model -> verdict | errors (parts on one layer do not import each other);
+  -> ops -> model -> verdict | errors | ktap (parts on one layer do not import each other);
 - z3 is imported only in hvo_verify/encode/ and hvo_verify/check/;
 - only hvo_verify/cli.py and hvo_verify/report/ print or write to sys.stdout/sys.stderr;
 - hvo_verify/model/ and hvo_verify/ops/ (the concrete model) do not import hypothesis.
@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("invariants",),
     ("ops",),
     ("model",),
-    ("verdict", "errors"),
+    ("verdict", "errors", "ktap"),
 )
 RANK = {part: n for n, parts in enumerate(LAYERS) for part in parts}  # 0: the top
 
@@ -82,9 +82,11 @@ def _matches(module: str, prefix: str) -> bool:
 
 
 def part_of(module: str) -> str | None:
-    """`hvo_verify.check.static` -> `check`; None for the package itself and other packages."""
+    """`hvo_verify.check.static` -> `check`; None for the package itself (its `__init__`,
+    which holds only `__version__`, readable from every layer) and other packages."""
     parts = module.split(".")
-    return parts[1] if parts[0] == "hvo_verify" and len(parts) > 1 and parts[1] != "__init__" else None
+    root = ("__init__", "__version__")
+    return parts[1] if parts[0] == "hvo_verify" and len(parts) > 1 and parts[1] not in root else None
 
 
 def layer_violation(importer: str, imported: str) -> str | None:
