@@ -48,9 +48,9 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState
 from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
-from hvo_verify.report import json_out, ktap_out, smp_text, text, trace_text
+from hvo_verify.report import json_out, ktap_out, mail, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
-from hvo_verify.report.wrap import wrap
+from hvo_verify.report.wrap import MAX_WIDTH, MIN_WIDTH, WIDTH, width_of, wrap, wrap_lines
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
@@ -178,12 +178,21 @@ def _units(path: str, scheme: str | None) -> tuple[Spec, ...]:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """One spec, or each scheme of a sweep in turn (a blank line between)."""
+    """The provenance line (and with --inline-spec the spec); then one spec, or each
+    scheme of a sweep in turn (a blank line between)."""
+    units = _units(args.spec, args.scheme)
+    data = pathlib.Path(args.spec).read_bytes()  # read by _units already: it exists
+    text_out, out = out, io.StringIO()  # written at the end: a usage error below prints nothing
+    out.write(mail.provenance(data) + "\n")
+    if args.inline_spec:
+        out.write("\n".join(mail.inline_spec(args.spec, data)) + "\n")
+    out.write("\n")
     codes = []
-    for n, spec in enumerate(_units(args.spec, args.scheme)):
+    for n, spec in enumerate(units):
         if n:
             out.write("\n")
         codes.append(_explain(spec, args.config, out))
+    text_out.write(out.getvalue())
     return max(codes)
 
 
@@ -311,6 +320,7 @@ def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    sink, out = out, io.StringIO()  # written below, wrapped to --width at the end
     out.write("scheme presets:\n")
     width = max(len(s.name) for s in PRESETS.values())
     for s in PRESETS.values():
@@ -343,6 +353,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("interleaving invariants (specs with an [smp] table):\n")
     for smp_inv in SMP_INVARIANTS.values():
         out.writelines(line + "\n" for line in wrap(f"  {smp_inv.id:<22} {smp_inv.summary}", break_on_hyphens=False))
+    sink.write("\n".join(wrap_lines(out.getvalue().splitlines(), break_on_hyphens=False)) + "\n")
     return EXIT_OK
 
 
@@ -471,10 +482,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
-        """A subcommand whose --help ends with its exit codes."""
-        return sub.add_parser(
+        """A subcommand whose --help ends with its exit codes; every one takes --width."""
+        p = sub.add_parser(
             name, help=help, epilog=exit_codes_text(name), formatter_class=argparse.RawDescriptionHelpFormatter
         )
+        p.add_argument(
+            "--width",
+            type=int,
+            default=WIDTH,
+            metavar="N",
+            help=f"wrap text output at N columns (default {WIDTH}; 78 stays within 80 when quoted with '> ')",
+        )
+        return p
 
     p = command("check", "check spec files against their expected verdicts")
     p.add_argument("paths", nargs="*", help="spec files or folders (default: specs/)")
@@ -497,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     p.add_argument("--config", help="which of the spec's configs (default: the first)")
     p.add_argument("--scheme", help="which scheme of a spec that sweeps several (default: each in turn)")
+    p.add_argument(
+        "--inline-spec", action="store_true", help="print the spec after the provenance line, so a reply can be rerun"
+    )
     p.set_defaults(func=cmd_explain)
     p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
     p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
@@ -577,8 +599,12 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         err.write("hvo-verify: --jobs: must be at least 1\n")
         return EXIT_ERROR
     func: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.func
+    if not MIN_WIDTH <= args.width <= MAX_WIDTH:
+        err.write(f"hvo-verify: --width: must be between {MIN_WIDTH} and {MAX_WIDTH} columns\n")
+        return EXIT_ERROR
     try:
-        return func(args, out, err)
+        with width_of(args.width):
+            return func(args, out, err)
     except SpecError as exc:
         err.write(f"{exc.line()}\n")
     except (UsageError, UnknownName) as exc:

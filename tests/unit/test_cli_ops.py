@@ -217,7 +217,8 @@ def test_explain_operation_spec() -> None:
     assert (code, err) == (0, "")
     narrow(out)
     lines = out.splitlines()
-    assert lines[:2] == ["PageHWPoison on a writable alias", "source: s"]
+    assert lines[0].startswith("hvo-verify ") and lines[1] == ""  # the provenance line (test_mail.py)
+    assert lines[2:4] == ["PageHWPoison on a writable alias", "source: s"]
     assert "answer:" in lines and "x86-64/4K/2M: every verdict below assumes" in lines
     assert any("kernel behaviour of RFC 2020-09: hwpoison=raw-flag" in line for line in lines)
     at = lines.index("x86-64/4K/2M alias-write: violated")
