@@ -154,6 +154,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
+        except ValueError as exc:  # two different traces under one name (json_out.traces_to_save)
+            raise UsageError(f"--save-traces: {exc}") from None
     return ksft_code(results) if args.ksft else exit_code(results)
 
 

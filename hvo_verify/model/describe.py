@@ -86,6 +86,8 @@ def whose_bytes(mem: VmemmapState, vaddr: int, pte: Pte | None) -> str:
             first = folio.head_pfn + cfg.nr_pages
             return f"the shared tail page holds a tail of the folio at pfn {first:#x}, which initialised it"
         return ""  # the same tail for every folio: nothing to say about whose
+    if kind is FrameKind.NEW and pte.frame.n != 0:
+        return ""  # a frame a restore allocated: not a copy of a known page
     source = pte.frame.n if kind is FrameKind.ORIG else mem.first_vpage
     if (source << cfg.page_shift) + offset == vaddr:  # its own bytes (or the head frame's copy of them)
         return ""
