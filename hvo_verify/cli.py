@@ -50,11 +50,11 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.model.vmemmap import VmemmapState, not_applicable_reason
 from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
-from hvo_verify.report import completion, json_out, smp_text, text, trace_text
+from hvo_verify.report import completion, json_out, ktap_out, mail, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
 from hvo_verify.report.reproduce_text import outcomes_text
 from hvo_verify.report.workflow_text import SAVINGS_LEGEND, shipped_list, skipped_note, suggest_expect
-from hvo_verify.report.wrap import wrap
+from hvo_verify.report.wrap import MAX_WIDTH, MIN_WIDTH, WIDTH, width_of, wrap, wrap_lines
 from hvo_verify.reproduce.emit import c_source
 from hvo_verify.reproduce.plan import NotReproducible, plan
 from hvo_verify.reproduce.run import load_expectations, run_reproducers
@@ -66,7 +66,7 @@ from hvo_verify.specs.bundled import default_specs as _default_specs
 from hvo_verify.specs.loader import load_spec_files, load_sweep, matching_presets
 from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
-from hvo_verify.verdict import Outcome, Verdict
+from hvo_verify.verdict import KSFT_FAIL, KSFT_PASS, KSFT_SKIP, Outcome, Verdict, ksft_exit_code
 
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
     o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
@@ -83,6 +83,11 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
             "usage or spec error (also with --keep-going), or internal error (a counterexample did not replay)",
         ),
         (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
+    ),
+    "check --ksft": (
+        (KSFT_PASS, "every verdict equals its expectation (kselftest KSFT_PASS)"),
+        (KSFT_FAIL, "a verdict differs, something is unknown, or a spec error (KSFT_FAIL)"),
+        (KSFT_SKIP, "every verdict is not-applicable, as expected (KSFT_SKIP)"),
     ),
     "replay": (
         (EXIT_OK, "no invariant violated"),
@@ -189,7 +194,7 @@ def exit_codes_text(*commands: str) -> str:
     """The EXIT_CODES rows of `commands` (keys of EXIT_CODES; all when none), as text."""
     lines = ["exit codes (2 also for a usage error):"]
     for names, rows in EXIT_CODES.items():
-        if commands and not set(commands) & set(names.split(", ")):
+        if commands and not set(commands) & {name.split()[0] for name in names.split(", ")}:
             continue
         lines.append(f"  {names}:")
         lines += [f"    {code}  {meaning}" for code, meaning in rows]
@@ -219,6 +224,12 @@ def default_specs(err: TextIO) -> str:
     return str(folder)
 
 
+def ksft_code(results: Sequence[CheckResult]) -> int:
+    """`check --ksft`: the exit code kselftest's runner reads (verdict.ksft_exit_code)."""
+    worst = max((Outcome.of(r.verdict, r.expected) for r in results), default=Outcome.AS_EXPECTED)
+    return ksft_exit_code(worst, all(r.verdict is Verdict.NOT_APPLICABLE for r in results))
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
@@ -227,7 +238,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if errors:  # every error of every bad file, one line each
         err.write("".join(f"{line}\n" for exc in errors for line in exc.lines()))
         if not args.keep_going or not specs:
-            return EXIT_ERROR  # nothing is checked
+            return KSFT_FAIL if args.ksft else EXIT_ERROR  # nothing is checked
     if args.timeout is not None:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
@@ -235,6 +246,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results = check_specs(specs, workers=args.jobs)
     if args.format == "json":
         out.write(json_out.results_document(results))
+    elif args.format == "ktap":
+        out.write(ktap_out.ktap_document(results))
     else:
         out.write(text.verdict_table(results))
     if save_dir is not None:
@@ -244,11 +257,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 (save_dir / name).write_text(doc, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--save-traces: {exc.strerror or exc}: {exc.filename or save_dir}") from None
+        except ValueError as exc:  # two different traces under one name (json_out.traces_to_save)
+            raise UsageError(f"--save-traces: {exc}") from None
     if args.suggest_expect:
         out.write(suggest_expect(results))
     if errors:  # --keep-going: the good files were checked; the bad ones still fail the run
-        return EXIT_ERROR
-    return exit_code(results)
+        return KSFT_FAIL if args.ksft else EXIT_ERROR
+    return ksft_code(results) if args.ksft else exit_code(results)
 
 
 def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
@@ -272,12 +287,21 @@ def _units(path: str, scheme: str | None) -> tuple[Spec, ...]:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """One spec, or each scheme of a sweep in turn (a blank line between)."""
+    """The provenance line (and with --inline-spec the spec); then one spec, or each
+    scheme of a sweep in turn (a blank line between)."""
+    units = _units(args.spec, args.scheme)
+    data = pathlib.Path(args.spec).read_bytes()  # read by _units already: it exists
+    text_out, out = out, io.StringIO()  # written at the end: a usage error below prints nothing
+    out.write(mail.provenance(data) + "\n")
+    if args.inline_spec:
+        out.write("\n".join(mail.inline_spec(args.spec, data)) + "\n")
+    out.write("\n")
     codes = []
-    for n, spec in enumerate(_units(args.spec, args.scheme)):
+    for n, spec in enumerate(units):
         if n:
             out.write("\n")
         codes.append(_explain(spec, args.config, args.invariant, out))
+    text_out.write(out.getvalue())
     return max(codes)
 
 
@@ -453,7 +477,7 @@ def cmd_savings(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(text.savings_table(rows))
         if args.legend:
-            out.write("\n" + SAVINGS_LEGEND)
+            out.write("\n" + "\n".join(wrap_lines(SAVINGS_LEGEND.splitlines())) + "\n")
     return EXIT_OK
 
 
@@ -461,6 +485,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.specs is not None:  # the shipped specs and their titles, searchable
         out.write(shipped_list(shipped_specs(args.specs), str(BUNDLED)))
         return EXIT_OK
+    sink, out = out, io.StringIO()  # written below, wrapped to --width at the end
     out.write("scheme presets:\n")
     width = max(len(s.name) for s in PRESETS.values())
     for s in PRESETS.values():
@@ -494,6 +519,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("interleaving invariants (specs with an [smp] table):\n")
     for smp_inv in SMP_INVARIANTS.values():
         out.writelines(line + "\n" for line in wrap(f"  {smp_inv.id:<22} {smp_inv.summary}", break_on_hyphens=False))
+    sink.write("\n".join(wrap_lines(out.getvalue().splitlines(), break_on_hyphens=False)) + "\n")
     return EXIT_OK
 
 
@@ -723,20 +749,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         """A subcommand: its --help says what it does, shows examples and ends with its
-        exit codes."""
+        exit codes; every one takes --width."""
         description, examples = HELP[name]
         epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + exit_codes_text(name)
-        return sub.add_parser(
+        p = sub.add_parser(
             name,
             help=help,
             description=f"{help}.\n\n{description}",
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        p.add_argument(
+            "--width",
+            type=int,
+            default=WIDTH,
+            metavar="N",
+            help=f"wrap text output at N columns (default {WIDTH}; 78 stays within 80 when quoted with '> ')",
+        )
+        return p
 
     p = command("check", "check spec files against their expected verdicts")
     p.add_argument("paths", nargs="*", help="spec files or folders (default: ./specs, else the bundled suite)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="text table or JSON (default: text)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "ktap"),
+        default="text",
+        help="text (default), json (version 2, README), ktap (KTAP version 1: a test per spec, a subtest per check)",
+    )
+    p.add_argument(
+        "--ksft",
+        action="store_true",
+        help="exit with kselftest's codes: 0 all as expected, 1 any mismatch or error, 4 nothing applicable",
+    )
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")
@@ -751,6 +795,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "applies); configs where nothing applies are listed once, not explained")  # fmt: skip
     p.add_argument("--invariant", metavar="ID[,ID...]", help="only these of the spec's invariants (default: all)")
     p.add_argument("--scheme", help="which scheme of a spec that sweeps several (default: each in turn)")
+    p.add_argument(
+        "--inline-spec", action="store_true", help="print the spec after the provenance line, so a reply can be rerun"
+    )
     p.set_defaults(func=cmd_explain)
     p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
     p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
@@ -850,8 +897,12 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         err.write("hvo-verify: --jobs: must be at least 1\n")
         return EXIT_ERROR
     func: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.func
+    if not MIN_WIDTH <= args.width <= MAX_WIDTH:
+        err.write(f"hvo-verify: --width: must be between {MIN_WIDTH} and {MAX_WIDTH} columns\n")
+        return EXIT_ERROR
     try:
-        return func(args, out, err)
+        with width_of(args.width):
+            return func(args, out, err)
     except SpecError as exc:
         err.write("".join(f"{line}\n" for line in exc.lines()))
     except (UsageError, UnknownName) as exc:

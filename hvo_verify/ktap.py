@@ -21,6 +21,8 @@ class Directive(enum.Enum):
     SKIP = "SKIP"
     TODO = "TODO"
     XFAIL = "XFAIL"
+    TIMEOUT = "TIMEOUT"  # ktap.rst: the result should be "not ok"
+    ERROR = "ERROR"  # ktap.rst: the test could not run; the error is the diagnostic data
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def write(results: Sequence[Result], indent: str = "") -> Iterator[str]:
 
 _VERSION = re.compile(r"^(?:KTAP version (\d+)|TAP version (\d+))$")
 _PLAN = re.compile(r"^1\.\.(\d+)$")
-_RESULT = re.compile(r"^(not ok|ok) (\d+)(?: (?:- )?([^#]*?))?\s*(?:#\s*(SKIP|TODO|XFAIL)\b\s*(.*))?$")
+_RESULT = re.compile(r"^(not ok|ok) (\d+)(?: (?:- )?([^#]*?))?\s*(?:#\s*(SKIP|TODO|XFAIL|TIMEOUT|ERROR)\b\s*(.*))?$")
 
 
 @dataclass

@@ -55,3 +55,18 @@ class Outcome(enum.IntEnum):
 
 
 _EXIT_CODES = {Outcome.AS_EXPECTED: 0, Outcome.DIFFERS: 1, Outcome.ERROR: 2, Outcome.UNKNOWN: 3}
+
+
+# kselftest's exit codes (tools/testing/selftests/kselftest.h: KSFT_PASS 0, KSFT_FAIL 1,
+# KSFT_XFAIL 2, KSFT_XPASS 3, KSFT_SKIP 4), for `check --ksft`: our 2 and 3 would read
+# as XFAIL and XPASS to kselftest's runner.
+KSFT_PASS, KSFT_FAIL, KSFT_SKIP = 0, 1, 4
+
+
+def ksft_exit_code(outcome: Outcome, nothing_applicable: bool) -> int:
+    """`check --ksft`: 0 when every verdict is as expected (4 when, moreover, nothing
+    was applicable: every verdict not-applicable), 1 otherwise (a mismatch, an unknown,
+    an error)."""
+    if outcome is not Outcome.AS_EXPECTED:
+        return KSFT_FAIL
+    return KSFT_SKIP if nothing_applicable else KSFT_PASS

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from hvo_verify.check.smp_enumerate import Step
 from hvo_verify.check.solver import Status
-from hvo_verify.ops.trace import Trace
+from hvo_verify.ops.trace import Trace, hex_address
 from hvo_verify.verdict import Verdict
 
 
@@ -31,8 +31,8 @@ class Counterexample:
             "config": self.config,
             "scheme": self.scheme,
             "invariant": self.invariant,
-            "head_pfn": self.head_pfn,
-            "vmemmap_base": self.vmemmap_base,
+            "head_pfn": hex_address(self.head_pfn),  # hex strings: above 2**53 a double reader rounds
+            "vmemmap_base": hex_address(self.vmemmap_base),
             "head_page_alloc_ok": self.head_page_alloc_ok,
             "indices": dict(self.indices),
             "message": self.message,

@@ -15,6 +15,11 @@ SEED = 0
 _seed = [SEED]
 
 
+def z3_version() -> str:
+    """The z3 library's version, as the JSON documents and explain's provenance line name it."""
+    return str(z3.get_version_string())
+
+
 def set_seed(seed: int) -> None:
     """z3's random seeds (global and per solver).  Output must not depend on them:
     counterexamples and traces are canonicalised (the self-check runs with another

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,27 @@ from hvo_verify.model.structpage import Folio
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.table import OPS
 
-TRACE_VERSION = 1
+TRACE_VERSION = 2  # written; from_json() reads every one of READ_VERSIONS
+READ_VERSIONS = (1, 2)
+# Version 2 writes these as hex strings ("0x..."): a 64-bit address or pfn can exceed
+# 2**53, which a reader keeping JSON numbers as doubles (jq, JavaScript) rounds.
+ADDRESS_KEYS = ("head_pfn", "vmemmap_base")
+
+
+def hex_address(value: int) -> str:
+    """A pfn or address as JSON version 2 writes it: a lower-case hex string."""
+    return f"{value:#x}"
+
+
+def parse_address(raw: object, key: str, version: int) -> int:
+    """The integer of an address field: a hex string in version 2, a number in version 1."""
+    if version >= 2:
+        if not isinstance(raw, str) or not re.fullmatch(r"0x[0-9a-fA-F]{1,16}", raw):
+            raise TraceError(f'{key}: expected a hex string such as "0x200" (trace version {version}), got {raw!r}')
+        return int(raw, 16)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TraceError(f"{key}: expected an integer")
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +88,8 @@ class Trace:
             "config": self.config,
             "scheme": _scheme_doc(self.scheme),
             "policies": _plain(dataclasses.asdict(self.policies)),
-            "head_pfn": self.head_pfn,
-            "vmemmap_base": self.vmemmap_base,
+            "head_pfn": hex_address(self.head_pfn),
+            "vmemmap_base": hex_address(self.vmemmap_base),
             "io_max": self.io_max,
             "io_align": self.io_align,
             "invariant": self.invariant,
@@ -137,8 +158,9 @@ def _enum_named(annotation: str) -> type[enum.Enum] | None:
 def from_json(doc: object) -> Trace:
     if not isinstance(doc, dict):
         raise TraceError("a trace is a JSON object")
-    if doc.get("version") != TRACE_VERSION:
-        raise TraceError(f"version: expected {TRACE_VERSION}, got {doc.get('version')!r}")
+    version = doc.get("version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        raise TraceError(f"version: expected one of {', '.join(map(str, READ_VERSIONS))}, got {version!r}")
     for key in ("config", "scheme", "policies", "head_pfn", "vmemmap_base", "io_max", "io_align", "steps"):
         if key not in doc:
             raise TraceError(f"{key}: missing")
@@ -162,10 +184,11 @@ def from_json(doc: object) -> Trace:
         if set(args) != want:
             raise TraceError(f"steps[{n}].args: {raw['op']} takes {sorted(want)}, got {sorted(args)}")
         steps.append(TraceStep(raw["op"], tuple((a.name, args[a.name]) for a in OPS[raw["op"]].args)))
-    for key in ("head_pfn", "vmemmap_base", "io_max", "io_align"):
+    head_pfn, base = (parse_address(doc[key], key, version) for key in ADDRESS_KEYS)
+    for key in ("io_max", "io_align"):
         if not isinstance(doc[key], int):
             raise TraceError(f"{key}: expected an integer")
     return Trace(
-        doc["config"], scheme, policies, doc["head_pfn"], doc["vmemmap_base"], doc["io_max"], doc["io_align"],
+        doc["config"], scheme, policies, head_pfn, base, doc["io_max"], doc["io_align"],
         tuple(steps), str(doc.get("invariant", "")),
     )  # fmt: skip

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_enumerate import Step
-from hvo_verify.report.wrap import WIDTH, wrap
+from hvo_verify.report.wrap import text_width, wrap, wrap_lines
 from hvo_verify.verdict import Verdict
 
 STALE = "*"  # after a step id: the step went through a stale TLB entry (the choice the hardware made)
 
 
-def schedule_table(schedule: Sequence[Step], cpus: Sequence[str], width: int = WIDTH) -> list[str]:
-    """A replayed schedule, one column per CPU (`cpus`: "NAME: what it runs")."""
+def schedule_table(schedule: Sequence[Step], cpus: Sequence[str], width: int | None = None) -> list[str]:
+    """A replayed schedule, one column per CPU (`cpus`: "NAME: what it runs"), `width`
+    columns (default text_width())."""
+    width = width or text_width()
     n = len(cpus)
     if not n or not schedule:
         return []
@@ -40,7 +42,7 @@ def schedule_table(schedule: Sequence[Step], cpus: Sequence[str], width: int = W
 
 
 def witness(
-    schedule: Sequence[Step], cpus: Sequence[str], legend: Sequence[tuple[str, str]], width: int = WIDTH
+    schedule: Sequence[Step], cpus: Sequence[str], legend: Sequence[tuple[str, str]], width: int | None = None
 ) -> list[str]:
     """The table, what the last step broke, and the legend of the step ids it uses."""
     out = schedule_table(schedule, cpus, width)
@@ -86,10 +88,10 @@ class ExploreRow:
     not_applicable: str = ""
 
 
-def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int = WIDTH) -> str:
+def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int | None = None) -> str:
     """`explain` of an interleaving spec: per invariant its verdict, and for a violation
     the per-CPU table, what broke, and the legend of the step ids used."""
-    out = list(title)
+    out = wrap_lines(list(title), break_on_hyphens=False)
     shown_cpus = False
     for res in results:
         out.append("")

@@ -10,7 +10,7 @@ from hvo_verify.check.result import CheckResult, Counterexample
 from hvo_verify.model.accounting import Savings
 from hvo_verify.model.vmemmap import Pte, VmemmapState, VmemmapView
 from hvo_verify.report.diagram import page_runs
-from hvo_verify.report.wrap import WIDTH, wrap
+from hvo_verify.report.wrap import text_width, wrap, wrap_lines
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 
@@ -26,10 +26,14 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
         lines.append(f"{group[0].spec}")
         for res in group:
             mark = "ok" if res.as_expected else f"MISMATCH (expected {_expected(res)})" if differs(res) else ""
-            lines.append(f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}")
+            row = f"  {res.config:<18} {res.invariant:<18} {res.verdict.value:<15} {mark}"
+            if len(row) > text_width():  # the columns' padding goes first, then it wraps
+                row = f"  {res.config} {res.invariant} {res.verdict.value} {mark}"
+            lines.append(row.rstrip())
             lines += _details(res, "      ")
-    lines.append(summary_line(results))
-    return "\n".join(lines) + "\n"
+    counts, rest = summary_line(results).split("; ", 1)
+    lines += [f"{counts}; {rest}"] if len(counts) + len(rest) + 2 <= text_width() else [f"{counts};", f"    {rest}"]
+    return "\n".join(wrap_lines(lines, break_on_hyphens=False)) + "\n"
 
 
 def _by_spec(results: Sequence[CheckResult]) -> list[list[CheckResult]]:
@@ -76,7 +80,7 @@ SWEEP_MARK = "!"  # after a verdict in a sweep table: it differs from its expect
 
 def sweep_table(results: Sequence[CheckResult]) -> list[str]:
     """The results of one spec that sweeps schemes: rows config x invariant, one column
-    of verdicts per scheme (split into blocks of columns that fit in WIDTH), a verdict
+    of verdicts per scheme (split into blocks of columns that fit in text_width()), a verdict
     that differs from its expectation marked `!`; then, per scheme, what the verdicts
     need said (MISMATCH lines, counterexamples, reasons)."""
     schemes = list(dict.fromkeys(r.scheme for r in results))
@@ -96,12 +100,14 @@ def sweep_table(results: Sequence[CheckResult]) -> list[str]:
     blocks: list[list[str]] = [[]]
     used = label_w
     for scheme in schemes:
-        if blocks[-1] and used + 2 + widths[scheme] > WIDTH:
+        if blocks[-1] and used + 2 + widths[scheme] > text_width():
             blocks.append([])
             used = label_w
         blocks[-1].append(scheme)
         used += 2 + widths[scheme]
-    lines = [f"{results[0].spec}  (one column per scheme; {SWEEP_MARK} differs from its expectation)"]
+    legend = f"(one column per scheme; {SWEEP_MARK} differs from its expectation)"
+    header = f"{results[0].spec}  {legend}"
+    lines = [header] if len(header) <= text_width() else [results[0].spec, legend]
     for block in blocks:
         lines.append(" " * label_w + "".join(f"  {s:<{widths[s]}}" for s in block).rstrip())
         previous = ""
@@ -138,10 +144,11 @@ def counterexample_lines(cex: Counterexample) -> list[str]:
     return [wrapped for line in out for wrapped in wrap(line)]
 
 
-def diagram(mem: VmemmapView, label: Callable[[Pte | None], str] | None = None, width: int = WIDTH) -> str:
+def diagram(mem: VmemmapView, label: Callable[[Pte | None], str] | None = None, width: int | None = None) -> str:
     """willy's notation: one 8-letter group per vmemmap page, runs of identical pages
     written once with a count; then which frame backs each run.  `label` names frames
-    (see page_runs); `width` is the row width (less than 80 when the caller indents)."""
+    (see page_runs); `width` is the row width (default text_width(); less when the caller indents)."""
+    width = width or text_width()
     cfg = mem.config
     per_letter = max(1, cfg.page_size // cfg.struct_page_size // 8)
     runs = page_runs(mem, label)
@@ -178,14 +185,14 @@ def savings_table(rows: Iterable[Savings]) -> str:
             f"{s.config:<18} {s.scheme:<10} {s.vmemmap_pages:>5} {s.freed_pages:>6} {s.allocated_pages:>5} "
             f"{s.pagetable_pages:>4} {s.net_pages:>6}  {pool}"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(wrap_lines(out, break_on_hyphens=False)) + "\n"
 
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
-def explain_header(spec: Spec, *, break_on_hyphens: bool = True) -> list[str]:
+def explain_header(spec: Spec, *, break_on_hyphens: bool = False) -> list[str]:
     """The first lines of `explain`, static and operation specs alike: title, source,
     scheme, and the description wrapped (see wrap.wrap for `break_on_hyphens`)."""
     out = [
@@ -233,4 +240,4 @@ def explain(
 
 
 def _wrap_all(lines: list[str]) -> list[str]:
-    return [w for line in lines for w in (wrap(line) if len(line) > WIDTH else [line])]
+    return wrap_lines(lines, break_on_hyphens=False)

@@ -29,7 +29,7 @@ from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, Io, KState, Pool
 from hvo_verify.ops.trace import Trace
 from hvo_verify.report.text import diagram, explain_header
-from hvo_verify.report.wrap import WIDTH, wrap
+from hvo_verify.report.wrap import text_width, wrap_lines
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 
@@ -159,7 +159,7 @@ def render_trace(
         else:
             vm = outcome.state.vmemmap
             if vm.ptes != rep.before.vmemmap.ptes:
-                drawn = diagram(vm, functools.partial(frame_name, vm), width=WIDTH - len(indent))
+                drawn = diagram(vm, functools.partial(frame_name, vm), width=text_width() - len(indent))
                 out += [indent + line for line in drawn.rstrip("\n").splitlines()]
             changed = _changes(m, rep.before, outcome.state)
             out.append(f"state {n}: " + (", ".join(changed) if changed else "unchanged"))
@@ -188,17 +188,14 @@ def _paragraphs(text: str, indent: str) -> list[str]:
     for para in text.strip().split("\n\n"):
         if out:
             out.append("")
-        out += textwrap.wrap(" ".join(para.split()), WIDTH, initial_indent=indent, subsequent_indent=indent,
+        out += textwrap.wrap(" ".join(para.split()), text_width(), initial_indent=indent, subsequent_indent=indent,
                              break_long_words=False, break_on_hyphens=False)  # fmt: skip
     return out
 
 
 def _finish(lines: list[str]) -> str:
-    """The text, lines over WIDTH wrapped, never at a hyphen (config ids, policy values)."""
-    out: list[str] = []
-    for line in lines:
-        out += wrap(line, break_on_hyphens=False) if len(line) > WIDTH else [line]
-    return "\n".join(out) + "\n"
+    """The text, lines over text_width() wrapped, never at a hyphen (config ids, policy values)."""
+    return "\n".join(wrap_lines(lines, break_on_hyphens=False)) + "\n"
 
 
 # ---------------------------------------------------------------- explain, explore

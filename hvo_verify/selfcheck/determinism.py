@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from hvo_verify.check.solver import SEED, set_seed
 from hvo_verify.check.suite import check_specs
-from hvo_verify.report.json_out import results_document
+from hvo_verify.report.json_out import comparable, results_document
 from hvo_verify.selfcheck.section import Section
 from hvo_verify.specs.loader import load_specs
 
@@ -40,7 +40,8 @@ SPECS = (
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """The digest of a results document without its timings (json_out.comparable)."""
+    return hashlib.sha256(comparable(text).encode("utf-8")).hexdigest()[:16]
 
 
 OTHER_SEED = 7

@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
+from hvo_verify import __version__
 from hvo_verify.errors import SpecError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.smp import SMP_INVARIANTS
@@ -93,10 +94,12 @@ class PageSlab(enum.Enum):
 
 
 # fmt: off
-TOP_KEYS = ("title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
+TOP_KEYS = ("format", "title", "source", "description", "answer", "scheme", "schemes", "configs", "struct_page_size",
             "invariants", "timeout", "vmemmap_base_align", "ops", "smp", "expect")
 # fmt: on
 REQUIRED_KEYS = ("title", "source", "scheme", "configs")  # "scheme": or "schemes"; no "expect": exploration
+# The spec format versions this hvo-verify reads (`format = N`, optional, default 1).
+SPEC_FORMATS = (1,)
 
 
 class _Bad(Exception):
@@ -646,6 +649,16 @@ def _scheme_keys(doc: Mapping[str, object]) -> None:
         raise _Bad("scheme", "missing required key 'scheme' (or 'schemes', a list of presets)")
 
 
+def _spec_format(value: object) -> None:
+    """`format`: a version this hvo-verify reads (checked first: a newer format may
+    have keys this one does not know)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad("format", f"expected an integer spec format version such as 1, got {_show(value)}")
+    if value not in SPEC_FORMATS:
+        known = ", ".join(map(str, SPEC_FORMATS))
+        raise _Bad("format", f"unknown spec format {value} (this hvo-verify {__version__} reads {known}: upgrade it)")
+
+
 class _Collected(Exception):
     """Internal: every validation failure of one file, in file order (parse_sweep
     turns it into one SpecError that carries them all)."""
@@ -704,7 +717,9 @@ def _scheme_ops(doc: Mapping[str, Any], scheme: Scheme, configs: Sequence[Kernel
 def _specs(doc: dict[str, Any], path: str) -> tuple[Spec, ...]:
     """The units of one file: one Spec per scheme (one for `scheme`).  Every error of
     the file is collected (`_Errors`); `[expect]` may be left out (exploration mode:
-    the verdicts are reported as they are, `Expectations(())`)."""
+    the verdicts are reported as they are, `Expectations(())`).  The spec format is
+    checked first, alone: a newer format may have keys this one does not know."""
+    _spec_format(doc.get("format", SPEC_FORMATS[0]))
     errors = _Errors()
     try:
         _top_keys(doc)

@@ -16,6 +16,7 @@ import json
 
 from hvo_verify.errors import TraceError
 from hvo_verify.invariants.reachable import OP_INVARIANTS
+from hvo_verify.model.config import CONFIGS, KernelConfig
 from hvo_verify.model.facts import MASK64
 from hvo_verify.model.names import suggest
 from hvo_verify.model.vmemmap import fit_error
@@ -48,6 +49,8 @@ def check_trace(trace: Trace) -> None:
     _check_fields(trace.policies, "policies")
     if not 0 <= trace.vmemmap_base <= MASK64:
         raise TraceError(f"vmemmap_base: {trace.vmemmap_base:#x} is not a 64-bit address")
+    if not 0 <= trace.head_pfn <= MASK64:
+        raise TraceError(f"head_pfn: {trace.head_pfn:#x} is not a 64-bit pfn")
     if trace.io_align <= 0 or trace.io_align & (trace.io_align - 1):
         raise TraceError(f"io_align: expected a power of two, got {trace.io_align}")
     if trace.io_max < 0 or trace.io_max % trace.io_align:
@@ -57,6 +60,7 @@ def check_trace(trace: Trace) -> None:
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise TraceError(f"malformed trace: {_one_line(exc)}") from None
     nr = m.config.nr_pages
+    _check_base(trace, m.config, m.folio.max_pfn)
     misfit = fit_error(m.config, trace.scheme)
     if misfit is not None:
         raise TraceError(f"scheme.{misfit[0]}: {misfit[1]}")
@@ -76,6 +80,26 @@ def check_trace(trace: Trace) -> None:
                 raise TraceError(f"{where}: expected {_domain(domain)}, got {value!r}")
         if not m.args_ok(step.op, args):
             raise TraceError(f"steps[{n}].args: the buffer ends beyond the folio ({nr * m.config.page_size:#x} bytes)")
+
+
+def _check_base(trace: Trace, config: KernelConfig, max_pfn: int) -> None:
+    """The vmemmap base is one the kernel can have: in the kernel half, the whole
+    vmemmap (max_pfn struct pages) without wrapping, aligned to PAGE_SIZE (the vmemmap
+    is mapped with pages) and, for a scheme of the 2026 series, to MAX_FOLIO_VMEMMAP_ALIGN
+    = MAX_FOLIO_NR_PAGES * sizeof(struct page) (linux-mm include/linux/mmzone.h, "Align
+    vmemmap to maximal folio size"; MAX_FOLIO_NR_PAGES: the largest HugeTLB size of the
+    arch and page size).  The same rule as the static checks' assumptions."""
+    base = trace.vmemmap_base
+    align = config.page_size
+    why = "PAGE_SIZE"
+    if trace.scheme.vmemmap_align_max_folio:
+        largest = max(c.nr_pages for c in CONFIGS if c.arch is config.arch and c.page_size == config.page_size)
+        align, why = max(align, largest * config.struct_page_size), "MAX_FOLIO_VMEMMAP_ALIGN"
+    if base % align:
+        raise TraceError(f"vmemmap_base: {base:#x} is not aligned to {align:#x} bytes ({why} on {config.id})")
+    span = max_pfn * config.struct_page_size
+    if base < 1 << 63 or base + span > 1 << 64:
+        raise TraceError(f"vmemmap_base: {base:#x} is not a kernel-half base whose {span:#x}-byte vmemmap fits")
 
 
 _TYPES: dict[str, tuple[type, str]] = {

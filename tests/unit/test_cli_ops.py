@@ -6,6 +6,7 @@ spec's expectations; bad input is one stderr line and exit 2."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pathlib
@@ -84,6 +85,11 @@ def narrow(text: str) -> None:
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
 
 
+def trace_file_name_of(spec: str, invariant: str) -> str:
+    digest = hashlib.sha256(spec.encode("utf-8")).hexdigest()[:8]
+    return f"{pathlib.Path(spec).stem}-{digest}.x86-64_4K_2M.{invariant}.json"
+
+
 @pytest.fixture
 def saved() -> pathlib.Path:
     """check --save-traces on a violating spec: the trace file it writes."""
@@ -91,7 +97,7 @@ def saved() -> pathlib.Path:
     code, out, err = call(["check", spec, "--jobs", "1", "--save-traces", "traces"])
     assert (code, err) == (0, "")
     files = sorted(pathlib.Path("traces").iterdir())
-    assert [f.name for f in files] == ["alias.x86-64_4K_2M.alias-write.json"]
+    assert [f.name for f in files] == [trace_file_name_of("alias.toml", "alias-write")]
     return files[0]
 
 
@@ -143,7 +149,10 @@ def test_replay_without_violation_exits_0(saved: pathlib.Path) -> None:
     ("edit", "message"),
     [
         (lambda text: text[: len(text) // 2], "corrupt.json: not JSON: "),
-        (lambda text: text.replace('"version": 1', '"version": 7'), "corrupt.json: version: expected 1, got 7"),
+        (
+            lambda text: text.replace('"version": 2', '"version": 7'),
+            "corrupt.json: version: expected one of 1, 2, got 7",
+        ),
         (lambda text: text.replace('"memory_failure"', '"memory_failed"'), "corrupt.json: steps[1]: "),
         (lambda text: text.replace('"alloc_ok": true', '"alloc_ok": 3'), "corrupt.json: steps[0].args.alloc_ok: "),
         (lambda text: "\udcff", "corrupt.json: not JSON: not UTF-8 text"),
@@ -209,7 +218,8 @@ def test_explain_operation_spec() -> None:
     assert (code, err) == (0, "")
     narrow(out)
     lines = out.splitlines()
-    assert lines[:2] == ["PageHWPoison on a writable alias", "source: s"]
+    assert lines[0].startswith("hvo-verify ") and lines[1] == ""  # the provenance line (test_mail.py)
+    assert lines[2:4] == ["PageHWPoison on a writable alias", "source: s"]
     assert "answer:" in lines and "x86-64/4K/2M: every verdict below assumes" in lines
     assert any("kernel behaviour of RFC 2020-09: hwpoison=raw-flag" in line for line in lines)
     at = lines.index("x86-64/4K/2M alias-write: violated")

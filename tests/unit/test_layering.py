@@ -26,7 +26,7 @@ MODULES = sorted(p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob
 # Top to bottom; the parts of one layer may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__",),
-    ("cli",),
+    ("cli", "pytest_plugin"),
     ("selfcheck",),
     ("report",),
     ("reproduce",),

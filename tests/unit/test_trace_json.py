@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import functools
 import json
+import re
 
 import pytest
 
@@ -83,14 +84,18 @@ def _with(path: tuple[object, ...], value: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("doc", "start"),
     [
-        (_with(("version",), 2), "version: expected 1, got 2"),
+        (_with(("version",), 3), "version: expected one of 1, 2, got 3"),
+        (_with(("version",), True), "version: expected one of 1, 2, got True"),
         (_with(("steps", 1, "op"), "memory_failur"), "steps[1]: "),
         (_with(("steps", 1, "args"), {"i": 1}), "steps[1].args: memory_failure takes ['i', 'kmalloc_ok']"),
         (_with(("steps", 0, "args"), {"alloc_ok": True, "extra": 1}), "steps[0].args: "),
         (_with(("steps",), {"op": "folio_put"}), "steps: expected a list"),
         (_with(("policies", "hwpoison"), "raw"), "policies.hwpoison: "),
         (_with(("config",), "x86-64/4K/3M"), "config: "),
-        (_with(("head_pfn",), "0x200"), "head_pfn: expected an integer"),
+        (_with(("head_pfn",), 512), 'head_pfn: expected a hex string such as "0x200" (trace version 2)'),
+        (_with(("vmemmap_base",), "18434359174734282752"), "vmemmap_base: expected a hex string"),
+        (_with(("vmemmap_base",), "0x1" + "0" * 16), "vmemmap_base: expected a hex string"),
+        ({**_with(("head_pfn",), "0x200"), "version": 1}, "head_pfn: expected an integer"),
         ([1, 2], "a trace is a JSON object"),
     ],
 )
@@ -120,7 +125,11 @@ def test_missing_key() -> None:
         (_with(("scheme", "private"), "ab"), "scheme.private: expected a list of integers"),
         (_with(("scheme", "private"), 5), "scheme.private: "),
         (_with(("scheme",), "rfc-2020"), "scheme: "),
-        (_with(("head_pfn",), 3), "head_pfn: 0x3 is not a pfn aligned"),
+        (_with(("head_pfn",), "0x3"), "head_pfn: 0x3 is not a pfn aligned"),
+        # the jq / JavaScript rounding of 0xffd4000000000000 + 0xf8 (ux-review.md §4)
+        (_with(("vmemmap_base",), "0xffd40000000000f8"), "vmemmap_base: 0xffd40000000000f8 is not aligned to 0x1000"),
+        (_with(("vmemmap_base",), "0x7fd4000000000000"), "vmemmap_base: 0x7fd4000000000000 is not a kernel-half base"),
+        (_with(("vmemmap_base",), "0xfffffffffffff000"), "vmemmap_base: 0xfffffffffffff000 is not a kernel-half base"),
         (_with(("io_align",), 500), "io_align: expected a power of two"),
     ],
 )
@@ -131,6 +140,35 @@ def test_load_trace_checks_what_replay_needs(doc: object, start: str) -> None:
     message = str(info.value)
     assert message.startswith(start), message
     assert "\n" not in message
+
+
+def test_version_1_traces_still_replay() -> None:
+    """A trace written before version 2 (numbers, not hex strings) loads to the same trace."""
+    doc = ALIAS.to_json()
+    assert doc["version"] == 2 and doc["vmemmap_base"] == "0xffd4000000000000" and doc["head_pfn"] == "0x200"
+    old = {**doc, "version": 1, "head_pfn": ALIAS.head_pfn, "vmemmap_base": ALIAS.vmemmap_base}
+    assert load_trace(json.dumps(old)) == ALIAS
+
+
+def test_addresses_survive_a_reader_of_doubles() -> None:
+    """jq and JavaScript keep JSON numbers as doubles: a version-2 trace reads the same
+    through such a parser, its addresses included."""
+    trace = dataclasses.replace(ALIAS, vmemmap_base=0xFFD4000000000000 + 0x1000 * 7)  # not a multiple of 2**11
+    text = json.dumps(trace.to_json())
+    assert json.loads(text, parse_int=float) == json.loads(text)  # every number exact as a double
+    assert int(json.loads(text, parse_int=float)["vmemmap_base"], 16) == trace.vmemmap_base
+    # version 1 wrote a 20-digit number, which jq 1.6 prints back with 17 significant digits
+    assert not re.search(r"\b\d{16,}\b", text)
+
+
+def test_max_folio_scheme_needs_the_max_folio_alignment() -> None:
+    """The 2026 series aligns the vmemmap to MAX_FOLIO_VMEMMAP_ALIGN: 1G folios of 4K
+    pages, 64-byte struct pages on x86-64 = 0x1000000 bytes; a page-aligned base is refused."""
+    trace = trace_for("mask-2026", (OPTIMIZE,))
+    doc = {**trace.to_json(), "vmemmap_base": "0xffd4000000001000"}
+    with pytest.raises(TraceError, match=r"^vmemmap_base: 0xffd4000000001000 is not aligned to 0x1000000 bytes"):
+        load_trace(json.dumps(doc))
+    assert load_trace(json.dumps({**doc, "vmemmap_base": "0xffd4000001000000"})).vmemmap_base == 0xFFD4000001000000
 
 
 def test_buffer_beyond_the_folio() -> None:
