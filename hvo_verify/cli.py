@@ -243,6 +243,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
         specs = [dataclasses.replace(spec, timeout_ms=max(1, int(args.timeout * 1000))) for spec in specs]
+    if args.unbounded:
+        specs = [_unbounded(spec) for spec in specs]
     results = check_specs(specs, workers=args.jobs)
     if args.format == "json":
         out.write(json_out.results_document(results))
@@ -264,6 +266,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if errors:  # --keep-going: the good files were checked; the bad ones still fail the run
         return KSFT_FAIL if args.ksft else EXIT_ERROR
     return ksft_code(results) if args.ksft else exit_code(results)
+
+
+def _unbounded(spec: Spec) -> Spec:
+    """`check --unbounded`: every operation spec's proofs also tried for every length."""
+    if spec.ops is None:
+        return spec
+    return dataclasses.replace(spec, ops=dataclasses.replace(spec.ops, unbounded=True))
 
 
 def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
@@ -788,6 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check the files that load and report the bad ones (exit 2 if any is bad)")  # fmt: skip
     p.add_argument("--suggest-expect", action="store_true",
                    help="after the table, print an [expect] table of the verdicts found, per spec file")  # fmt: skip
+    p.add_argument("--unbounded", action="store_true",
+                   help="try every proved operation invariant for every sequence length (k-induction)")  # fmt: skip
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec", help="a spec file")

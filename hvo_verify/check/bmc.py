@@ -25,6 +25,7 @@ from hvo_verify.model.vmemmap import not_applicable_reason
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.table import OPS, ArgKind, prerequisites
 from hvo_verify.ops.trace import Trace, TraceStep
+from hvo_verify.specs.lemmas import Lemma
 from hvo_verify.verdict import Verdict
 
 
@@ -41,6 +42,8 @@ class OpsJob:
     io_align: int = 512
     max_calls: tuple[tuple[str, int], ...] = ()
     extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
+    unbounded: bool = False  # a proved verdict is also tried for every length (check/induction.py)
+    lemmas: tuple[Lemma, ...] = ()  # the spec's lemmas for that (specs/lemmas.py)
 
 
 def machine_for(job: OpsJob) -> Machine:

@@ -60,6 +60,15 @@ class CheckResult:
     schedule: tuple[Step, ...] = ()
     cpus: tuple[str, ...] = ()
     legend: tuple[tuple[str, str], ...] = ()
+    # operation checks: the sequence length the verdict covers (None: not an operation
+    # check); `unbounded`: proved for every length by k-induction (check/induction.py),
+    # with its k, the lemmas it assumed (each proved initially and preserved) and, where
+    # induction failed, the counterexample to induction in kernel terms
+    bound: int | None = None
+    unbounded: bool = False
+    induction_k: int = 0
+    lemmas: tuple[str, ...] = ()
+    cti: tuple[str, ...] = ()
 
     @property
     def as_expected(self) -> bool:
@@ -80,6 +89,7 @@ class CheckResult:
             "trace": None if self.trace is None else self.trace.to_json(),
             "reason": self.reason,
         }
+        out.update(self.bound_json())
         if self.cpus:
             out["cpus"] = list(self.cpus)
         if self.schedule:
@@ -87,6 +97,21 @@ class CheckResult:
                 {"cpu": s.cpu, "step": s.step, "choice": s.choice, "notes": list(s.notes)} for s in self.schedule
             ]
         return out
+
+    def bound_json(self) -> dict[str, object]:
+        """`bound` ("none" or the depth) of an operation check, and its induction facts."""
+        if self.bound is None and not self.unbounded:
+            return {}
+        out: dict[str, object] = {"bound": "none" if self.unbounded else self.bound}
+        if self.unbounded or self.cti:
+            out["induction"] = {"k": self.induction_k, "lemmas": list(self.lemmas), "cti": list(self.cti)}
+        return out
+
+    def bound_text(self) -> str:
+        """`bound: none (k-induction, k=K; lemmas: ...)` or `bound: N`, for check and explain."""
+        if self.unbounded:
+            return f"bound: none (k-induction, k={self.induction_k}; lemmas: {'; '.join(self.lemmas) or 'none'})"
+        return "" if self.bound is None else f"bound: {self.bound}"
 
 
 def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verdict, str]:

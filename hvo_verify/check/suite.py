@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.induction import run_unbounded
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
@@ -33,7 +34,8 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
         ops = spec.ops
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
-                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls, unbounded=ops.unbounded,
+                   lemmas=ops.lemmas)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip
@@ -48,7 +50,10 @@ def run_any(job: AnyJob) -> CheckResult:
     """Run a job on its engine (its result names no spec and no expectation)."""
     if isinstance(job, SmpJob):
         return run_smp_job(job)
-    return run_ops(job) if isinstance(job, OpsJob) else run(job)
+    if isinstance(job, OpsJob):
+        result = run_ops(job)
+        return run_unbounded(job, result) if job.unbounded else dataclasses.replace(result, bound=job.depth)
+    return run(job)
 
 
 def run_batch(jobs: Sequence[AnyJob]) -> list[CheckResult]:

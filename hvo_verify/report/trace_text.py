@@ -224,7 +224,18 @@ def explain_ops(spec: Spec, results: Sequence[tuple[CheckResult, Sequence[Replay
             out += render_trace(res.trace, replayed, header=False).rstrip("\n").splitlines()
         elif res.reason:
             out.append(f"  {res.reason}")
+        out += induction_lines(res, "  ")
     return _finish(out)
+
+
+def induction_lines(res: CheckResult, indent: str) -> list[str]:
+    """`bound:` of an operation check, and the counterexample to induction where the
+    unbounded proof failed (check/induction.py)."""
+    out = [f"{indent}{res.bound_text()}"] if res.bound_text() else []
+    if res.cti:
+        out.append(f"{indent}counterexample to induction (an arbitrary state the lemmas allow):")
+        out += [f"{indent}  {line}" for line in res.cti]
+    return out
 
 
 def explore_report(

@@ -62,6 +62,7 @@ from hvo_verify.model.vmemmap import fit_error
 from hvo_verify.ops.smp import build as build_smp
 from hvo_verify.ops.smp_table import ACTORS, CpuSpec, Edit, PatchError, protocol
 from hvo_verify.ops.table import OPS
+from hvo_verify.specs.lemmas import Lemma, parse_lemma
 from hvo_verify.specs.schema import Expectations, OpsSpec, SmpSpec, Spec, split_scheme
 from hvo_verify.verdict import Verdict
 
@@ -484,7 +485,18 @@ _POLICY_KEYS: dict[str, Callable[[object, str], object]] = {
     "vmemmap_frames": _choice(VmemmapFrames, "vmemmap frame source"),
     "node": _choice(Node, "node kind"),
 }
-OPS_KEYS = ("run", "depth", "io_max", "io_align", "max_calls", *_POLICY_KEYS)
+OPS_KEYS = ("run", "depth", "io_max", "io_align", "max_calls", "unbounded", "lemmas", *_POLICY_KEYS)
+
+
+def _lemmas(value: object) -> tuple[Lemma, ...]:
+    """`[ops] lemmas`: each parsed by specs/lemmas.py (one-line error with its index)."""
+    out = []
+    for i, item in enumerate(_list(value, "ops.lemmas", "lemmas")):
+        try:
+            out.append(parse_lemma(_text(item, f"ops.lemmas[{i}]"), "", f"ops.lemmas[{i}]"))
+        except SpecError as bad:
+            raise _Bad(bad.key, bad.message) from None
+    return tuple(out)
 
 
 def _max_calls(value: object, alphabet: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
@@ -511,7 +523,9 @@ def _ops(value: object, scheme: Scheme, base: str | None) -> OpsSpec:
     overrides = {name: check(table[name], f"ops.{name}") for name, check in _POLICY_KEYS.items() if name in table}
     policies = dataclasses.replace(default_policies(scheme, base), **overrides)  # type: ignore[arg-type]
     limits = _max_calls(table["max_calls"], alphabet) if "max_calls" in table else ()
-    return OpsSpec(alphabet, depth, policies, io_max, io_align, limits)
+    unbounded = _bool(table.get("unbounded", False), "ops.unbounded")
+    lemmas = _lemmas(table["lemmas"]) if "lemmas" in table else ()
+    return OpsSpec(alphabet, depth, policies, io_max, io_align, limits, unbounded, lemmas)
 
 
 SMP_KEYS = ("cpu", "folios", "vmemmap_pages", "max_grace_periods", "optimized")

@@ -15,6 +15,7 @@ from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.policy import Policies
 from hvo_verify.model.scheme import Scheme
 from hvo_verify.ops.smp_table import CpuSpec
+from hvo_verify.specs.lemmas import Lemma
 from hvo_verify.verdict import Verdict
 
 
@@ -83,6 +84,8 @@ class OpsSpec:
     io_max: int  # bytes; 0: PAGE_SIZE of each config
     io_align: int
     max_calls: tuple[tuple[str, int], ...] = ()  # at most this many calls of an operation
+    unbounded: bool = False  # also prove proved invariants for every length (check/induction.py)
+    lemmas: tuple[Lemma, ...] = ()  # a spec's own lemmas for that proof (specs/lemmas.py)
 
 
 @dataclass(frozen=True, slots=True)

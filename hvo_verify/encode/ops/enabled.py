@@ -161,3 +161,46 @@ def possible_ops(m: Machine, alphabet: tuple[str, ...], depth: int) -> list[tupl
         out.append(tuple(op for op in alphabet if op in enabled))
         states = nxt
     return out
+
+
+def _first(m: Machine) -> _Abs:
+    """Machine.initial() abstractly."""
+    if m.scheme.folio_kind is FolioKind.HUGETLB:
+        return _Abs(Pool.FREE, False, True, False, IoStage.NONE, False)
+    return _Abs(Pool.IN_USE, m.scheme.optimizes, False, True, IoStage.NONE, False)
+
+
+def reachable_abstract(m: Machine, alphabet: tuple[str, ...]) -> frozenset[_Abs]:
+    """Every abstract state some sequence of any length reaches (the fixpoint of
+    possible_ops()'s exploration; the domain is finite)."""
+    seen = {_first(m)}
+    todo = list(seen)
+    while todo:
+        st = todo.pop()
+        for op in alphabet:
+            for nxt in _successors(m, st, op) - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return frozenset(seen)
+
+
+def possible_anywhere(m: Machine, alphabet: tuple[str, ...]) -> tuple[str, ...]:
+    """The operations of `alphabet` some reachable state enables, at any depth."""
+    states = reachable_abstract(m, alphabet)
+    return tuple(op for op in alphabet if any(_successors(m, st, op) for st in states))
+
+
+def abstractly_reachable(m: Machine, alphabet: tuple[str, ...], s: SymKState) -> B:
+    """The scalar state is one of reachable_abstract()'s: an over-approximation of the
+    reachable states, so a lemma (encode/ops/induction.py BUILTIN_LEMMAS)."""
+    terms = []
+    for a in sorted(reachable_abstract(m, alphabet), key=repr):
+        io = {
+            IoStage.NONE: z3.Not(s.io.present),
+            IoStage.GRABBED: z3.And(s.io.present, z3.Not(s.io.submitted)),
+            IoStage.SUBMITTED: z3.And(s.io.present, s.io.submitted),
+        }[a.io]
+        pin = TRUE if a.io is IoStage.NONE else s.io.pin == a.pin
+        terms.append(z3.And(s.pool == POOL[a.pool], s.optimized == a.optimized, s.hugetlb == a.hugetlb,
+                            s.mapped == a.mapped, io, pin))  # fmt: skip
+    return z3.Or(terms)

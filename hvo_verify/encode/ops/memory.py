@@ -65,6 +65,7 @@ class Event:
     source: Callable[[BV], BV] | None = None  # copy: the frame it was copied from
     reset: int = 0  # copy: reset_struct_pages() bytes
     field: int | None = None  # store: the struct page word it writes, when constant
+    bits: int = (1 << 64) - 1  # store: the bits it can change
 
 
 @dataclass

@@ -50,7 +50,7 @@ def zap_huge_pmd(cpu: SymCpu) -> StepGen:
         addr, field = mapcount_field(cpu, i)
         yield cpu.atomic_add(addr, field, -1, False, cond=valid)
     yield cpu.atomic_add(u.page(1) + W_FOLIO_COUNTS * WORD, W_FOLIO_COUNTS, -1, False)
-    cpu.update(mapped=FALSE, subpage_maps=slots(u.depth))
+    cpu.update(mapped=FALSE, subpage_maps=slots(u.list_len))
 
 
 def folio_put(cpu: SymCpu) -> StepGen:

@@ -43,7 +43,7 @@ from hvo_verify.encode.ops.memory import (
 )
 from hvo_verify.encode.ops.state import POOL, SymIo, SymKState, merge, slots
 from hvo_verify.encode.terms import BITS, BV, FALSE, TRUE, B, bv, conj
-from hvo_verify.model.facts import W_COUNTS, W_FLAGS, WORD
+from hvo_verify.model.facts import MASK64, W_COUNTS, W_FLAGS, WORD
 from hvo_verify.model.policy import Node, RestoreGfp, VmemmapFrames
 from hvo_verify.model.scheme import FolioKind, HeadCopy, Target
 from hvo_verify.ops.state import Pool
@@ -62,6 +62,7 @@ class Store:
     vaddr: BV
     value: BV
     field: int | None = None
+    bits: int = MASK64  # the bits it can change (a flag update: one)
 
 
 StepGen = Generator[Store, None, None]
@@ -73,10 +74,10 @@ def initial_state(u: Unrolling) -> SymKState:
     hugetlb = u.scheme.folio_kind is FolioKind.HUGETLB
     return SymKState(
         optimized=z3.BoolVal(not hugetlb and u.scheme.optimizes), hugetlb=z3.BoolVal(hugetlb),
-        pool=bv(POOL[Pool.FREE if hugetlb else Pool.IN_USE]), raw_hwp=slots(u.depth), raw_hwp_unreliable=FALSE,
+        pool=bv(POOL[Pool.FREE if hugetlb else Pool.IN_USE]), raw_hwp=slots(u.list_len), raw_hwp_unreliable=FALSE,
         mapped=z3.BoolVal(not hugetlb), dissolve_pfn=(FALSE, bv(0)),
-        io=SymIo(FALSE, bv(0), bv(0), FALSE, FALSE, bv(0)), subpage_maps=slots(u.depth),
-        injected=slots(u.depth), refs=bv(0), pins=bv(0),
+        io=SymIo(FALSE, bv(0), bv(0), FALSE, FALSE, bv(0)), subpage_maps=slots(u.list_len),
+        injected=slots(u.list_len), refs=bv(0), pins=bv(0),
     )  # fmt: skip
 
 
@@ -153,7 +154,9 @@ class SymCpu:
         atomic read-modify-write always stores (Cpu.set_flag)."""
         word = self.read(page + W_FLAGS * WORD, W_FLAGS, cond)
         change = TRUE if rmw else (z3.Extract(bit, bit, word) == 1) != z3.BoolVal(on)
-        return self.store(page + W_FLAGS * WORD, with_bit(word, bit, on), W_FLAGS, conj(cond, change))
+        store = self.store(page + W_FLAGS * WORD, with_bit(word, bit, on), W_FLAGS, conj(cond, change))
+        store.bits = 1 << bit
+        return store
 
     def remap_free(self, alloc_ok: B) -> B:
         """The scheme's vmemmap_remap_free(): whether it remapped (model/remap.py); none
@@ -335,7 +338,9 @@ class Step:
                     old = u.read_frame(f, off, field=store.field)
                     bad = z3.Or(frame_tag(f) == T_NONE, z3.Not(w), z3.Not(u.in_vmemmap(store.vaddr)))
                     write_faults.append(z3.And(active, bad))
-                    ev = Event(EventKind.STORE, active, f, off, store.value, store.vaddr, field=store.field)
+                    ev = Event(
+                        EventKind.STORE, active, f, off, store.value, store.vaddr, field=store.field, bits=store.bits
+                    )
                     u.events.append(ev)
                     self.stores.append((ev, old, k))
         self.level = len(u.events)

@@ -21,14 +21,14 @@ vmemmap page index k, NEW(t, k) a page allocated at step t, SHARED and NONE are 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import z3
 
 from hvo_verify.encode.folio import SymFolio
 from hvo_verify.encode.memory import Page, Read
-from hvo_verify.encode.ops.enabled import possible_ops
+from hvo_verify.encode.ops.enabled import possible_anywhere, possible_ops
 from hvo_verify.encode.ops.memory import (
     K_MASK,
     NONE,
@@ -38,29 +38,47 @@ from hvo_verify.encode.ops.memory import (
     Event,
     EventKind,
     Remap,
+    allocated_at,
     frame_tag,
     new_frame,
     orig_frame,
 )
+from hvo_verify.encode.ops.state import SymKState
 from hvo_verify.encode.ops.step import Step, initial_state
 from hvo_verify.encode.terms import BITS, BV, FALSE, TRUE, B, bv
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.facts import WORD
-from hvo_verify.model.scheme import FolioKind, Scheme, Target
+from hvo_verify.model.scheme import FolioKind, HeadCopy, Scheme, Target
 from hvo_verify.ops.machine import Machine
+from hvo_verify.ops.table import OPS
 
 
 class Unrolling:
-    """The symbolic steps 1..depth for one machine and operation alphabet."""
+    """The symbolic steps 1..depth for one machine and operation alphabet.
+
+    With `start` (check/induction.py, encode/ops/induction.py) the unrolling begins in an
+    arbitrary state instead of Machine.initial(): `start(u)` makes the scalar state of
+    fresh variables, step 0's remap is symbolic (optimized, head copied, or restored
+    before), and every struct page word some store of the alphabet can write reads
+    `start_word(frame, offset)`, unconstrained; the other words keep their closed form
+    (a restored frame's are its copy source's, shifted by reset_struct_pages())."""
 
     def __init__(
-        self, machine: Machine, alphabet: tuple[str, ...], depth: int, max_calls: tuple[tuple[str, int], ...] = ()
+        self,
+        machine: Machine,
+        alphabet: tuple[str, ...],
+        depth: int,
+        max_calls: tuple[tuple[str, int], ...] = (),
+        start: Callable[[Unrolling], SymKState] | None = None,
+        list_len: int | None = None,
     ) -> None:
         self.m = machine
         cfg = machine.config
         self.cfg = cfg
         self.alphabet = alphabet
         self.depth = depth
+        self.list_len = depth if list_len is None else list_len  # entries of a bounded list (Slots)
+        self.start = start
         self.size = cfg.struct_page_size
         self.nr = cfg.nr_pages
         self.nr_vmemmap = cfg.vmemmap_pages
@@ -106,12 +124,58 @@ class Unrolling:
         self.side: list[B] = []  # argument domains
         self.io_pages = (machine.io_max + self.page_size - 1) // self.page_size + 1
         self.steps: list[Step] = []
-        self.possible = possible_ops(machine, alphabet, depth)
+        if start is None:
+            self.possible = possible_ops(machine, alphabet, depth)
+        else:
+            self._arbitrary_layout(first_reuse)
+            self.possible = [possible_anywhere(machine, alphabet)] * depth
         self._build()
         for name, limit in max_calls:
             n = alphabet.index(name)
             calls = z3.Sum([z3.If(st.op == n, bv(1), bv(0)) for st in self.steps])
             self.side.append(z3.ULE(calls, limit))
+
+    def _arbitrary_layout(self, first_reuse: BV) -> None:
+        """Step 0 of an unrolling from an arbitrary state: the remap (if any) that ran before."""
+        scheme = self.scheme
+        steps = {s.name for name in self.alphabet for s in OPS[name].steps}
+        can_optimize = "hugetlb_vmemmap_optimize_folio" in steps and not self.devdax
+        opt0 = z3.Bool("start_optimized") if can_optimize else self.remaps[0].optimize
+        hc0 = z3.Bool("start_head_copied") if can_optimize and scheme.head_copy is not HeadCopy.NONE else FALSE
+        restored0 = z3.Bool("start_restored") if "hugetlb_vmemmap_restore_folio" in steps else FALSE
+        self.remaps[0] = Remap(opt0, z3.And(opt0, hc0), z3.And(z3.Not(opt0), restored0))
+        target = scheme.target_page if scheme.target is Target.PAGE else 0
+        self.reuse[0] = z3.If(z3.And(hc0, z3.BoolVal(scheme.target is Target.PAGE and target == 0)),
+                              new_frame(0, 0), first_reuse)  # fmt: skip
+        # The restore's copy source (Step._run): the reuse frame, or page `target` where unmapped.
+        self.restore_source = orig_frame(bv(0)) if scheme.target is Target.UNMAPPED else first_reuse
+        self.start_word = z3.Function("start_word", z3.BitVecSort(BITS), z3.BitVecSort(BITS), z3.BitVecSort(BITS))
+        self.start_shadow = z3.Function("start_shadow", z3.BitVecSort(BITS), z3.BitVecSort(BITS))
+        # The bits of each struct page word the alphabet's stores can change: fixed after
+        # _build() by check/induction.py from stored_bits().
+        self.havoc = [z3.BitVec(f"start_havoc_w{w}", BITS) for w in range(self.size // WORD)]
+
+    def havocked(self, offset: BV) -> BV:
+        """The bits of the word at this offset of a frame that some store may have changed."""
+        if not self.fields_fixed:
+            return bv(-1)
+        slot = z3.URem(offset, self.size) if self.size & (self.size - 1) else offset & (self.size - 1)
+        word = z3.LShR(slot, 3)
+        mask = bv(0)
+        for w, h in enumerate(self.havoc):
+            mask = z3.If(word == w, h, mask)
+        return mask
+
+    def stored_bits(self) -> list[int]:
+        """Per struct page word, the bits the stores of this unrolling can change (every
+        word all bits where some store's word is not a constant)."""
+        bits = [0] * (self.size // WORD)
+        for ev in self.events:
+            if ev.kind is EventKind.STORE:
+                if ev.field is None:
+                    return [(1 << 64) - 1] * len(bits)
+                bits[ev.field] |= ev.bits
+        return bits
 
     # -- frames and memory -----------------------------------------------------------------
     def remapped(self, k: BV) -> B:
@@ -127,7 +191,7 @@ class Unrolling:
 
     def _frame(self, t: int, k: BV) -> tuple[BV, B]:
         f, w = orig_frame(k), TRUE
-        for s in range(0 if self.devdax else 1, t + 1):
+        for s in range(0 if self.devdax or self.start is not None else 1, t + 1):
             r = self.remaps[s]
             if r.static:  # no operation that remaps can run at step s
                 continue
@@ -141,6 +205,20 @@ class Unrolling:
         return f, w
 
     def initial_word(self, frame: BV, offset: BV) -> BV:
+        if self.start is None:
+            return self._closed_word(frame, offset)
+        # From an arbitrary state: frames made before it (step 0) hold copies of their
+        # source's closed form; the words stores may have written are unconstrained.
+        reset = self.facts.nr_reset_struct_page * self.size if self.pol.restore_reset else 0
+        shifted = z3.If(z3.ULT(offset, reset), offset + reset, offset) if reset else offset
+        head_copy = z3.And(self.remaps[0].head_copied, frame == new_frame(0, 0))
+        copied = z3.If(head_copy, self._closed_word(orig_frame(bv(0)), offset),
+                       self._closed_word(self.restore_source, shifted))  # fmt: skip
+        value = z3.If(allocated_at(frame, 0), copied, self._closed_word(frame, offset))
+        mask = self.havocked(offset)
+        return (value & ~mask) | (self.start_word(frame, offset) & mask)
+
+    def _closed_word(self, frame: BV, offset: BV) -> BV:
         k = z3.If(z3.UGE(frame & K_MASK, 1 << 39), frame | ~bv(K_MASK), frame)  # sign-extend the 40-bit index
         rel = (k + self.first) * self.page_size + offset - self.head  # vaddr - head
         index, byte = self._divmod(rel)
@@ -204,7 +282,11 @@ class Unrolling:
 
     def shadow(self, vaddr: BV, level: int) -> BV:
         """A never-optimized vmemmap with the same logical stores."""
-        value = self.initial_word(z3.LShR(vaddr, self.shift) - self.first, vaddr & (self.page_size - 1))
+        off = vaddr & (self.page_size - 1)
+        value = self._closed_word(z3.LShR(vaddr, self.shift) - self.first, off)
+        if self.start is not None:
+            mask = self.havocked(off)
+            value = (value & ~mask) | (self.start_shadow(vaddr) & mask)
         for ev in self.events[:level]:
             if ev.kind is EventKind.STORE:
                 value = z3.If(z3.And(ev.active, ev.vaddr == vaddr), ev.value, value)
@@ -220,7 +302,8 @@ class Unrolling:
 
     # -- steps --------------------------------------------------------------------------------
     def _build(self) -> None:
-        state = initial_state(self)
+        state = initial_state(self) if self.start is None else self.start(self)
+        self.state0 = state  # the state before step 1
         alive: B = TRUE
         for t in range(1, self.depth + 1):
             step = Step(self, t, state, alive)
