@@ -134,7 +134,7 @@ def _step(job: OpsJob, caps: dict[str, int], k: int) -> tuple[Status, tuple[str,
         assume += [z3.Implies(reached(u, t), term)
                    for _n, term in _all_lemmas(job, u, start, t, states[t], assumed=True)]  # fmt: skip
     lemmas_k = _all_lemmas(job, u, start, k, states[k])
-    broken = z3.And(reached(u, k), z3.Not(z3.And([term for _n, term in lemmas_k])))
+    broken = lemma_broken(reached(u, k), [term for _n, term in lemmas_k])
     violation = violation_at(u, job.invariant, k)
     solver = new_solver(job.timeout_ms)
     solver.add(*assume, z3.Or(violation, broken))
@@ -145,6 +145,13 @@ def _step(job: OpsJob, caps: dict[str, int], k: int) -> tuple[Status, tuple[str,
         return status, (why,), took
     model = solver.model()
     return status, _cti(job, u, start, model, violation, lemmas_k, k), took
+
+
+def lemma_broken(reached_k: B, lemmas_k: list[B]) -> B:
+    """The inductive step's second goal: the state after step k is reached and some lemma
+    fails there (a lemma is an assumption only while this is unsat; the self-check's
+    `unbounded` section removes it and must see a bounded violation met)."""
+    return z3.And(reached_k, z3.Not(z3.And(lemmas_k)))
 
 
 def _nowhere(u: Unrolling, invariant: str, t: int, k: int) -> B:

@@ -24,6 +24,7 @@ from hvo_verify.selfcheck import (
     mutants,
     onelayer,
     protocol,
+    unbounded,
     unknown,
     vacuity,
 )
@@ -92,6 +93,10 @@ def _interleavings(o: Options) -> Section:
     return protocol.run_interleavings([str(o.specs)], jobs=o.jobs, suite=o.suite())
 
 
+def _unbounded(o: Options) -> Section:
+    return unbounded.run_unbounded()
+
+
 def _explore_bmc(o: Options) -> Section:
     return explore_bmc.run_explore_bmc([str(o.specs)], jobs=o.jobs, results=o.suite())
 
@@ -108,4 +113,5 @@ SECTIONS: dict[str, Callable[[Options], Section]] = {
     "explore-bmc": _explore_bmc,
     "protocol": _protocol,
     "interleavings": _interleavings,
+    "unbounded": _unbounded,
 }
