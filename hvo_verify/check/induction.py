@@ -60,6 +60,9 @@ def run_unbounded(job: OpsJob, bounded: CheckResult, max_k: int = MAX_K) -> Chec
         status, detail, took = _step(job, caps, k)
         seconds += took
         queries += 1
+        if status is Status.UNSAT and detail == ("vacuous",):
+            why = f"the inductive step's assumptions (domains, lemmas) are contradictory at k={k}: nothing was checked"
+            break
         if status is Status.UNSAT:
             return dataclasses.replace(result, unbounded=True, bound=None, induction_k=k, lemmas=lemma_names,
                                        solver_seconds=result.solver_seconds + seconds,
@@ -141,6 +144,13 @@ def _step(job: OpsJob, caps: dict[str, int], k: int) -> tuple[Status, tuple[str,
     t0 = time.perf_counter()
     status, why, _s = solve(solver)
     took = time.perf_counter() - t0
+    if status is Status.UNSAT:  # earned only if some arbitrary state satisfies the assumptions
+        check = new_solver(job.timeout_ms)
+        check.add(*assume)
+        sat, why, _s = solve(check)
+        took = time.perf_counter() - t0
+        return (status, ("vacuous",), took) if sat is Status.UNSAT else (sat if sat is Status.UNKNOWN else status,
+                                                                         (why,), took)  # fmt: skip
     if status is not Status.SAT:
         return status, (why,), took
     model = solver.model()

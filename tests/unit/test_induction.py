@@ -12,7 +12,7 @@ import pytest
 import z3
 
 from hvo_verify.check import induction
-from hvo_verify.check.bmc import UNROLLINGS
+from hvo_verify.check.bmc import UNROLLINGS, OpsJob
 from hvo_verify.check.suite import run_any, spec_jobs
 from hvo_verify.encode.lemmas import compile_lemma
 from hvo_verify.encode.ops.induction import LIST_WRITERS, list_caps
@@ -95,6 +95,7 @@ def test_the_concrete_and_z3_lemma_agree_on_the_initial_state(text: str, initial
     (the unrolling's step 0): a differential of the two evaluators, against a literal."""
     spec = parse_spec(_spec(GUP, "read-fault", 1), "t.toml")
     [job] = spec_jobs(spec)
+    assert isinstance(job, OpsJob)
     machine, u, _sat = UNROLLINGS.get(job)
     lemma = parse_lemma(text)
     assert holds(lemma.expr, machine.initial(), machine) is initially
@@ -175,3 +176,12 @@ def test_check_unbounded_flag_sets_every_ops_spec() -> None:
     changed = _unbounded(spec)
     assert changed.ops is not None and changed.ops.unbounded
     assert dataclasses.replace(changed, ops=spec.ops) == spec
+
+
+def test_contradictory_lemmas_give_no_unbounded_proof(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lemmas that no state satisfies would make every inductive step unsat: the step's
+    assumptions are checked satisfiable before `bound: none` (base checks skipped here,
+    so that only this check stands between the lemmas and a claim)."""
+    monkeypatch.setattr(induction, "_lemma_base", lambda _job: ("", 0.0, 0))
+    res = _run(_spec(GUP, "read-fault", 2, 'lemmas = ["optimized and not optimized"]'))
+    assert not res.unbounded and "contradictory" in res.reason
