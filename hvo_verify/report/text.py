@@ -73,7 +73,7 @@ def _details(res: CheckResult, indent: str) -> list[str]:
     if res.verdict is Verdict.VACUOUS:
         return wrap(f"{indent}{res.reason}")
     if res.verdict is Verdict.PROVED and (res.unbounded or res.cti):  # check --unbounded
-        return wrap(f"{indent}{res.bound_text()}" + (f"; {res.reason}" if res.reason else ""))
+        return wrap(f"{indent}{res.bound_text()}" + (f"; {res.reason}" if res.reason else ""), break_on_hyphens=False)
     return []
 
 

@@ -231,6 +231,8 @@ def explain_ops(spec: Spec, results: Sequence[tuple[CheckResult, Sequence[Replay
 def induction_lines(res: CheckResult, indent: str) -> list[str]:
     """`bound:` of an operation check, and the counterexample to induction where the
     unbounded proof failed (check/induction.py)."""
+    if res.verdict is not Verdict.PROVED:  # a violation's trace says how long it is
+        return []
     out = [f"{indent}{res.bound_text()}"] if res.bound_text() else []
     if res.cti:
         out.append(f"{indent}counterexample to induction (an arbitrary state the lemmas allow):")
