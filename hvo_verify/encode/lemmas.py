@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import z3
 
+from hvo_verify.encode import readers
+from hvo_verify.encode.memory import Page
 from hvo_verify.encode.ops.state import POOL, SymKState
 from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.encode.terms import BITS, BV, B, bv
@@ -58,6 +60,8 @@ def _term(e: Expr, u: Unrolling, t: int, s: SymKState, i: BV) -> BV | B:
             sub = _term(a, u, t, s, i) if a is not None else bv(1)
             assert isinstance(sub, z3.BitVecRef)
             with u.at_level(level_after(u, t)):
+                if word < 0:
+                    return readers.page_is_fake_head(u.memory(t, s.optimized), Page(u.page(sub))).value
                 value, _fault = u.read(t, u.page(sub) + word * WORD, word)
             if bits is None:
                 bit = u.facts.pg_hwpoison

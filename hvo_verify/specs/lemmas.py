@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hvo_verify.errors import SpecError
+from hvo_verify.model import readers
 from hvo_verify.model.facts import W_COUNTS, W_FLAGS, W_FOLIO_COUNTS, WORD
 from hvo_verify.model.names import suggest
 from hvo_verify.ops.machine import Machine
@@ -64,6 +65,8 @@ READERS: dict[str, tuple[bool, int, tuple[int, int] | None, str]] = {
     "page_ref_count": (True, W_COUNTS, (63, 32), "page_ref_count(subpage i): page->_refcount"),
     "folio_pincount": (False, W_FOLIO_COUNTS, (63, 32), "folio->_pincount (in page[1])"),
     "PageHWPoison": (True, W_FLAGS, None, "PG_hwpoison of subpage i"),
+    # word -1: a reader of model/readers.py (encode/readers.py) rather than one word
+    "page_is_fake_head": (True, -1, None, "page_is_fake_head(subpage i): a tail that looks like a head (v5.18)"),
 }
 CMP = ("==", "!=", "<=", ">=", "<", ">")
 
@@ -210,7 +213,7 @@ class _Parser:
 
 def _type(e: Expr, p: _Parser) -> Type:
     match e:
-        case Num() | Call(reader="page_ref_count") | Call(reader="folio_pincount"):
+        case Num() | Call(reader="page_ref_count") | Call(reader="folio_pincount"):  # the others are flags
             return Type.INT
         case Call():
             if e.arg is not None and _type(e.arg, p) is not Type.INT:
@@ -293,6 +296,8 @@ def evaluate(e: Expr, state: KState, machine: Machine, i: int = 0) -> int | bool
             indexed, word, bits, _what = READERS[r]
             sub = int(evaluate(a, state, machine, i)) if a is not None else 1
             page = machine.folio.head + sub * machine.config.struct_page_size
+            if word < 0:
+                return readers.page_is_fake_head(state.vmemmap, page)
             value = machine.read(state, page + word * WORD)
             if bits is None:
                 return bool(value >> machine.scheme.facts.pg_hwpoison & 1)
