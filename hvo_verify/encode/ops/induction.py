@@ -34,7 +34,7 @@ from hvo_verify.ops.state import Pool
 from hvo_verify.ops.table import OPS
 
 # list field -> the step functions that append to it (encode/ops/hwpoison.py memory_failure():
-# the ghost `injected` and folio_set_hugetlb_hwpoison()'s raw_hwp_page list, mm/memory-failure.c;
+# the ghost `injected` and hugetlb_update_hwpoison()'s raw_hwp_page list, mm/memory-failure.c;
 # encode/ops/pageflags.py page_add_file_rmap(), mm/rmap.c).  tests/unit/test_induction.py
 # checks that no other step function calls insert().
 LIST_WRITERS: dict[str, tuple[str, ...]] = {
@@ -172,15 +172,18 @@ BUILTIN_LEMMAS: tuple[BuiltinLemma, ...] = (
     BuiltinLemma(
         "io-page0",
         "io -> the first page of the I/O is pfn_to_page(folio_pfn + io_offset >> PAGE_SHIFT)",
-        "GUP hands out the subpage's struct page computed from the PMD, never read from the vmemmap "
-        "(mm/gup.c gup_huge_pmd(): page = nth_page(pmd_page(orig), (addr & ~PMD_MASK) >> PAGE_SHIFT), 6.1 and 6.12)",
+        "GUP hands out the subpage's struct page computed from the PMD, never read from the vmemmap: "
+        "6.1 mm/gup.c:2739 gup_huge_pmd() page = nth_page(pmd_page(orig), (addr & ~PMD_MASK) >> PAGE_SHIFT); "
+        "6.12 mm/gup.c:495 record_subpages() start_page = nth_page(page, (addr & (sz - 1)) >> PAGE_SHIFT), "
+        "called by gup_fast_pmd_leaf()",
         _io_page0,
     ),
     BuiltinLemma(
         "lists-bounded",
         "nr_raw_hwp, nr_injected <= memory_failure() calls so far; nr_subpage_maps <= page_add_file_rmap() calls",
-        "each call appends at most one entry (mm/memory-failure.c folio_set_hugetlb_hwpoison() adds one "
-        "raw_hwp_page; mm/rmap.c page_add_file_rmap() maps one subpage)",
+        "each call appends at most one entry: mm/memory-failure.c hugetlb_update_hwpoison() adds one "
+        "raw_hwp_page per call (6.1 :1768, 6.12 :1977 llist_add()); page_add_file_rmap() maps one subpage; "
+        "the ghost `injected` records the one pfn memory_failure() was called on",
         _lists_bounded,
     ),
 )
