@@ -29,7 +29,15 @@ from hvo_verify.check.result import CheckResult
 from hvo_verify.check.solver import Status, new_solver, solve
 from hvo_verify.encode.invariants.reachable import violation_at
 from hvo_verify.encode.lemmas import compile_lemma
-from hvo_verify.encode.ops.induction import BUILTIN_LEMMAS, ArbitraryStart, builtin_terms, list_caps, reached
+from hvo_verify.encode.ops.induction import (
+    BUILTIN_LEMMAS,
+    LIST_WRITERS,
+    UNLIMITED_SLOTS,
+    ArbitraryStart,
+    builtin_terms,
+    list_caps,
+    reached,
+)
 from hvo_verify.encode.ops.state import SymKState
 from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.encode.terms import BITS, B
@@ -48,8 +56,6 @@ def run_unbounded(job: OpsJob, bounded: CheckResult, max_k: int = MAX_K) -> Chec
     if bounded.verdict is not Verdict.PROVED:
         return result
     caps = list_caps(job.alphabet, job.max_calls)
-    if isinstance(caps, str):
-        return _bounded(result, f"unbounded proof not attempted: {caps}", ())
     lemma_names = tuple(lm.name for lm in BUILTIN_LEMMAS) + tuple(lm.text for lm in job.lemmas)
     base, seconds, queries = _lemma_base(job)
     if base:
@@ -68,7 +74,7 @@ def run_unbounded(job: OpsJob, bounded: CheckResult, max_k: int = MAX_K) -> Chec
                                        solver_seconds=result.solver_seconds + seconds,
                                        queries=result.queries + queries)  # fmt: skip
         if status is Status.UNKNOWN:
-            why = f"solver: {detail[0] if detail else 'unknown'} at k={k}"
+            why = detail[0] if detail[0].startswith("not attempted") else f"solver: {detail[0]} at k={k}"
             break
         cti, why = detail, f"the inductive step fails at k={k} (up to {min(max_k, job.depth + 1)} tried)"
     return _bounded(result, f"not proved for every length: {why}", cti, seconds, queries, lemma_names)
@@ -123,20 +129,32 @@ def _lemma_base(job: OpsJob) -> tuple[str, float, int]:
     return f"lemma {name!r} is false after {' -> '.join(ops) or 'no step'} (not inductive-initial)", seconds, 1
 
 
-def _step(job: OpsJob, caps: dict[str, int], k: int) -> tuple[Status, tuple[str, ...], float]:
+def _step(job: OpsJob, caps: dict[str, int | None], k: int) -> tuple[Status, tuple[str, ...], float]:
     """The inductive step with a window of k steps: (status, CTI lines or the unknown reason, seconds)."""
     machine = machine_for(job)
     start = ArbitraryStart(caps, job.max_calls)
-    u = Unrolling(machine, job.alphabet, k, job.max_calls, start=start, list_len=max(caps.values(), default=0) + k)
+    longest = max((UNLIMITED_SLOTS if c is None else c for c in caps.values()), default=0)
+    u = Unrolling(machine, job.alphabet, k, job.max_calls, start=start, list_len=longest + k)
     havoc = [h == bits for h, bits in zip(u.havoc, u.stored_bits(), strict=True)]
     states = [u.state0, *(st.after for st in u.steps)]
-    assume: list[B] = [*u.placement, *u.side, *u.sym.side, *havoc, *start.domain(u)]
+    domain = start.domain(u)
+    assume: list[B] = [*u.placement, *u.side, *u.sym.side, *havoc]
     assume += [term for _n, term in _all_lemmas(job, u, start, 0, states[0], assumed=True)]
     for t in range(1, k):
         assume.append(_nowhere(u, job.invariant, t, k))
         assume += [z3.Implies(reached(u, t), term)
                    for _n, term in _all_lemmas(job, u, start, t, states[t], assumed=True)]  # fmt: skip
     lemmas_k = _all_lemmas(job, u, start, k, states[k])
+    unlimited = [name for name, cap in caps.items() if cap is None]
+    if unlimited:  # such a list's contents must influence nothing the step asserts
+        used = _mentions([*assume, *(t for _n, t in lemmas_k), violation_at(u, job.invariant, k)],
+                         tuple(f"start_{name}" for name in unlimited))  # fmt: skip
+        if used:
+            name = next(n for n in unlimited if used.startswith(f"start_{n}"))
+            return Status.UNKNOWN, (f"not attempted: {name} grows with every call of "
+                                    f"{'/'.join(LIST_WRITERS[name])}() (no max_calls limits it) and the step reads "
+                                    "it: k-induction needs a finite list (add max_calls)",), 0.0  # fmt: skip
+    assume += domain
     broken = lemma_broken(reached(u, k), [term for _n, term in lemmas_k])
     violation = violation_at(u, job.invariant, k)
     solver = new_solver(job.timeout_ms)
@@ -155,6 +173,21 @@ def _step(job: OpsJob, caps: dict[str, int], k: int) -> tuple[Status, tuple[str,
         return status, (why,), took
     model = solver.model()
     return status, _cti(job, u, start, model, violation, lemmas_k, k), took
+
+
+def _mentions(terms: list[B], prefixes: tuple[str, ...]) -> str:
+    """The first variable named with one of `prefixes` in `terms` ('' if none)."""
+    seen: set[int] = set()
+    todo: list[z3.ExprRef] = list(terms)
+    while todo:
+        e = todo.pop()
+        if e.get_id() in seen:
+            continue
+        seen.add(e.get_id())
+        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED and e.decl().name().startswith(prefixes):
+            return e.decl().name()
+        todo.extend(e.children())
+    return ""
 
 
 def lemma_broken(reached_k: B, lemmas_k: list[B]) -> B:

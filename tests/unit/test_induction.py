@@ -118,8 +118,8 @@ def test_every_list_writer_is_known() -> None:
     assert writers == {w for ws in LIST_WRITERS.values() for w in ws}
 
 
-def test_unlimited_lists_are_not_attempted() -> None:
-    assert isinstance(list_caps(("memory_failure",), ()), str)
+def test_unlimited_lists_have_no_cap() -> None:
+    assert list_caps(("memory_failure",), ())["injected"] is None
     assert list_caps(("memory_failure",), (("memory_failure", 1),)) == {
         "injected": 1, "raw_hwp": 1, "subpage_maps": 0}  # fmt: skip
 
@@ -186,3 +186,34 @@ def test_contradictory_lemmas_give_no_unbounded_proof(monkeypatch: pytest.Monkey
     monkeypatch.setattr(induction, "_lemma_base", lambda _job: ("", 0.0, 0))
     res = _run(_spec(GUP, "read-fault", 2, 'lemmas = ["optimized and not optimized"]'))
     assert not res.unbounded and "contradictory" in res.reason
+
+
+def test_reports_show_the_bound_and_the_counterexample_to_induction() -> None:
+    from hvo_verify.check.result import CheckResult
+    from hvo_verify.report.text import _details
+    from hvo_verify.report.trace_text import induction_lines
+
+    cti = ("state: vmemmap optimized, folio_test_hugetlb=False", "then: memory_failure(i=64)")
+    bounded = CheckResult("s", "x86-64/4K/2M", "ro-write", Verdict.PROVED, Verdict.PROVED, bound=4, cti=cti,
+                          reason="not proved for every length: the inductive step fails at k=3")  # fmt: skip
+    lines = induction_lines(bounded, "  ")
+    assert (
+        lines[0] == "  bound: 4"
+        and "counterexample to induction" in lines[1]
+        and lines[2:] == [f"    {c}" for c in cti]
+    )
+    assert bounded.to_json()["bound"] == 4 and bounded.to_json()["induction"] == {
+        "k": 0,
+        "lemmas": [],
+        "cti": list(cti),
+    }
+    assert _details(bounded, "  ")[0].startswith("  bound: 4; not proved for every length")
+    unbounded = dataclasses.replace(
+        bounded, bound=None, unbounded=True, induction_k=2, lemmas=("abstract-state",), cti=()
+    )
+    assert induction_lines(unbounded, "") == ["bound: none (k-induction, k=2; lemmas: abstract-state)"]
+    assert unbounded.to_json()["bound"] == "none"
+    violated = dataclasses.replace(bounded, verdict=Verdict.VIOLATED)
+    assert induction_lines(violated, "") == [] and "bound" in violated.to_json()
+    static = CheckResult("s", "x86-64/4K/2M", "head-resolution", Verdict.PROVED, Verdict.PROVED)
+    assert "bound" not in static.to_json() and static.bound_text() == ""

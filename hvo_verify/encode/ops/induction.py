@@ -50,18 +50,19 @@ def writer_ops(alphabet: tuple[str, ...], list_name: str) -> tuple[str, ...]:
     return tuple(op for op in alphabet if any(s.name in writers for s in OPS[op].steps))
 
 
-def list_caps(alphabet: tuple[str, ...], max_calls: tuple[tuple[str, int], ...]) -> dict[str, int] | str:
-    """Entries each list can hold in a reachable state, or why that is unbounded."""
+def list_caps(alphabet: tuple[str, ...], max_calls: tuple[tuple[str, int], ...]) -> dict[str, int | None]:
+    """Entries each list can hold in a reachable state; None where no max_calls limits a
+    writer (the list grows without bound: check/induction.py then requires that its
+    contents influence neither the invariant nor the steps, `UNLIMITED_SLOTS` stand for it)."""
     limits = dict(max_calls)
-    caps: dict[str, int] = {}
+    caps: dict[str, int | None] = {}
     for name in LIST_WRITERS:
         ops = writer_ops(alphabet, name)
-        unlimited = [op for op in ops if op not in limits]
-        if unlimited:
-            return (f"{name} grows with every {unlimited[0]}() call and no max_calls limits it: "
-                    "k-induction needs a finite list (add max_calls for it)")  # fmt: skip
-        caps[name] = sum(limits[op] for op in ops)
+        caps[name] = None if any(op not in limits for op in ops) else sum(limits[op] for op in ops)
     return caps
+
+
+UNLIMITED_SLOTS = 1
 
 
 @dataclass
@@ -69,7 +70,7 @@ class ArbitraryStart:
     """Fresh state variables for an unrolling from an arbitrary state (`__call__` is
     Unrolling's `start`); `calls0` the calls made before it, per max_calls operation."""
 
-    caps: dict[str, int]
+    caps: dict[str, int | None]
     max_calls: tuple[tuple[str, int], ...]
     state: SymKState | None = None
     calls0: dict[str, BV] = field(default_factory=dict)
@@ -105,7 +106,9 @@ class ArbitraryStart:
         out: list[B] = [z3.ULT(s.pool, len(Pool))]
         for name in LIST_WRITERS:
             for n, (valid, x) in enumerate(getattr(s, name)):
-                out.append(z3.Implies(valid, z3.ULT(x, u.nr)) if n < self.caps[name] else z3.Not(valid))
+                cap = self.caps[name]
+                cap = UNLIMITED_SLOTS if cap is None else cap
+                out.append(z3.Implies(valid, z3.ULT(x, u.nr)) if n < cap else z3.Not(valid))
         out.append(z3.Implies(s.dissolve_pfn[0], z3.ULT(s.dissolve_pfn[1], u.nr)))
         io, m, folio_bytes = s.io, u.m, u.nr * u.page_size
         out.append(z3.Implies(io.present, z3.And(
@@ -149,6 +152,8 @@ def _io_page0(u: Unrolling, _start: ArbitraryStart | None, t: int, s: SymKState)
 def _lists_bounded(u: Unrolling, start: ArbitraryStart | None, t: int, s: SymKState) -> B:
     out: list[B] = []
     for name in LIST_WRITERS:
+        if start is not None and start.caps[name] is None:
+            continue  # no bound: its contents must not matter (check/induction.py)
         entries: Slots = getattr(s, name)
         count = z3.Sum([bv(0), *(z3.If(v, bv(1), bv(0)) for v, _x in entries)])
         ops = writer_ops(u.alphabet, name)
