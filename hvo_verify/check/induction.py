@@ -59,7 +59,7 @@ def run_unbounded(job: OpsJob, bounded: CheckResult, max_k: int = MAX_K) -> Chec
     lemma_names = tuple(lm.name for lm in BUILTIN_LEMMAS) + tuple(lm.text for lm in job.lemmas)
     base, seconds, queries = _lemma_base(job)
     if base:
-        return _bounded(result, f"unbounded proof refused: {base}", (), seconds, queries)
+        return _bounded(result, f"unbounded proof refused: {base}", (), seconds, queries, lemma_names)
     cti: tuple[str, ...] = ()
     why = ""
     for k in range(1, min(max_k, job.depth + 1) + 1):

@@ -103,7 +103,7 @@ class CheckResult:
         if self.bound is None and not self.unbounded:
             return {}
         out: dict[str, object] = {"bound": "none" if self.unbounded else self.bound}
-        if self.unbounded or self.cti:
+        if self.unbounded or self.lemmas:
             out["induction"] = {"k": self.induction_k, "lemmas": list(self.lemmas), "cti": list(self.cti)}
         return out
 

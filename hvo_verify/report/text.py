@@ -72,7 +72,7 @@ def _details(res: CheckResult, indent: str) -> list[str]:
         return [f"{indent}{res.reason}"]
     if res.verdict is Verdict.VACUOUS:
         return wrap(f"{indent}{res.reason}")
-    if res.verdict is Verdict.PROVED and (res.unbounded or res.cti):  # check --unbounded
+    if res.verdict is Verdict.PROVED and (res.unbounded or res.lemmas):  # an unbounded proof was tried
         return wrap(f"{indent}{res.bound_text()}" + (f"; {res.reason}" if res.reason else ""), break_on_hyphens=False)
     return []
 

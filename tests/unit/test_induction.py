@@ -194,7 +194,7 @@ def test_reports_show_the_bound_and_the_counterexample_to_induction() -> None:
     from hvo_verify.report.trace_text import induction_lines
 
     cti = ("state: vmemmap optimized, folio_test_hugetlb=False", "then: memory_failure(i=64)")
-    bounded = CheckResult("s", "x86-64/4K/2M", "ro-write", Verdict.PROVED, Verdict.PROVED, bound=4, cti=cti,
+    bounded = CheckResult("s", "x86-64/4K/2M", "ro-write", Verdict.PROVED, Verdict.PROVED, bound=4, cti=cti, lemmas=("a",),
                           reason="not proved for every length: the inductive step fails at k=3")  # fmt: skip
     lines = induction_lines(bounded, "  ")
     assert (
