@@ -204,7 +204,7 @@ def test_reports_show_the_bound_and_the_counterexample_to_induction() -> None:
     )
     assert bounded.to_json()["bound"] == 4 and bounded.to_json()["induction"] == {
         "k": 0,
-        "lemmas": [],
+        "lemmas": ["a"],
         "cti": list(cti),
     }
     assert _details(bounded, "  ")[0].startswith("  bound: 4; not proved for every length")
