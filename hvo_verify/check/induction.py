@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Unbounded proofs of operation invariants by k-induction over the BMC's transition
 relation (encode/ops/step.py, the same Step for both).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """A lemma (specs/lemmas.py) as a z3 term over the state after step t of an Unrolling:
 the twin of specs/lemmas.py `evaluate()` (integers are 64-bit, compared signed, as the
 ghost counters may go below zero in a broken model)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Unbounded proofs against bounded ones (issue 13 item 4).
 
 An operation invariant proved for every length (check/induction.py, `bound: none`)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Lemmas of an unbounded proof (`[ops] lemmas = ["..."]`): a small expression grammar
 over named state fields (ops/state.py KState) and readers, parsed here by recursive
 descent (never eval/exec), compiled to z3 by encode/lemmas.py and evaluated on a

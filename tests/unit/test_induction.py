@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """Unbounded proofs (check/induction.py): the lemma grammar, its two evaluators, the
 arbitrary start, and that the engine refuses what it must (issue 13 item 2)."""
 

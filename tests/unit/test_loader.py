@@ -221,8 +221,8 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
     ("unknown-key", text(extra='invariant = ["accounting"]'),
      "invariant: unknown key 'invariant' (did you mean 'invariants'?)"),
     ("newline-in-key", text(extra='"a\\nb\\u001b" = 1'),
-     "a\\nb\\x1b: unknown key 'a\\nb\\x1b' (expected one of: answer, configs, description, expect, invariants, ops, "
-     "scheme, schemes, smp, source, struct_page_size, timeout, ...)"),
+     "a\\nb\\x1b: unknown key 'a\\nb\\x1b' (expected one of: answer, configs, description, expect, format, invariants, "
+     "ops, scheme, schemes, smp, source, struct_page_size, ...)"),
     ("missing-title", text(title=OMIT), "title: missing required key 'title'"),
     ("title-type", text(title="3"), "title: 'title' must be a non-empty string (got 3)"),
     ("source-empty", text(source='"  "'), "source: 'source' must be a non-empty string (got '  ')"),

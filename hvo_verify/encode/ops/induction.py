@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """The arbitrary state an inductive step starts from (check/induction.py), and the
 built-in lemmas that constrain it.
 
