@@ -204,11 +204,11 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for n, spec in enumerate(_units(args.spec, args.scheme)):
         if n:
             out.write("\n")
-        codes.append(_explain(spec, args.config, out))
+        codes.append(_explain(spec, args.config, out, err))
     return max(codes)
 
 
-def _explain(spec: Spec, config: str | None, out: TextIO) -> int:
+def _explain(spec: Spec, config: str | None, out: TextIO, err: TextIO) -> int:
     configs = [c.id for c in spec.configs]
     if config:
         if config not in configs:
@@ -218,7 +218,9 @@ def _explain(spec: Spec, config: str | None, out: TextIO) -> int:
         configs = configs[:1]
     chosen = tuple(c for c in spec.configs if c.id in configs)
     narrowed = dataclasses.replace(spec, configs=chosen)
-    results = check_specs([narrowed], workers=1)
+    progress = Progress("explain", err, progress_mode(err))
+    results = check_specs([narrowed], workers=1, progress=progress)
+    progress.clear()
     if spec.smp is not None:  # interleaving spec: per-CPU schedules, replayed
         out.write(smp_text.explain_smp(text.explain_header(spec), results))
         return exit_code(results)

@@ -28,6 +28,7 @@ import contextlib
 import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -178,6 +179,27 @@ def _unsafe(frame: FrameType | None) -> bool:
     return frame.f_code.co_name == "__del__" or module.split(".")[0] in _UNSAFE_MODULES
 
 
+def _raise() -> None:
+    _state.raised = True
+    _kill_descendants()
+    assert _state.stop is not None
+    raise Interrupted(_state.stop)
+
+
+def _trace(frame: FrameType, event: str, arg: object) -> Any:
+    """A trace function set only once a stop could not raise where the signal landed: it
+    raises `Interrupted` at the first line the main thread runs outside z3 (Python drops
+    a trace function that raises)."""
+    if _state.raised:
+        sys.settrace(None)
+        return None
+    if _unsafe(frame):
+        return None
+    if event == "line":
+        _raise()
+    return _trace
+
+
 def _in_child() -> None:
     """In a forked child (a pool worker): SIGINT ignored, SIGTERM the default, no wakeup
     fd; the parent stops the run and kills it."""
@@ -236,12 +258,16 @@ class RunControl:
         once, where it can propagate (`_unsafe`: elsewhere the watcher sends the signal
         again until the main thread is in a place that can raise)."""
         _halt(STOPS.get(signal.Signals(signum), SIGINT_STOP))
-        if _state.raised or _unsafe(frame):
+        if _state.raised:
             return
-        _state.raised = True
-        _kill_descendants()
-        assert _state.stop is not None
-        raise Interrupted(_state.stop)
+        if _unsafe(frame):  # raise at the next line of our own code: trace until then
+            while frame is not None and _unsafe(frame):
+                frame = frame.f_back
+            if frame is not None:
+                frame.f_trace = _trace
+            sys.settrace(_trace)
+            return
+        _raise()
 
     def _watch(self, read_fd: int) -> None:
         """Woken by the C-level signal handler even while the main thread is inside z3:
