@@ -217,7 +217,8 @@ os.register_at_fork(after_in_child=_in_child)
 
 class RunControl:
     """Installed around a subcommand by cli.py (main thread only).  `max_memory` (bytes,
-    or None) starts a monitor thread polling `tree_memory()` every `poll` seconds."""
+    or None) starts a monitor thread polling `tree_memory()` every `poll` seconds.  One
+    inside another (a nested cli.run()) does nothing: the outer one stays in charge."""
 
     def __init__(self, max_memory: int | None = None, poll: float = 0.2) -> None:
         self.max_memory = max_memory
@@ -227,8 +228,12 @@ class RunControl:
         self._old_fd = -1
         self._done = threading.Event()
         self._main = threading.main_thread().ident or 0
+        self.nested = False
 
     def __enter__(self) -> RunControl:
+        self.nested = bool(_controls)  # cli.run() inside a run (the self-check's fuzz section)
+        if self.nested:
+            return self
         _state.stop, _state.raised = None, False
         z3.set_param("ctrl_c", False)  # z3's own SIGINT handler would make the query `unknown`
         for signum in STOPS:
@@ -244,6 +249,8 @@ class RunControl:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.nested:
+            return
         self._done.set()
         _controls.clear()
         signal.set_wakeup_fd(self._old_fd)

@@ -270,6 +270,17 @@ def test_a_stopped_run_turns_no_query_into_a_verdict(monkeypatch: pytest.MonkeyP
         solver.contradiction([("x", [z3.BitVec("x", 8) == 1])], 1000)
 
 
+def test_a_nested_run_control_leaves_the_outer_one_in_charge() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with runctl.RunControl() as outer:
+        handler = signal.getsignal(signal.SIGINT)
+        assert handler == outer._on_signal
+        with runctl.RunControl() as inner:
+            assert inner.nested and signal.getsignal(signal.SIGINT) == handler
+        assert signal.getsignal(signal.SIGINT) == handler and runctl._controls == [outer]
+    assert signal.getsignal(signal.SIGINT) == before and runctl._controls == []
+
+
 def test_tree_memory_counts_this_process_and_descendants_finds_children() -> None:
     assert runctl.tree_memory() > 10 * 2**20
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
