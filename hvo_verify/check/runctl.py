@@ -130,12 +130,26 @@ def tree_memory(pid: int | None = None) -> int:
     """Bytes of memory the process tree uses: the sum of each process's proportional set
     size (Pss, /proc/PID/smaps_rollup: a page shared by the forked workers counts once
     overall), or its resident set size where Pss cannot be read."""
+    return _tree_sum(_memory_of, pid)
+
+
+def resident_memory(pid: int | None = None) -> int:
+    """The sum of the tree's resident set sizes (/proc/PID/statm): at least `tree_memory()`."""
+    return _tree_sum(_resident_of, pid)
+
+
+def _tree_sum(size_of: Callable[[int], int], pid: int | None) -> int:
     root = os.getpid() if pid is None else pid
     total = 0
     for p in (root, *descendants(root)):
-        with contextlib.suppress(OSError, ValueError):
-            total += _memory_of(p)
+        with contextlib.suppress(OSError, ValueError):  # a process that has just exited
+            total += size_of(p)
     return total
+
+
+def _resident_of(pid: int) -> int:
+    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _memory_of(pid: int) -> int:
@@ -146,8 +160,7 @@ def _memory_of(pid: int) -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return _resident_of(pid)
 
 
 def _kill_descendants() -> None:
@@ -296,6 +309,10 @@ class RunControl:
     def _monitor(self) -> None:
         assert self.max_memory is not None
         while not self._done.wait(self.poll):
+            # resident sizes first: cheap to read, never below Pss, so Pss (which walks the
+            # page tables) is read only when the limit may be exceeded
+            if resident_memory() <= self.max_memory:
+                continue
             used = tree_memory()
             if used > self.max_memory and _state.stop is None:
                 _halt(memory_stop(self.max_memory, used))
