@@ -8,7 +8,8 @@ subcommand, makes each of them do the same thing at once:
   thread woken through `signal.set_wakeup_fd()`: while z3 runs, Python's own signal
   handler cannot run until the query returns, and z3's Ctrl-C handler, which would turn
   the signal into an `unknown` verdict and carry on, is switched off with the global
-  parameter `ctrl_c=false`);
+  parameter `ctrl_c=false`: z3 src/api/api_solver.cpp `Z3_solver_check` installs its
+  `scoped_ctrl_c` only when `ctrl_c` is true);
 - raise `Interrupted` in the main thread, a KeyboardInterrupt, so that no `except
   Exception` on the way (a self-check section, Hypothesis) takes it for a failure; just
   before, SIGKILL every descendant process (the pool workers of check/suite.py and of
@@ -43,8 +44,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 # --max-memory's exit code: 0-3 are the verdict outcomes (verdict.py), 4 is kselftest's
-# SKIP (--ksft) and the next verdict code, 128+N is "killed by signal N" (137: SIGKILL,
-# what the kernel's OOM killer leaves); 5 is free in all of these.
+# SKIP (tools/testing/selftests/kselftest.h KSFT_SKIP, for --ksft) and the next free
+# verdict code, 128+N is the shell's "killed by signal N" (bash(1) EXIT STATUS; 137:
+# SIGKILL, what the kernel's OOM killer leaves); 5 is free in all of these.
 EXIT_MEMORY = 5
 
 
