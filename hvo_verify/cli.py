@@ -170,7 +170,7 @@ def _interrupted_check(stop: Interrupted, args: argparse.Namespace, out: TextIO,
     partial: list[CheckResult] = list(stop.partial)
     line = interrupted_line(stop.stop, len(partial), stop.total)
     if args.format == "json":
-        out.write(interrupted_document(partial, stop.stop, stop.total))
+        out.write(interrupted_document(json_out.results_document(partial), stop.stop, stop.total))
         err.write(line)
     else:
         table = quiet_table(partial) if args.quiet else text.verdict_table(partial)
@@ -485,7 +485,10 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 result = SECTIONS[name](options)
         except Interrupted as stop:  # the sections that finished, then the line
             progress.clear()
-            out.write(selfcheck_document(done) if args.format == "json" else selfcheck_text(done, verbose=args.verbose))
+            if args.format == "json":
+                out.write(interrupted_document(selfcheck_document(done), stop.stop, len(names)))
+            else:
+                out.write(selfcheck_text(done, verbose=args.verbose))
             err.write(interrupted_line(stop.stop, len(done), len(names), "sections"))
             return stop.stop.exit_code
         except Exception as exc:  # noqa: BLE001 - a crashed section is a failed section, in one line

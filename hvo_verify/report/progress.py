@@ -19,7 +19,7 @@ from typing import TextIO
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runctl import Stop
-from hvo_verify.report import json_out, text
+from hvo_verify.report import text
 
 ENV = "HVO_VERIFY_PROGRESS"
 
@@ -86,9 +86,12 @@ def quiet_table(results: Sequence[CheckResult]) -> str:
     return "\n".join([*lines, text.summary_line(results)]) + "\n"
 
 
-def interrupted_document(results: Sequence[CheckResult], stop: Stop, total: int) -> str:
-    """The JSON results document of the finished results, with `"interrupted": true`
-    (and why, and how many checks there were) at the top level."""
-    doc = json.loads(json_out.results_document(results))
+def interrupted_document(document: str, stop: Stop, total: int) -> str:
+    """A JSON document (`check`'s results of the finished checks, `selfcheck`'s finished
+    sections) with `"interrupted": true`, why, and how many there were to do at the top
+    level; an `"ok"` there becomes false (what was not run is not ok)."""
+    doc = json.loads(document)
+    if "ok" in doc:
+        doc["ok"] = False
     doc.update(interrupted=True, stopped_by=stop.name, total=total)
     return json.dumps(doc, indent=2) + "\n"

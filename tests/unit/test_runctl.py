@@ -26,7 +26,7 @@ import z3
 from hvo_verify import cli
 from hvo_verify.check import runctl, solver
 from hvo_verify.check.result import CheckResult
-from hvo_verify.report import progress
+from hvo_verify.report import json_out, progress
 from hvo_verify.verdict import Verdict
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -165,13 +165,19 @@ def test_ctrl_c_in_explain_while_it_builds_the_unrolling(slow: pathlib.Path) -> 
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_selfcheck_prints_the_finished_sections(tmp_path: pathlib.Path) -> None:
-    run = Run(["selfcheck", "--only", "unknown,determinism", "--specs", str(REPO / "specs")], tmp_path)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_ctrl_c_in_selfcheck_prints_the_finished_sections(fmt: str, tmp_path: pathlib.Path) -> None:
+    args = ["selfcheck", "--format", fmt, "--only", "unknown,determinism", "--specs", str(REPO / "specs")]
+    run = Run(args, tmp_path)
     run.wait_for("hvo-verify selfcheck: started, 2 sections")
     time.sleep(1)
     code, out, err, workers = run.stop(signal.SIGINT)
     assert code == 130 and gone(workers)
-    assert out.startswith("selfcheck: 0 sections")
+    if fmt == "json":
+        doc = json.loads(out)
+        assert (doc["interrupted"], doc["ok"], doc["sections"], doc["total"]) == (True, False, [], 2)
+    else:
+        assert out.startswith("selfcheck: 0 sections")
     assert err.endswith("interrupted (SIGINT): 0 of 2 sections finished, the rest not run\n")
     assert "Traceback" not in err + out and "crashed" not in out
 
@@ -237,7 +243,8 @@ def test_quiet_prints_only_mismatches_and_the_summary() -> None:
 
 
 def test_the_interrupted_document_keeps_the_results_document() -> None:
-    doc = json.loads(progress.interrupted_document([result(Verdict.PROVED, Verdict.PROVED)], runctl.SIGINT_STOP, 7))
+    finished = json_out.results_document([result(Verdict.PROVED, Verdict.PROVED)])
+    doc = json.loads(progress.interrupted_document(finished, runctl.SIGINT_STOP, 7))
     assert doc["version"] == 1 and len(doc["results"]) == 1
     assert (doc["interrupted"], doc["stopped_by"], doc["total"]) == (True, "SIGINT", 7)
 
