@@ -55,9 +55,12 @@ def slow(tmp_path: pathlib.Path) -> pathlib.Path:
 class Run:
     """`hvo-verify ARGS` in the background, its stderr read line by line."""
 
-    def __init__(self, args: Sequence[str], cwd: pathlib.Path) -> None:
+    def __init__(self, args: Sequence[str], cwd: pathlib.Path, group: bool = False) -> None:
         env = dict(os.environ, HVO_VERIFY_PROGRESS="1")
-        self.proc = subprocess.Popen([*BIN, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.group = group  # its own process group, signalled as a whole (a terminal's Ctrl-C)
+        self.proc = subprocess.Popen(
+            [*BIN, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=group
+        )
         self.err: list[str] = []
 
     def wait_for(self, marker: str, timeout: float = 120) -> None:
@@ -76,7 +79,10 @@ class Run:
     def stop(self, signum: int) -> tuple[int, str, str, list[int]]:
         """Send `signum`; the exit code, stdout, stderr, and the workers it had."""
         workers = runctl.descendants(self.proc.pid)
-        self.proc.send_signal(signum)
+        if self.group:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
         out, err = self.proc.communicate(timeout=60)
         return self.proc.returncode, out.decode(), "".join(self.err) + err.decode(), workers
 
@@ -112,6 +118,18 @@ def test_a_signal_stops_check_with_the_finished_results(signum: int, slow: pathl
     assert "2025-page3-reset.toml\n  x86-64/4K/2M       restore-identity   violated        ok" in out
     assert "slow.toml" not in out and "unknown" not in out.replace("0 unknown", "")
     assert "Traceback" not in err + out
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_terminal_reaches_the_workers_too(slow: pathlib.Path) -> None:
+    """The terminal sends SIGINT to the whole process group: the workers ignore it (no
+    traceback of theirs), the parent stops the run."""
+    run = Run(["check", str(FAST), str(slow)], slow.parent, group=True)
+    run.wait_for("hvo-verify check: 1/12:")
+    code, out, err, workers = run.stop(signal.SIGINT)
+    assert code == 130 and len(workers) == 2 and gone(workers)
+    assert out.endswith("interrupted (SIGINT): 1 of 12 checks finished, the rest not run\n")
+    assert "Traceback" not in err + out and "KeyboardInterrupt" not in err
 
 
 @pytest.mark.slow
