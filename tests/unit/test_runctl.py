@@ -10,6 +10,7 @@ the partial results, that nothing printed a traceback, and that the workers are 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import pathlib
 import pty
@@ -304,6 +305,18 @@ def test_a_nested_run_control_leaves_the_outer_one_in_charge() -> None:
             assert inner.nested and signal.getsignal(signal.SIGINT) == handler
         assert signal.getsignal(signal.SIGINT) == handler and runctl._controls == [outer]
     assert signal.getsignal(signal.SIGINT) == before and runctl._controls == []
+
+
+def _child_signals(_n: int) -> tuple[object, object]:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_forked_workers_leave_the_stop_to_the_parent() -> None:
+    """A worker forked during a run ignores SIGINT (the terminal's Ctrl-C goes to the
+    whole group; the parent handles it once and kills the workers) and dies on SIGTERM."""
+    with runctl.RunControl():
+        ((_n, got),) = list(runctl.run_in_pool(_child_signals, [0], 1, multiprocessing.get_context("fork")))
+    assert got == (signal.SIG_IGN, signal.SIG_DFL)
 
 
 def test_tree_memory_counts_this_process_and_descendants_finds_children() -> None:
