@@ -22,7 +22,7 @@ from typing import NoReturn, TextIO
 from hvo_verify import conform
 from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runctl import EXIT_MEMORY, Interrupted, RunControl
+from hvo_verify.check.runctl import EXIT_MEMORY, Interrupted, RunControl, interrupts_only
 from hvo_verify.check.smp_explore import explore_smp
 from hvo_verify.check.smp_job import SmpJob, system_for
 from hvo_verify.check.smp_job import describe as describe_system
@@ -621,7 +621,7 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     func: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.func
     try:
         limit = parse_size(args.max_memory, "--max-memory") if getattr(args, "max_memory", None) else None
-        with _control(limit):
+        with _control(limit), interrupts_only():
             return func(args, out, err)
     except Interrupted as stop:  # what finished was printed by the command, if anything
         err.write(interrupted_line(stop.stop, len(stop.partial), stop.total))

@@ -244,6 +244,7 @@ class RunControl:
         self._done = threading.Event()
         self._main = threading.main_thread().ident or 0
         self.nested = False
+        self._old_hook = sys.unraisablehook
 
     def __enter__(self) -> RunControl:
         self.nested = bool(_controls)  # cli.run() inside a run (the self-check's fuzz section)
@@ -260,6 +261,8 @@ class RunControl:
         threading.Thread(target=self._watch, args=(read_fd,), name="hvo-runctl-wakeup", daemon=True).start()
         if self.max_memory is not None:
             threading.Thread(target=self._monitor, name="hvo-runctl-memory", daemon=True).start()
+        self._old_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         _controls.append(self)
         return self
 
@@ -267,6 +270,10 @@ class RunControl:
         if self.nested:
             return
         self._done.set()
+        sys.unraisablehook = self._old_hook
+        if _state.stop is not None:  # the stop is over (its Interrupted carries it on)
+            sys.settrace(None)
+            _state.stop, _state.raised = None, False
         _controls.clear()
         signal.set_wakeup_fd(self._old_fd)
         for signum, old in self._old.items():
@@ -290,6 +297,14 @@ class RunControl:
             sys.settrace(_trace)
             return
         _raise()
+
+    def _unraisable(self, info: Any) -> None:
+        """While stopping, an exception Python could not raise (in a finalizer) is the
+        stop's: not printed, and if it was the Interrupted, the watcher raises it again."""
+        if _state.stop is None:
+            self._old_hook(info)
+        elif isinstance(info.exc_value, Interrupted):
+            _state.raised = False
 
     def _watch(self, read_fd: int) -> None:
         """Woken by the C-level signal handler even while the main thread is inside z3:
@@ -320,6 +335,22 @@ class RunControl:
                 _halt(memory_stop(self.max_memory, used))
                 signal.pthread_kill(self._main, signal.SIGINT)  # the handler keeps this stop
                 return
+
+
+@contextlib.contextmanager
+def interrupts_only() -> Iterator[None]:
+    """An exception raised inside while the run is stopping is the stop's doing, and
+    becomes its `Interrupted`: ctypes wraps an exception raised by the signal handler
+    during an argument conversion in an ArgumentError (the handler cannot always tell
+    that it runs there)."""
+    try:
+        yield
+    except Exception as exc:
+        if _state.stop is None:
+            raise
+        _state.raised = True
+        _kill_descendants()
+        raise Interrupted(_state.stop) from exc
 
 
 def run_in_pool(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from hvo_verify.check.bmc import OpsJob, run_ops
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.runctl import Interrupted, run_in_pool
+from hvo_verify.check.runctl import Interrupted, interrupts_only, run_in_pool
 from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
 from hvo_verify.specs.schema import Spec
@@ -87,18 +87,19 @@ def check_specs(specs: Sequence[Spec], workers: int = 1, progress: Progress | No
     results: dict[int, CheckResult] = {}
     tick = progress or (lambda done, total, path: None)
     try:
-        if workers > 1 and len(jobs) > 1:
-            batches = _batches([job for _spec, job in jobs])
-            work = [[jobs[n][1] for n in batch] for batch in batches]
-            tick(0, len(jobs), jobs[batches[0][0]][0].path)
-            for b, batch_results in run_in_pool(run_batch, work, workers, multiprocessing.get_context("fork")):
-                results.update(zip(batches[b], batch_results, strict=True))
-                tick(len(results), len(jobs), jobs[batches[b][-1]][0].path)
-        else:
-            for n, (spec, job) in enumerate(jobs):
-                tick(n, len(jobs), spec.path)
-                results[n] = run_any(job)
-            tick(len(jobs), len(jobs), jobs[-1][0].path if jobs else "")
+        with interrupts_only():
+            if workers > 1 and len(jobs) > 1:
+                batches = _batches([job for _spec, job in jobs])
+                work = [[jobs[n][1] for n in batch] for batch in batches]
+                tick(0, len(jobs), jobs[batches[0][0]][0].path)
+                for b, batch_results in run_in_pool(run_batch, work, workers, multiprocessing.get_context("fork")):
+                    results.update(zip(batches[b], batch_results, strict=True))
+                    tick(len(results), len(jobs), jobs[batches[b][-1]][0].path)
+            else:
+                for n, (spec, job) in enumerate(jobs):
+                    tick(n, len(jobs), spec.path)
+                    results[n] = run_any(job)
+                tick(len(jobs), len(jobs), jobs[-1][0].path if jobs else "")
     except Interrupted as stop:
         stop.partial = tuple(_with_expectation(results[n], jobs[n][0]) for n in sorted(results))
         stop.total = len(jobs)

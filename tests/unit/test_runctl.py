@@ -19,7 +19,9 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Sequence
+from types import FrameType
 
 import pytest
 import z3
@@ -178,7 +180,7 @@ def test_ctrl_c_in_explain_while_it_builds_the_unrolling(slow: pathlib.Path) -> 
     time.sleep(2)
     started = time.monotonic()
     code, out, err, _workers = run.stop(signal.SIGINT)
-    assert code == 130 and time.monotonic() - started < 10
+    assert code == 130 and time.monotonic() - started < 10, out + err
     assert err.endswith(" of 11 checks finished, the rest not run\n")
     assert "Traceback" not in err + out and "Exception ignored" not in err
 
@@ -305,6 +307,36 @@ def test_a_nested_run_control_leaves_the_outer_one_in_charge() -> None:
             assert inner.nested and signal.getsignal(signal.SIGINT) == handler
         assert signal.getsignal(signal.SIGINT) == handler and runctl._controls == [outer]
     assert signal.getsignal(signal.SIGINT) == before and runctl._controls == []
+
+
+def _frame_in(module: str, function: str = "f") -> FrameType:
+    """A frame whose code runs in `module` (z3's Python API, say)."""
+    scope: dict[str, object] = {"__name__": module, "sys": sys}
+    exec(f"def {function}():\n    return sys._getframe()\n", scope)
+    frame = scope[function]()  # type: ignore[operator]
+    assert isinstance(frame, FrameType)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "raised_by"),
+    [("hvo_verify.encode.ops.unroll", "f", "_on_signal"), ("z3.z3", "f", "_trace"), ("ctypes", "f", "_trace"),
+     ("hvo_verify.x", "__del__", "_trace")],
+)  # fmt: skip
+def test_the_handler_raises_only_where_the_exception_can_propagate(
+    module: str, function: str, raised_by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside z3's Python API ctypes would turn the exception into an ArgumentError, in a
+    finalizer Python would print and drop it: there the handler leaves it to a trace
+    function, which raises at the next line of other code (here, the test's)."""
+    monkeypatch.setattr(runctl, "_kill_descendants", lambda: None)
+    frame = _frame_in(module, function)
+    with runctl.RunControl() as control, pytest.raises(runctl.Interrupted) as caught:
+        control._on_signal(signal.SIGINT, frame)
+        pytest.fail("not raised")  # pragma: no cover
+    names = [entry.name for entry in traceback.extract_tb(caught.value.__traceback__)]
+    assert names[-2:] == [raised_by, "_raise"]
+    assert runctl.stopped() is None and sys.gettrace() is None  # the RunControl is over
 
 
 def _child_signals(_n: int) -> tuple[object, object]:
