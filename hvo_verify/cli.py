@@ -14,7 +14,9 @@ import io
 import os
 import pathlib
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
@@ -22,6 +24,7 @@ from typing import NoReturn, TextIO
 from hvo_verify import __version__, conform
 from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.runctl import EXIT_MEMORY, Interrupted, RunControl, interrupts_only
 from hvo_verify.check.smp_explore import explore_smp
 from hvo_verify.check.smp_job import SmpJob, system_for
 from hvo_verify.check.smp_job import describe as describe_system
@@ -52,6 +55,7 @@ from hvo_verify.ops.smp_table import ACTORS, PROTOCOLS, Prim
 from hvo_verify.ops.table import OPS
 from hvo_verify.report import completion, json_out, ktap_out, mail, smp_text, text, trace_text
 from hvo_verify.report.conform_text import conform_document, conform_text
+from hvo_verify.report.progress import Progress, interrupted_document, interrupted_line, progress_mode, quiet_table
 from hvo_verify.report.reproduce_text import outcomes_text
 from hvo_verify.report.workflow_text import SAVINGS_LEGEND, shipped_list, skipped_note, suggest_expect
 from hvo_verify.report.wrap import MAX_WIDTH, MIN_WIDTH, WIDTH, width_of, wrap, wrap_lines
@@ -71,6 +75,9 @@ from hvo_verify.verdict import KSFT_FAIL, KSFT_PASS, KSFT_SKIP, Outcome, Verdict
 EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
     o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
 )
+
+EVERY = "every subcommand"
+EXIT_SIGINT, EXIT_PIPE, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGPIPE, 128 + signal.SIGTERM
 
 # The exit codes of every subcommand (the only place they are written down).  Every
 # subcommand also exits 2 on a usage error.
@@ -108,6 +115,13 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     "selfcheck": ((EXIT_OK, "every section is ok"), (EXIT_DIFFER, "some section failed")),
     "reproduce": ((EXIT_OK, "written"), (EXIT_ERROR, "no trace to reproduce, or the guest cannot run its config")),
     "savings, list, completion": ((EXIT_OK, "done"),),
+    # check/runctl.py: a stopped run prints what finished, marked interrupted; never a verdict
+    EVERY: (
+        (EXIT_MEMORY, "--max-memory exceeded: the run was stopped (check, explain, explore, selfcheck)"),
+        (EXIT_SIGINT, "interrupted by SIGINT (Ctrl-C)"),
+        (EXIT_PIPE, "the output pipe was closed (e.g. | head): the run ends quietly"),
+        (EXIT_SIGTERM, "interrupted by SIGTERM"),
+    ),
 }
 
 
@@ -194,7 +208,7 @@ def exit_codes_text(*commands: str) -> str:
     """The EXIT_CODES rows of `commands` (keys of EXIT_CODES; all when none), as text."""
     lines = ["exit codes (2 also for a usage error):"]
     for names, rows in EXIT_CODES.items():
-        if commands and not set(commands) & {name.split()[0] for name in names.split(", ")}:
+        if commands and not set(commands) & {name.split()[0] for name in names.split(", ")} and names != EVERY:
             continue
         lines.append(f"  {names}:")
         lines += [f"    {code}  {meaning}" for code, meaning in rows]
@@ -245,13 +259,19 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         specs = [dataclasses.replace(spec, timeout_ms=max(1, int(args.timeout * 1000))) for spec in specs]
     if args.unbounded:
         specs = [_unbounded(spec) for spec in specs]
-    results = check_specs(specs, workers=args.jobs)
+    progress = Progress("check", err, progress_mode(err, args.quiet))
+    try:
+        results = check_specs(specs, workers=args.jobs, progress=progress)
+    except Interrupted as stop:
+        progress.clear()
+        return _interrupted_check(stop, args, out, err)
+    progress.clear()
     if args.format == "json":
         out.write(json_out.results_document(results))
     elif args.format == "ktap":
         out.write(ktap_out.ktap_document(results))
     else:
-        out.write(text.verdict_table(results))
+        out.write(quiet_table(results) if args.quiet else text.verdict_table(results))
     if save_dir is not None:
         try:
             save_dir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +293,20 @@ def _unbounded(spec: Spec) -> Spec:
     if spec.ops is None:
         return spec
     return dataclasses.replace(spec, ops=dataclasses.replace(spec.ops, unbounded=True))
+
+
+def _interrupted_check(stop: Interrupted, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The results that finished before the stop, then the interrupted line (JSON:
+    `"interrupted": true`); the exit code is the stop's, whatever the verdicts."""
+    partial: list[CheckResult] = list(stop.partial)
+    line = interrupted_line(stop.stop, len(partial), stop.total)
+    if args.format == "json":
+        out.write(interrupted_document(json_out.results_document(partial), stop.stop, stop.total))
+        err.write(line)
+    else:
+        table = quiet_table(partial) if args.quiet else text.verdict_table(partial)
+        out.write((table if partial else "") + line)
+    return stop.stop.exit_code
 
 
 def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
@@ -309,7 +343,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for n, spec in enumerate(units):
         if n:
             out.write("\n")
-        codes.append(_explain(spec, args.config, args.invariant, out))
+        codes.append(_explain(spec, args.config, args.invariant, out, err))
     text_out.write(out.getvalue())
     return max(codes)
 
@@ -343,11 +377,13 @@ def _explained_invariants(spec: Spec, invariant: str | None) -> tuple[str, ...]:
     return tuple(n for n in spec.invariants if n in names)
 
 
-def _explain(spec: Spec, config: str | None, invariant: str | None, out: TextIO) -> int:
+def _explain(spec: Spec, config: str | None, invariant: str | None, out: TextIO, err: TextIO) -> int:
     narrowed = dataclasses.replace(
         spec, configs=_explained_configs(spec, config), invariants=_explained_invariants(spec, invariant)
     )
-    results = check_specs([narrowed], workers=1)
+    progress = Progress("explain", err, progress_mode(err))
+    results = check_specs([narrowed], workers=1, progress=progress)
+    progress.clear()
     code = exit_code(results)
     # Configs where nothing applies: one line per distinct reason, not one per invariant.
     skipped = [(c.id, next(r.reason for r in results if r.config == c.id)) for c in narrowed.configs
@@ -399,14 +435,15 @@ def cmd_explore(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not 1 <= args.examples <= 1_000_000:
         raise UsageError("--examples: must be at least 1 and at most 1000000")
     codes = []
+    progress = Progress("explore", err, progress_mode(err))
     for n, spec in enumerate(units):
         if n:
             out.write("\n")
-        codes.append(_explore(spec, args, out))
+        codes.append(_explore(spec, args, out, progress))
     return max(codes)
 
 
-def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
+def _explore(spec: Spec, args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     if spec.smp is not None:
         return _explore_smp(spec, args, out)
     configs = None
@@ -417,7 +454,8 @@ def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
         configs = [args.config]
     sink = io.StringIO()  # Hypothesis reports nothing through its reporter; anything else goes here
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        found = explore_spec(spec, examples=args.examples, seed=args.seed, configs=configs)
+        found = explore_spec(spec, examples=args.examples, seed=args.seed, configs=configs, progress=progress)
+    progress.clear()
     replays = [replay(e.trace, (e.invariant,)) if e.trace is not None else None for e in found]
     out.write(trace_text.explore_report(spec, list(zip(found, replays, strict=True)), args.examples, args.seed))
     return EXIT_OK if all(e.as_expected for e in found) else EXIT_DIFFER
@@ -451,10 +489,10 @@ def _explore_smp(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
 _SIZE = re.compile(r"^([0-9]+)([KMGT]?)(i?B)?$", re.IGNORECASE)
 
 
-def parse_size(value: str) -> int:
+def parse_size(value: str, option: str = "--pool") -> int:
     match = _SIZE.match(value.strip())
     if not match:
-        raise UsageError(f"--pool: {value!r} is not a size (e.g. 300G, 512M, 1T)")
+        raise UsageError(f"{option}: {value!r} is not a size (e.g. 300G, 512M, 1T)")
     number, unit = int(match.group(1)), match.group(2).upper()
     return number << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[unit]
 
@@ -601,11 +639,14 @@ def cmd_conform(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             names = ", ".join(k.release for k in kernels)
             raise UsageError(f"--save-records: {len(kernels)} kernels are installed ({names}); name one with --kernel")
         modes = ("on", "off") if args.hvo == "both" else (args.hvo,)
-        for kernel in kernels:
+        progress = Progress("conform", err, progress_mode(err), unit="kernels")
+        for n, kernel in enumerate(kernels):
+            progress(n, len(kernels), f"booting {kernel.release}")
             try:
                 reports.append(conform.run_conformance(modes, scenarios, args.timeout, args.n2m, kernel))
             except GuestError as exc:
                 reports.append(conform.kernel_failed(kernel, str(exc)))
+        progress.clear()
     discrimination = (
         [discriminate(r.facts, r.records, r.rows) if r.facts is not None else None for r in reports]
         if args.discrimination
@@ -711,15 +752,26 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     done: list[tuple[Section, float]] = []
     sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
-    for name in names:
+    progress = Progress("selfcheck", err, progress_mode(err), unit="sections")
+    for n, name in enumerate(names):
+        progress(n, len(names), f"section {name}")
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 result = SECTIONS[name](options)
+        except Interrupted as stop:  # the sections that finished, then the line
+            progress.clear()
+            if args.format == "json":
+                out.write(interrupted_document(selfcheck_document(done), stop.stop, len(names)))
+            else:
+                out.write(selfcheck_text(done, verbose=args.verbose))
+            err.write(interrupted_line(stop.stop, len(done), len(names), "sections"))
+            return stop.stop.exit_code
         except Exception as exc:  # noqa: BLE001 - a crashed section is a failed section, in one line
             first = (str(exc).splitlines() or [""])[0]
             result = Section(name, False, (), (f"crashed: {type(exc).__name__}: {first}",))
         done.append((result, time.perf_counter() - start))
+    progress.clear()
     out.write(selfcheck_document(done) if args.format == "json" else selfcheck_text(done, verbose=args.verbose))
     return EXIT_OK if all(s.ok for s, _t in done) else EXIT_DIFFER
 
@@ -744,6 +796,14 @@ def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         completion.bash_script(commands, values) if args.shell == "bash" else completion.zsh_script(commands, values)
     )
     return EXIT_OK
+
+
+def _max_memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help=f"stop the run (exit {EXIT_MEMORY}) when this process and its workers use more than SIZE, e.g. 2G",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -799,6 +859,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the table, print an [expect] table of the verdicts found, per spec file")  # fmt: skip
     p.add_argument("--unbounded", action="store_true",
                    help="try every proved operation invariant for every sequence length (k-induction)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="print only the checks that differ, and the summary")
+    _max_memory_option(p)
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec", help="a spec file")
@@ -809,6 +871,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--inline-spec", action="store_true", help="print the spec after the provenance line, so a reply can be rerun"
     )
+    _max_memory_option(p)
     p.set_defaults(func=cmd_explain)
     p = command("replay", "re-run a saved operation trace on the concrete model, in kernel terms")
     p.add_argument("trace", metavar="TRACE.json", help="a trace written by check --save-traces")
@@ -821,6 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized, the same every run)")
     p.add_argument("--config", help="only this config of the spec")
     p.add_argument("--scheme", help="only this scheme of a spec that sweeps several (default: each in turn)")
+    _max_memory_option(p)
     p.set_defaults(func=cmd_explore)
     p = command("savings", "vmemmap pages freed per folio and for a pool")
     p.add_argument("--scheme", help="a scheme preset, a glob over presets ('v6.*') or 'all'")
@@ -883,6 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
+    _max_memory_option(p)
     p.set_defaults(func=cmd_selfcheck)
     p = command("completion", "print a shell completion script")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell the script is for")
@@ -912,8 +977,12 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         err.write(f"hvo-verify: --width: must be between {MIN_WIDTH} and {MAX_WIDTH} columns\n")
         return EXIT_ERROR
     try:
-        with width_of(args.width):
+        limit = parse_size(args.max_memory, "--max-memory") if getattr(args, "max_memory", None) else None
+        with _control(limit), interrupts_only(), width_of(args.width):
             return func(args, out, err)
+    except Interrupted as stop:  # what finished was printed by the command, if anything
+        err.write(interrupted_line(stop.stop, len(stop.partial), stop.total))
+        return stop.stop.exit_code
     except SpecError as exc:
         err.write("".join(f"{line}\n" for line in exc.lines()))
     except (UsageError, UnknownName) as exc:
@@ -923,5 +992,24 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     return EXIT_ERROR
 
 
+def _control(max_memory: int | None) -> contextlib.AbstractContextManager[object]:
+    """check/runctl.py's RunControl around a command: signal handlers can be installed
+    only in the main thread (elsewhere, e.g. a test's thread, the command runs bare)."""
+    if threading.current_thread() is threading.main_thread():
+        return RunControl(max_memory)
+    if max_memory is not None:
+        raise UsageError("--max-memory: only in the main thread")
+    return contextlib.nullcontext()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+    """The console script.  A closed output pipe (`hvo-verify list | head`) ends the run
+    quietly with EXIT_PIPE: what a tool killed by SIGPIPE reports to the shell."""
+    try:
+        code = run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+        return EXIT_PIPE
+    return code

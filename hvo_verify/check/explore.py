@@ -71,18 +71,25 @@ def machine_for(config: KernelConfig, spec: Spec) -> Machine:
 
 
 def explore_spec(
-    spec: Spec, *, examples: int = DEFAULT_EXAMPLES, seed: int | None = None, configs: Sequence[str] | None = None
+    spec: Spec,
+    *,
+    examples: int = DEFAULT_EXAMPLES,
+    seed: int | None = None,
+    configs: Sequence[str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Exploration]:
-    """Every (config, invariant) of an operation spec, in spec order (only `configs` if given)."""
+    """Every (config, invariant) of an operation spec, in spec order (only `configs` if
+    given); `progress(done, total, "CONFIG INVARIANT")` before each (done = 0: started)."""
     if spec.ops is None:
         raise ValueError(f"{spec.path}: not an operation spec (no [ops] table)")
     out: list[Exploration] = []
-    for config in spec.configs:
-        if configs is not None and config.id not in configs:
-            continue
+    chosen = [c for c in spec.configs if configs is None or c.id in configs]
+    for config in chosen:
         reason = not_applicable_reason(config, spec.scheme) or ""
         machine = None if reason else machine_for(config, spec)
         for inv in spec.invariants:
+            if progress is not None:
+                progress(len(out), len(chosen) * len(spec.invariants), f"{spec.path} {config.id} {inv}")
             expected = spec.expect.expected(inv, config.id, spec.scheme.name)
             if machine is None:
                 out.append(Exploration(spec.path, config.id, inv, expected, 0, 0, not_applicable=reason))

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import z3
 
+from hvo_verify.check.runctl import raise_if_stopped
+
 # Fixed seeds: the same spec gives the same verdicts and counterexamples run after run.
 SEED = 0
 _seed = [SEED]
@@ -59,6 +61,7 @@ def solve(solver: z3.Solver) -> tuple[Status, str, float]:
     start = time.perf_counter()
     answer = solver.check()
     took = time.perf_counter() - start
+    raise_if_stopped()  # an interrupted query is not a verdict
     if answer == z3.sat:
         return Status.SAT, "", took
     if answer == z3.unsat:
@@ -84,6 +87,7 @@ def contradiction(
     start = time.perf_counter()
     answer = solver.check(*literals)
     took = time.perf_counter() - start
+    raise_if_stopped()
     if answer == z3.sat:
         return Status.SAT, "", (), took
     if answer == z3.unknown:

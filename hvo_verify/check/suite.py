@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 
 from hvo_verify.check.bmc import OpsJob, run_ops
 from hvo_verify.check.induction import run_unbounded
 from hvo_verify.check.result import CheckResult
+from hvo_verify.check.runctl import Interrupted, interrupts_only, run_in_pool
 from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
 from hvo_verify.specs.schema import Spec
 
 AnyJob = Job | OpsJob | SmpJob
+Progress = Callable[[int, int, str], None]  # (done, total, spec path)
 
 
 def spec_jobs(spec: Spec) -> list[AnyJob]:
@@ -82,22 +83,34 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
-def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
+def check_specs(specs: Sequence[Spec], workers: int = 1, progress: Progress | None = None) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
-    jobs run in that many processes; results and their order do not depend on it."""
+    jobs run in that many processes; results and their order do not depend on it.
+    `progress(done, total, spec path)` is called as jobs finish (done = 0: started).
+    When the run is stopped (check/runctl.py) the `Interrupted` raised carries the
+    results that had finished, in spec order, as `partial`."""
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
-    if workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("fork")
-        batches = _batches([job for _spec, job in jobs])
-        results: dict[int, CheckResult] = {}
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = pool.map(run_batch, [[jobs[n][1] for n in batch] for batch in batches])
-            for batch, batch_results in zip(batches, done, strict=True):
-                results.update(zip(batch, batch_results, strict=True))
-        raw = [results[n] for n in range(len(jobs))]
-    else:
-        raw = [run_any(job) for _spec, job in jobs]
-    return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
+    results: dict[int, CheckResult] = {}
+    tick = progress or (lambda done, total, path: None)
+    try:
+        with interrupts_only():
+            if workers > 1 and len(jobs) > 1:
+                batches = _batches([job for _spec, job in jobs])
+                work = [[jobs[n][1] for n in batch] for batch in batches]
+                tick(0, len(jobs), jobs[batches[0][0]][0].path)
+                for b, batch_results in run_in_pool(run_batch, work, workers, multiprocessing.get_context("fork")):
+                    results.update(zip(batches[b], batch_results, strict=True))
+                    tick(len(results), len(jobs), jobs[batches[b][-1]][0].path)
+            else:
+                for n, (spec, job) in enumerate(jobs):
+                    tick(n, len(jobs), spec.path)
+                    results[n] = run_any(job)
+                tick(len(jobs), len(jobs), jobs[-1][0].path if jobs else "")
+    except Interrupted as stop:
+        stop.partial = tuple(_with_expectation(results[n], jobs[n][0]) for n in sorted(results))
+        stop.total = len(jobs)
+        raise
+    return [_with_expectation(results[n], spec) for n, (spec, _job) in enumerate(jobs)]
 
 
 def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:

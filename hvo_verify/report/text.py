@@ -15,9 +15,10 @@ from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 
 
-def verdict_table(results: Sequence[CheckResult]) -> str:
+def verdict_table(results: Sequence[CheckResult], summary: Sequence[CheckResult] | None = None) -> str:
     """One block per spec file, in result order: a row per (config, invariant), or for a
-    spec that sweeps schemes, a table with one column of verdicts per scheme."""
+    spec that sweeps schemes, a table with one column of verdicts per scheme; then the
+    summary line of `summary` (default: `results`; `check --quiet` shows only some)."""
     lines: list[str] = []
     for group in _by_spec(results):
         if group[0].sweep:
@@ -31,7 +32,7 @@ def verdict_table(results: Sequence[CheckResult]) -> str:
                 row = f"  {res.config} {res.invariant} {res.verdict.value} {mark}"
             lines.append(row.rstrip())
             lines += _details(res, "      ")
-    counts, rest = summary_line(results).split("; ", 1)
+    counts, rest = summary_line(results if summary is None else summary).split("; ", 1)
     lines += [f"{counts}; {rest}"] if len(counts) + len(rest) + 2 <= text_width() else [f"{counts};", f"    {rest}"]
     return "\n".join(wrap_lines(lines, break_on_hyphens=False)) + "\n"
 
