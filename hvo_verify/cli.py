@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from hvo_verify import conform
-from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, Exploration, against_check, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_explore import explore_smp
 from hvo_verify.check.smp_job import SmpJob, system_for
@@ -58,8 +58,8 @@ from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
 from hvo_verify.verdict import Outcome, Verdict
 
-EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
-    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
+EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN, EXIT_UNREACHED = (
+    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN, Outcome.UNREACHED)
 )
 
 # The exit codes of every subcommand (the only place they are written down).  Every
@@ -70,6 +70,7 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_DIFFER, "some verdict differs from its expectation"),
         (EXIT_ERROR, "usage or spec error, or internal error (a counterexample did not replay)"),
         (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
+        (EXIT_UNREACHED, "some proof is unreached (its witness cannot happen within the depth), nothing else is off"),
     ),
     "replay": (
         (EXIT_OK, "no invariant violated"),
@@ -78,8 +79,8 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     ),
     "explore": (
         (EXIT_OK, "violations found exactly where the spec expects them"),
-        (EXIT_DIFFER, "otherwise"),
-        (EXIT_ERROR, "bad input"),
+        (EXIT_DIFFER, "otherwise, or no verdict of its own (BMC reached a witness exploration did not, or vacuous)"),
+        (EXIT_ERROR, "bad input, or exploration reached a witness BMC calls unreached (our bug)"),
     ),
     "conform": (
         (EXIT_OK, "the model agrees with the kernel on every row"),
@@ -129,7 +130,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not 0 < args.timeout <= 3600:
             raise UsageError("--timeout: must be more than 0 and at most 3600 seconds")
         specs = [dataclasses.replace(spec, timeout_ms=max(1, int(args.timeout * 1000))) for spec in specs]
-    results = check_specs(specs, workers=args.jobs)
+    results = check_specs(specs, workers=args.jobs, witness=not args.no_witness)
     if args.format == "json":
         out.write(json_out.results_document(results))
     else:
@@ -243,9 +244,18 @@ def _explore(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
     sink = io.StringIO()  # Hypothesis reports nothing through its reporter; anything else goes here
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         found = explore_spec(spec, examples=args.examples, seed=args.seed, configs=configs)
+    found = explore_against_check(spec, found)
     replays = [replay(e.trace, (e.invariant,)) if e.trace is not None else None for e in found]
     out.write(trace_text.explore_report(spec, list(zip(found, replays, strict=True)), args.examples, args.seed))
     return EXIT_OK if all(e.as_expected for e in found) else EXIT_DIFFER
+
+
+def explore_against_check(spec: Spec, found: list[Exploration]) -> list[Exploration]:
+    """Exploration beside BMC at the same depth: a witness BMC reached and exploration
+    did not leaves exploration without a verdict (a warning); one exploration reached
+    and BMC calls unreached is our bug (check/explore.py against_check())."""
+    chosen = tuple(c for c in spec.configs if c.id in {e.config for e in found})
+    return against_check(found, check_specs([dataclasses.replace(spec, configs=chosen)]))
 
 
 def _explore_smp(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
@@ -469,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: 2)")
     p.add_argument("--timeout", type=float, help="seconds per solver query, for every spec (default: the spec's, 10)")
     p.add_argument("--save-traces", metavar="DIR", help="write each violated operation check's trace to DIR as JSON")
+    p.add_argument(
+        "--no-witness",
+        action="store_true",
+        help="do not look for each operation proof's witness (a proof then says 'witness not checked')",
+    )
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec")

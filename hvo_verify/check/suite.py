@@ -22,9 +22,10 @@ from hvo_verify.specs.schema import Spec
 AnyJob = Job | OpsJob | SmpJob
 
 
-def spec_jobs(spec: Spec) -> list[AnyJob]:
+def spec_jobs(spec: Spec, witness: bool = True) -> list[AnyJob]:
     """One job per (config, invariant) of `spec`, in spec order: interleaving jobs for an
-    `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise."""
+    `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise.  `witness` False:
+    operation proofs do not ask for their witness (`check --no-witness`)."""
     if spec.smp is not None:
         return [SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms, spec.invariants)
                 for config in spec.configs for inv in spec.invariants]  # fmt: skip
@@ -32,7 +33,7 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
         ops = spec.ops
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
-                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls, witness=witness)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip
@@ -76,10 +77,10 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
-def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
+def check_specs(specs: Sequence[Spec], workers: int = 1, witness: bool = True) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
     jobs run in that many processes; results and their order do not depend on it."""
-    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
+    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec, witness)]
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("fork")
         batches = _batches([job for _spec, job in jobs])

@@ -82,4 +82,25 @@ def test_the_selfcheck_section_fires_on_its_canaries() -> None:
     assert section.ok, section.failures
     figures = dict(section.figures)
     assert figures["contradictory canaries reported vacuous"] == "6/6"
-    assert figures["canaries proved as written"] == "2/2"
+    assert figures["canaries proved as written"] == "3/3"  # with the unreached canaries' control
+    assert figures["canaries whose witness cannot happen reported unreached"] == "2/2"
+
+
+def test_an_unreached_canary_that_is_proved_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section can fail: with every z3 witness always true (and the concrete check
+    agreeing), the too-shallow canary is `proved`, which the section reports."""
+    from hvo_verify.check.bmc import UNROLLINGS
+    from hvo_verify.encode.invariants import reachable as sym
+    from hvo_verify.encode.terms import TRUE
+    from hvo_verify.invariants import reachable as concrete
+    from hvo_verify.selfcheck import vacuity
+
+    monkeypatch.setattr(vacuity, "UNREACHED_CANARIES", vacuity.UNREACHED_CANARIES[:1])
+    monkeypatch.setitem(sym.WITNESSES, "dma-optimized", lambda u, st: TRUE)
+    always = dataclasses.replace(concrete.WITNESSES["dma-optimized"], check=lambda m, before, step, out: True)
+    monkeypatch.setitem(concrete.WITNESSES, "dma-optimized", always)
+    UNROLLINGS.clear()
+    section = run_vacuity([], results=[])
+    UNROLLINGS.clear()
+    assert not section.ok
+    assert any("too shallow" in f and "proved, expected unreached" in f for f in section.failures), section.failures
