@@ -267,9 +267,10 @@ def witness_dma_optimized(m: Machine, before: KState, step: TraceStep, out: Outc
     return step.op == "submit_bio" and before.optimized and out.fault is None
 
 
-def witness_gup_tail(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+def witness_tail_reference(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
     i = subpage_read(m, step)
-    return step.op in GUP_OPS and before.optimized and i is not None and i > 0 and out.fault is None
+    counts = step.op in GUP_OPS or step.op == "page_add_file_rmap"
+    return counts and before.optimized and i is not None and i > 0 and out.fault is None
 
 
 def witness_read_remapped(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
@@ -303,8 +304,8 @@ def witness_hugetlb_cleared(m: Machine, before: KState, step: TraceStep, out: Ou
     return step.op in CLEARS_HUGETLB and before.optimized and before.hugetlb
 
 
-def witness_frames_freed(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
-    return step.op == "hugetlb_vmemmap_optimize_folio" and not before.optimized and out.state.optimized
+def witness_optimize_called(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op == "hugetlb_vmemmap_optimize_folio" and not before.optimized
 
 
 WITNESSES: dict[str, Witness] = {
@@ -313,9 +314,10 @@ WITNESSES: dict[str, Witness] = {
         Witness("dma-optimized", "a DMA completion into an optimized folio (submit_bio on pages GUP returned)",
                 "block/bio.c bio_add_page() (6.12 :1148), include/linux/bvec.h bvec_phys() (6.12 :290)",
                 witness_dma_optimized),
-        Witness("gup-tail", "a GUP or pin reference taken through a subpage other than the head of an optimized "
-                "folio", "mm/gup.c gup_fast_pmd_leaf(): page = pmd_page(orig) + idx (6.12 :3155); "
-                "try_grab_folio_fast() (6.12 :531)", witness_gup_tail),
+        Witness("tail-reference", "a GUP or pin reference, or a mapcount, taken through a subpage other than the "
+                "head of an optimized folio", "mm/gup.c gup_fast_pmd_leaf(): page = pmd_page(orig) + idx (6.12 :3155); "
+                "try_grab_folio_fast() (6.12 :531); mm/rmap.c page_add_file_rmap() (6.1 :1291): the subpage's "
+                "_mapcount shares its word with _refcount", witness_tail_reference),
         Witness("read-remapped", "a read of a struct page in a remapped vmemmap page (optimized folio)",
                 "mm/hugetlb_vmemmap.c vmemmap_remap_pte() (6.12 :202): every vmemmap page but the reserved "
                 "ones maps the shared frame", witness_read_remapped),
@@ -336,8 +338,9 @@ WITNESSES: dict[str, Witness] = {
         Witness("hugetlb-cleared", "the hugetlb flag of an optimized folio cleared or about to be (dissolve, "
                 "update_and_free_hugetlb_folio)", "mm/hugetlb.c remove_hugetlb_folio() (6.12 :1599), "
                 "__update_and_free_hugetlb_folio() __folio_clear_hugetlb() (6.12 :1703)", witness_hugetlb_cleared),
-        Witness("frames-freed", "HVO frees vmemmap frames (a successful optimize)",
-                "mm/hugetlb_vmemmap.c vmemmap_remap_free() (6.12 :298)", witness_frames_freed),
+        Witness("optimize-called", "HVO is asked to free the vmemmap frames of a folio (an optimize, which "
+                "frees them or is refused)", "mm/hugetlb_vmemmap.c vmemmap_remap_free() (6.12 :298); "
+                "vmemmap_should_optimize() refuses self-hosted vmemmap (6.1 :459, :529)", witness_optimize_called),
     )
 }  # fmt: skip
 
@@ -365,14 +368,14 @@ OP_INVARIANTS: dict[str, OpInvariant] = {
                     check_restore_identity, "restore-optimized"),
         OpInvariant("refcount", "GUP/pin references land on the folio; tails stay 0; pins balance",
                     "mm/gup.c try_grab_folio_fast(), gup_put_folio(); mm_types.h (reference 5.3, 8.9)",
-                    check_refcount, "gup-tail"),
+                    check_refcount, "tail-reference"),
         OpInvariant("only-hugetlb-optimized", "only hugetlb folios have an optimized vmemmap",
                     "32c877191e02, d8f5f7e445f0 (bugs B5, B6; reference 8.5)", check_only_hugetlb_optimized, "hugetlb-cleared"),
         OpInvariant("vmemmap-frame-freeable",
                     "every vmemmap frame HVO frees is an independently freeable order-0 page outside the memory "
                     "it describes",
                     "split_vmemmap_huge_pmd() split_page() (39d35edee453, B2); PageVmemmapSelfHosted "
-                    "(66361095129b, B4)", check_vmemmap_frame_freeable, "frames-freed"),
+                    "(66361095129b, B4)", check_vmemmap_frame_freeable, "optimize-called"),
         OpInvariant("restore-progress", "a restore fails only when no node has a page for it (the pool can shrink)",
                     "alloc_vmemmap_page_list() gfp mask (Yuan Can, v6.6; bug B7)", check_restore_progress, "restore-attempted"),
     )

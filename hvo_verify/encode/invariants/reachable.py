@@ -209,9 +209,10 @@ def witness_dma_optimized(u: Unrolling, st: Step) -> B:
     return z3.And(_is_op(st, frozenset({"submit_bio"})), st.before.optimized, z3.Not(st.fault))
 
 
-def witness_gup_tail(u: Unrolling, st: Step) -> B:
+def witness_tail_reference(u: Unrolling, st: Step) -> B:
     _reads, i = subpage_read(u, st)
-    return z3.And(_is_op(st, GUP_OPS), st.before.optimized, z3.UGT(i, 0), z3.Not(st.fault))
+    counts = _is_op(st, GUP_OPS | {"page_add_file_rmap"})
+    return z3.And(counts, st.before.optimized, z3.UGT(i, 0), z3.Not(st.fault))
 
 
 def witness_read_remapped(u: Unrolling, st: Step) -> B:
@@ -245,14 +246,13 @@ def witness_hugetlb_cleared(u: Unrolling, st: Step) -> B:
     return z3.And(_is_op(st, CLEARS_HUGETLB), st.before.optimized, st.before.hugetlb)
 
 
-def witness_frames_freed(u: Unrolling, st: Step) -> B:
-    optimize = _is_op(st, frozenset({"hugetlb_vmemmap_optimize_folio"}))
-    return z3.And(optimize, z3.Not(st.before.optimized), st.after.optimized)
+def witness_optimize_called(u: Unrolling, st: Step) -> B:
+    return z3.And(_is_op(st, frozenset({"hugetlb_vmemmap_optimize_folio"})), z3.Not(st.before.optimized))
 
 
 WITNESSES: dict[str, Callable[[Unrolling, Step], B]] = {
     "dma-optimized": witness_dma_optimized,
-    "gup-tail": witness_gup_tail,
+    "tail-reference": witness_tail_reference,
     "read-remapped": witness_read_remapped,
     "store-optimized": witness_store_optimized,
     "mf-subpage": witness_mf_subpage,
@@ -260,7 +260,7 @@ WITNESSES: dict[str, Callable[[Unrolling, Step], B]] = {
     "restore-optimized": witness_restore_optimized,
     "restore-attempted": witness_restore_attempted,
     "hugetlb-cleared": witness_hugetlb_cleared,
-    "frames-freed": witness_frames_freed,
+    "optimize-called": witness_optimize_called,
 }
 
 
