@@ -20,6 +20,9 @@ only ratios taken in the same run mean much.  Figures:
   16G/2M, 1G/2M        proof time of the 16 GiB (arm64/64K/16G) and 1 GiB (x86-64/4K/1G)
                        folio over the 2 MiB one (x86-64/4K/2M).  Proof cost must not grow
                        with folio size: target 16G/2M <= 1.5 (1G/2M is reported only).
+  witness share        CPU seconds (user+sys of the workers) of `check specs/` minus those
+                       of `check specs/ --no-witness`, over the former: what looking for
+                       each operation proof's witness costs (issue 13).  Target <= 0.30.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,6 +51,7 @@ REPEATS = 3
 SUITE_TARGET_S = 20.0
 OVERHEAD_TARGET = 2.0
 SIZE_TARGET = 1.5
+WITNESS_TARGET = 0.30
 
 
 def suite_cli() -> tuple[float, int]:
@@ -55,6 +60,20 @@ def suite_cli() -> tuple[float, int]:
     command = [shutil.which("hvo-verify") or "hvo-verify", "check", "specs/"]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
     return time.perf_counter() - start, proc.returncode
+
+
+def suite_cli_cpu(*flags: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds (user+sys of the process and its workers) and exit code of
+    `hvo-verify check specs/ FLAGS`: CPU time, because wall time on a shared machine
+    says little."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    command = [shutil.which("hvo-verify") or "hvo-verify", "check", "specs/", *flags]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode
 
 
 def suite_in_process() -> tuple[float, float, int, int]:
@@ -95,6 +114,9 @@ def main() -> int:
     args = parser.parse_args()
 
     cli_wall, cli_rc = suite_cli()
+    with_wall, with_cpu, _rc = suite_cli_cpu()
+    without_wall, without_cpu, _rc = suite_cli_cpu("--no-witness")
+    witness_share = (with_cpu - without_cpu) / with_cpu if with_cpu else 0.0
     wall, solver, checks, queries = suite_in_process()
     proofs = proof_times()
     base = proofs[CONFIGS[0]]["wall_s"]
@@ -123,6 +145,10 @@ def main() -> int:
         rows.append((f"proof time {config_id} (solver {fig['solver_s']:.2f} s)", f"{fig['wall_s']:7.2f} s", "", ""))
     rows.append(("  1G / 2M", f"{ratio_1g:7.2f} x", "(info)", ""))
     rows.append(("  16G / 2M", f"{ratio_16g:7.2f} x", f"<= {SIZE_TARGET:g}", verdict(ratio_16g <= SIZE_TARGET)))
+    rows.append((f"suite CPU with witnesses (wall {with_wall:.1f} s)", f"{with_cpu:7.2f} s", "", ""))
+    rows.append((f"suite CPU --no-witness (wall {without_wall:.1f} s)", f"{without_cpu:7.2f} s", "", ""))
+    rows.append(("  witness share of the suite's CPU", f"{witness_share:7.2f}", f"<= {WITNESS_TARGET:g}",
+                 verdict(witness_share <= WITNESS_TARGET)))  # fmt: skip
 
     print(f"{'figure':<46} {'value':>10}  {'target':<9} result")
     print("-" * 76)
@@ -142,7 +168,11 @@ def main() -> int:
             "proof_times": proofs,
             "ratio_1g_over_2m": ratio_1g,
             "ratio_16g_over_2m": ratio_16g,
+            "suite_cpu_with_witness_s": with_cpu,
+            "suite_cpu_no_witness_s": without_cpu,
+            "witness_share": witness_share,
             "targets": {
+                "witness_share": WITNESS_TARGET,
                 "suite_s": SUITE_TARGET_S,
                 "wall_over_solver": OVERHEAD_TARGET,
                 "ratio_16g_over_2m": SIZE_TARGET,

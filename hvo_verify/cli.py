@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from hvo_verify import __version__, conform
-from hvo_verify.check.explore import DEFAULT_EXAMPLES, explore_spec
+from hvo_verify.check.explore import DEFAULT_EXAMPLES, Exploration, against_check, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runctl import EXIT_MEMORY, Interrupted, RunControl, interrupts_only
 from hvo_verify.check.smp_explore import explore_smp
@@ -72,8 +72,8 @@ from hvo_verify.specs.schema import Spec
 from hvo_verify.specs.tracefile import load_trace
 from hvo_verify.verdict import KSFT_FAIL, KSFT_PASS, KSFT_SKIP, Outcome, Verdict, ksft_exit_code
 
-EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN = (
-    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN)
+EXIT_OK, EXIT_DIFFER, EXIT_ERROR, EXIT_UNKNOWN, EXIT_UNREACHED = (
+    o.exit_code for o in (Outcome.AS_EXPECTED, Outcome.DIFFERS, Outcome.ERROR, Outcome.UNKNOWN, Outcome.UNREACHED)
 )
 
 EVERY = "every subcommand"
@@ -90,6 +90,7 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
             "usage or spec error (also with --keep-going), or internal error (a counterexample did not replay)",
         ),
         (EXIT_UNKNOWN, "something is unknown (solver unknown, timeout), nothing differs outright"),
+        (EXIT_UNREACHED, "some proof is unreached (its witness cannot happen within the depth), nothing else is off"),
     ),
     "check --ksft": (
         (KSFT_PASS, "every verdict equals its expectation (kselftest KSFT_PASS)"),
@@ -103,8 +104,8 @@ EXIT_CODES: dict[str, tuple[tuple[int, str], ...]] = {
     ),
     "explore": (
         (EXIT_OK, "violations found exactly where the spec expects them"),
-        (EXIT_DIFFER, "otherwise"),
-        (EXIT_ERROR, "bad input"),
+        (EXIT_DIFFER, "otherwise, or no verdict of its own (BMC reached a witness exploration did not, or vacuous)"),
+        (EXIT_ERROR, "bad input, or exploration reached a witness BMC calls unreached (our bug)"),
     ),
     "conform": (
         (EXIT_OK, "the model agrees with the kernel on every row"),
@@ -261,7 +262,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         specs = [_unbounded(spec) for spec in specs]
     progress = Progress("check", err, progress_mode(err, args.quiet))
     try:
-        results = check_specs(specs, workers=args.jobs, progress=progress)
+        results = check_specs(specs, workers=args.jobs, progress=progress, witness=not args.no_witness)
     except Interrupted as stop:
         progress.clear()
         return _interrupted_check(stop, args, out, err)
@@ -456,9 +457,18 @@ def _explore(spec: Spec, args: argparse.Namespace, out: TextIO, progress: Progre
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         found = explore_spec(spec, examples=args.examples, seed=args.seed, configs=configs, progress=progress)
     progress.clear()
+    found = explore_against_check(spec, found)
     replays = [replay(e.trace, (e.invariant,)) if e.trace is not None else None for e in found]
     out.write(trace_text.explore_report(spec, list(zip(found, replays, strict=True)), args.examples, args.seed))
     return EXIT_OK if all(e.as_expected for e in found) else EXIT_DIFFER
+
+
+def explore_against_check(spec: Spec, found: list[Exploration]) -> list[Exploration]:
+    """Exploration beside BMC at the same depth: a witness BMC reached and exploration
+    did not leaves exploration without a verdict (a warning); one exploration reached
+    and BMC calls unreached is our bug (check/explore.py against_check())."""
+    chosen = tuple(c for c in spec.configs if c.id in {e.config for e in found})
+    return against_check(found, check_specs([dataclasses.replace(spec, configs=chosen)]))
 
 
 def _explore_smp(spec: Spec, args: argparse.Namespace, out: TextIO) -> int:
@@ -861,6 +871,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="try every proved operation invariant for every sequence length (k-induction)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="print only the checks that differ, and the summary")
     _max_memory_option(p)
+    p.add_argument(
+        "--no-witness",
+        action="store_true",
+        help="do not look for each operation proof's witness (a proof then says 'witness not checked')",
+    )
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec", help="a spec file")

@@ -14,9 +14,10 @@ import z3
 from hvo_verify.check.result import CheckResult, vacuity_verdict
 from hvo_verify.check.solver import Status, contradiction, new_solver, solve
 from hvo_verify.encode.canaries import EXTRA_ASSUMPTIONS
-from hvo_verify.encode.invariants.reachable import violation_at
+from hvo_verify.encode.invariants.reachable import violation_at, witness_at
 from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants.reachable import OP_INVARIANTS, WITNESSES
 from hvo_verify.invariants.replay import replay
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.policy import Policies
@@ -44,6 +45,7 @@ class OpsJob:
     extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
     unbounded: bool = False  # a proved verdict is also tried for every length (check/induction.py)
     lemmas: tuple[Lemma, ...] = ()  # the spec's lemmas for that (specs/lemmas.py)
+    witness: bool = True  # a proof also asks for the invariant's witness (`check --no-witness`: not)
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -74,6 +76,18 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
 _Satisfiable = dict[tuple[tuple[str, ...], int], tuple[Status, tuple[str, ...]]]
 
 
+@dataclass(frozen=True)
+class Reached:
+    """The witness query of one unrolling: its status, the shortest replayed run reaching
+    the witness (sat), the solver's reason (unknown), its cost."""
+
+    status: Status
+    trace: Trace | None
+    why: str
+    seconds: float
+    queries: int
+
+
 @dataclass
 class UnrollingCache:
     """The last unrolling a process built, with the satisfiability of its assumptions.
@@ -84,16 +98,19 @@ class UnrollingCache:
 
     key: OpsJob | None = None
     entry: tuple[Machine, Unrolling, _Satisfiable] | None = None
+    # the witness queries of this unrolling: (extra assumptions, witness id) -> Reached
+    witnesses: dict[tuple[tuple[str, ...], str], Reached] = dataclasses.field(default_factory=dict)
 
     def get(self, job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
-        key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
+        key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=(), witness=True)
         if self.entry is None or self.key != key:
             machine = machine_for(job)
             self.key, self.entry = key, (machine, Unrolling(machine, job.alphabet, job.depth, job.max_calls), {})
+            self.witnesses = {}
         return self.entry
 
     def clear(self) -> None:
-        self.key, self.entry = None, None
+        self.key, self.entry, self.witnesses = None, None, {}
 
 
 UNROLLINGS = UnrollingCache()
@@ -124,8 +141,11 @@ def run_ops(job: OpsJob) -> CheckResult:
         verdict, reason = vacuity_verdict(vacuity, why, core)
         if verdict is Verdict.VACUOUS:
             reason += vacuous_hint(job.alphabet, core)
-        return CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
-                           solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2)  # fmt: skip
+        never = tuple(op for op in job.alphabet if not any(op in ops for ops in u.possible))
+        proof = CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
+                            solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2,
+                            never_enabled=never)  # fmt: skip
+        return with_witness(job, proof, machine, u, base) if verdict is Verdict.PROVED else proof
     if status is Status.UNKNOWN:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
                            reason=f"solver: {why}", solver_seconds=seconds, queries=1)  # fmt: skip
@@ -278,3 +298,81 @@ def _decode(job: OpsJob, machine: Machine, u: Unrolling, model: z3.ModelRef, t: 
         steps.append(TraceStep(name, tuple(args)))
     return Trace(job.config.id, job.scheme, job.policies, machine.folio.head_pfn, machine.folio.vmemmap_base,
                  job.io_max, job.io_align, tuple(steps), job.invariant)  # fmt: skip
+
+
+def with_witness(
+    job: OpsJob, proof: CheckResult, machine: Machine, u: Unrolling, base: list[z3.BoolRef]
+) -> CheckResult:
+    """A proof, with what it covered: the shortest run of at most `depth` operations whose
+    last step reaches the invariant's witness (invariants/reachable.py WITNESSES),
+    replayed on the concrete model; `unreached` when no run reaches it, `unknown` when the
+    solver cannot tell.  Cached per (unrolling, extra assumptions, witness): invariants
+    sharing a witness (ro-write, alias-write) ask once.  `job.witness` False: the proof
+    as it is, saying that the witness was not checked."""
+    wid = OP_INVARIANTS[job.invariant].witness
+    summary = WITNESSES[wid].summary
+    if not job.witness:
+        return dataclasses.replace(proof, assumptions=(*proof.assumptions, f"witness not checked ({summary})"))
+    key = (job.extra_assumptions, wid)
+    reached = UNROLLINGS.witnesses.get(key) if UNROLLINGS.entry is not None and UNROLLINGS.entry[1] is u else None
+    cost = 0.0, 0
+    if reached is None:
+        reached = _reach(job, machine, u, base, wid)
+        if reached.status is not Status.UNKNOWN and UNROLLINGS.entry is not None and UNROLLINGS.entry[1] is u:
+            UNROLLINGS.witnesses[key] = reached
+        cost = reached.seconds, reached.queries
+    seconds, queries = proof.solver_seconds + cost[0], proof.queries + cost[1]
+    if reached.status is Status.UNKNOWN:
+        return dataclasses.replace(proof, verdict=Verdict.UNKNOWN, solver_seconds=seconds, queries=queries,
+                                   reason=f"solver: {reached.why} (while looking for the witness: {summary})")  # fmt: skip
+    if reached.status is Status.UNSAT:
+        reason = (
+            f"no run of at most {job.depth} operations reaches the witness: {summary}; nothing relevant was checked"
+        )
+        return dataclasses.replace(proof, verdict=Verdict.UNREACHED, reason=reason, solver_seconds=seconds,
+                                   queries=queries, witness_id=wid)  # fmt: skip
+    assert reached.trace is not None
+    trace = dataclasses.replace(reached.trace, invariant=job.invariant)
+    return dataclasses.replace(proof, witness=trace, witness_id=wid, solver_seconds=seconds, queries=queries)
+
+
+def _reach(job: OpsJob, machine: Machine, u: Unrolling, base: list[z3.BoolRef], wid: str) -> Reached:
+    """The shortest run reaching witness `wid`: one query per length 1..depth, the first
+    sat one made canonical, decoded and replayed (the concrete witness must hold at its
+    last step, else EncodingMismatch, as for counterexamples)."""
+
+    def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
+        solver = new_solver(job.timeout_ms)
+        solver.add(*base, goal)
+        return (*solve(solver), solver)
+
+    seconds, queries = 0.0, 0
+    for t in range(1, job.depth + 1):
+        goal = witness_at(u, wid, t)
+        if z3.is_false(z3.simplify(goal)):
+            continue
+        status, why, took, solver = query(goal)
+        seconds += took
+        queries += 1
+        if status is Status.UNKNOWN:
+            return Reached(status, None, why, seconds, queries)
+        if status is Status.SAT:
+            break
+    else:
+        return Reached(Status.UNSAT, None, "", seconds, queries)
+    model, extra_seconds, extra_queries = _canonical(job, u, query, goal, solver.model(), t)
+    trace = _decode(job, machine, u, model, t)
+    replayed = replay(trace, ())
+    last = replayed[-1]
+    if (
+        len(replayed) != t
+        or last.outcome is None
+        or not WITNESSES[wid].check(machine, last.before, last.step, last.outcome)
+    ):
+        got = "not enabled" if last.outcome is None else "the witness does not hold"
+        raise EncodingMismatch(
+            f"{job.config.id} {job.scheme.name} {job.invariant}: BMC witness run "
+            f"{'; '.join(s.call() for s in trace.steps)} does not replay on the concrete model "
+            f"(step {len(replayed)}: {got}: {WITNESSES[wid].summary})"
+        )
+    return Reached(Status.SAT, trace, "", seconds + extra_seconds, queries + extra_queries)

@@ -15,6 +15,7 @@ exceptions are caught; results are frozen and rendered by hvo_verify.report.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from hvo_verify.check.hypothesis_settings import library_settings, quiet
+from hvo_verify.check.result import CheckResult
 from hvo_verify.errors import EncodingMismatch
+from hvo_verify.invariants.reachable import OP_INVARIANTS, WITNESSES
 from hvo_verify.invariants.replay import check_step, replay
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.vmemmap import not_applicable_reason
@@ -51,16 +54,33 @@ class Exploration:
     trace: Trace | None = None  # the shrunk violating sequence, replayed on the concrete model
     message: str = ""  # what the concrete model says went wrong
     not_applicable: str = ""  # why the kernel would not optimize here (nothing explored)
+    # the first run that reached the invariant's witness (invariants/reachable.py WITNESSES)
+    reached: tuple[TraceStep, ...] | None = None
+    check: Verdict | None = None  # BMC's verdict at the same depth, when asked (against_check())
 
     @property
     def found(self) -> bool:
         return self.trace is not None
 
     @property
+    def no_verdict(self) -> str:
+        """Why exploration has no verdict of its own ("" when it has one): BMC found a run
+        reaching the invariant's witness and exploration did not, or BMC says nothing
+        can run (vacuous)."""
+        if self.found or self.check is None:
+            return ""
+        if self.check is Verdict.VACUOUS:
+            return "check calls it vacuous: no run exists"
+        if self.check is Verdict.PROVED and self.reached is None:
+            return "check reached the invariant's witness, exploration did not"
+        return ""
+
+    @property
     def as_expected(self) -> bool:
         """Exploration can only find violations: it agrees with the spec when it found
-        one exactly where the spec expects `violated` (a `proved` with none found agrees)."""
-        return (self.expected is Verdict.VIOLATED) == self.found
+        one exactly where the spec expects `violated` (a `proved` with none found agrees),
+        and has a verdict of its own (`no_verdict`)."""
+        return (self.expected is Verdict.VIOLATED) == self.found and not self.no_verdict
 
 
 def machine_for(config: KernelConfig, spec: Spec) -> Machine:
@@ -94,10 +114,11 @@ def explore_spec(
             if machine is None:
                 out.append(Exploration(spec.path, config.id, inv, expected, 0, 0, not_applicable=reason))
                 continue
-            runs, distinct, steps = explore(machine, spec.ops.alphabet, spec.ops.depth, inv, examples=examples,
-                                            seed=seed, max_calls=spec.ops.max_calls)  # fmt: skip
+            runs, distinct, steps, reached = explore(machine, spec.ops.alphabet, spec.ops.depth, inv,
+                                                     examples=examples, seed=seed,
+                                                     max_calls=spec.ops.max_calls)  # fmt: skip
             if steps is None:
-                out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct))
+                out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct, reached=reached))
                 continue
             f = machine.folio
             trace = Trace(config.id, spec.scheme, spec.ops.policies, f.head_pfn, f.vmemmap_base, machine.io_max,
@@ -108,7 +129,25 @@ def explore_spec(
                     f"{config.id} {spec.scheme.name} {inv}: explored sequence "
                     f"{'; '.join(s.call() for s in steps)} does not replay on the concrete model"
                 )
-            out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct, trace, last.violation[1]))
+            out.append(Exploration(spec.path, config.id, inv, expected, runs, distinct, trace, last.violation[1],
+                                   reached=reached))  # fmt: skip
+    return out
+
+
+def against_check(found: Sequence[Exploration], results: Sequence[CheckResult]) -> list[Exploration]:
+    """Each exploration with BMC's verdict of the same (config, invariant) at the same
+    depth.  Exploration reaching a witness BMC calls unreached is our bug: EncodingMismatch."""
+    verdicts = {(r.config, r.invariant): r.verdict for r in results}
+    out = []
+    for e in found:
+        verdict = verdicts.get((e.config, e.invariant))
+        if verdict is Verdict.UNREACHED and e.reached is not None:
+            wid = OP_INVARIANTS[e.invariant].witness
+            raise EncodingMismatch(
+                f"{e.config} {e.invariant}: exploration reached the witness ({WITNESSES[wid].summary}) by "
+                f"{'; '.join(s.call() for s in e.reached)}, which BMC calls unreached"
+            )
+        out.append(dataclasses.replace(e, check=verdict))
     return out
 
 
@@ -123,6 +162,7 @@ class _Log:
     runs: int = 0
     last: list[TraceStep] = field(default_factory=list)
     seen: set[tuple[TraceStep, ...]] = field(default_factory=set)
+    reached: tuple[TraceStep, ...] | None = None  # the first run that reached the invariant's witness
 
 
 def explore(
@@ -134,9 +174,10 @@ def explore(
     examples: int = DEFAULT_EXAMPLES,
     seed: int | None = None,
     max_calls: Sequence[tuple[str, int]] = (),
-) -> tuple[int, int, tuple[TraceStep, ...] | None]:
-    """(runs, distinct sequences run, the shrunk violating steps or None): sequences of
-    at most `depth` operations of `alphabet`, each op at most its `max_calls` times.
+) -> tuple[int, int, tuple[TraceStep, ...] | None, tuple[TraceStep, ...] | None]:
+    """(runs, distinct sequences run, the shrunk violating steps or None, the steps of
+    the first run that reached the invariant's witness or None): sequences of at most
+    `depth` operations of `alphabet`, each op at most its `max_calls` times.
     Deterministic: derandomized, or seeded with `seed`."""
     log = _Log()
     cls = _state_machine(machine, tuple(alphabet), invariant, log, dict(max_calls))
@@ -153,7 +194,7 @@ def explore(
         with quiet():
             run_state_machine_as_test(factory, settings=config)
     except _Found:
-        return log.runs, len(log.seen), tuple(log.last)
+        return log.runs, len(log.seen), tuple(log.last), log.reached
     except Exception as exc:  # a model bug or a Hypothesis error: ours, one line (re-raised)
         first = (str(exc).splitlines() or [""])[0]
         steps = "; ".join(s.call() for s in log.last)
@@ -161,7 +202,7 @@ def explore(
             f"{machine.config.id} {machine.scheme.name} {invariant}: exploration failed with "
             f"{type(exc).__name__}: {first} (last run: {steps or 'no steps'})"
         ) from exc
-    return log.runs, len(log.seen), None
+    return log.runs, len(log.seen), None, log.reached
 
 
 def _seeded(cls: type[RuleBasedStateMachine], value: int) -> Any:
@@ -211,6 +252,8 @@ def _op_rule(m: Machine, op: str, invariant: str, log: _Log, limits: Mapping[str
         self.calls[op] += 1
         log.last.append(TraceStep(op, tuple((a.name, args[a.name]) for a in OPS[op].args)))
         outcome = m.apply(before, op, args)
+        if log.reached is None and WITNESSES[OP_INVARIANTS[invariant].witness].check(m, before, log.last[-1], outcome):
+            log.reached = tuple(log.last)
         violation = check_step(m, before, outcome, (invariant,))
         if violation is not None:
             raise _Found(*violation)

@@ -69,6 +69,14 @@ class CheckResult:
     induction_k: int = 0
     lemmas: tuple[str, ...] = ()
     cti: tuple[str, ...] = ()
+    # proved operation checks: the shortest run reaching the invariant's witness (its id,
+    # invariants/reachable.py WITNESSES), replayed; interleaving checks: the witness schedule
+    witness: Trace | None = None
+    witness_id: str = ""
+    witness_schedule: tuple[Step, ...] = ()
+    # operation proofs: the operations of `run` no step can enable within the depth (the
+    # unrolling's abstract pruning, encode/ops/enabled.py possible_ops())
+    never_enabled: tuple[str, ...] = ()
 
     @property
     def as_expected(self) -> bool:
@@ -90,6 +98,10 @@ class CheckResult:
             "reason": self.reason,
         }
         out.update(self.bound_json())
+        if self.witness is not None:
+            out["witness"] = witness_json(self.witness)
+        if self.witness_schedule:
+            out["witness"] = [{"cpu": s.cpu, "step": s.step} for s in self.witness_schedule]
         if self.cpus:
             out["cpus"] = list(self.cpus)
         if self.schedule:
@@ -122,3 +134,8 @@ def vacuity_verdict(status: Status, why: str, core: Sequence[str]) -> tuple[Verd
     if status is Status.UNSAT:
         return Verdict.VACUOUS, "the assumptions are contradictory, nothing was checked: " + "; ".join(core)
     return Verdict.UNKNOWN, f"solver: {why} (while checking that the assumptions are satisfiable)"
+
+
+def witness_json(trace: Trace) -> list[dict[str, object]]:
+    """The witness run as JSON steps: `{"op": name, "args": {...}}` each (additive field)."""
+    return [{"op": st.op, "args": dict(st.args)} for st in trace.steps]

@@ -44,9 +44,8 @@ import z3
 T = TypeVar("T")
 R = TypeVar("R")
 
-# --max-memory's exit code: 0-3 are the verdict outcomes (verdict.py), 4 is kselftest's
-# SKIP (tools/testing/selftests/kselftest.h KSFT_SKIP, for --ksft) and the next free
-# verdict code, 128+N is the shell's "killed by signal N" (bash(1) EXIT STATUS; 137:
+# --max-memory's exit code: 0-4 are the verdict outcomes (verdict.py; 4: unreached), 4 is
+# also kselftest's SKIP (tools/testing/selftests/kselftest.h KSFT_SKIP, for --ksft), 128+N is the shell's "killed by signal N" (bash(1) EXIT STATUS; 137:
 # SIGKILL, what the kernel's OOM killer leaves); 5 is free in all of these.
 EXIT_MEMORY = 5
 

@@ -13,8 +13,9 @@ each invariant of invariants/smp.py (ids: ops/smp.py INVARIANT_IDS):
   (ops/smp.py `System.moves()`), state by state; a replay that disagrees raises
   EncodingMismatch (our bug, never a verdict from the solver alone);
 - proved only if that query is unsat and the situation is reachable: some schedule runs
-  every CPU to its end, and the invariant's event (ops/smp.py EVENT_OF) can happen; else
-  vacuous, with the reason;
+  every CPU to its end (else vacuous), and the invariant's witness, its event (ops/smp.py
+  EVENT_OF, invariants/smp.py SMP_WITNESSES), can happen (else unreached); a proof
+  carries the witness schedule, replayed on the concrete model up to the event;
 - unknown when the solver gives up (never proved).
 
 check/smp_enumerate.py is the independent explicit-state check of the same verdicts
@@ -34,7 +35,8 @@ from hvo_verify.check.smp_enumerate import Step
 from hvo_verify.check.solver import Status, new_tactic_solver, solve
 from hvo_verify.encode.ops.smp_unroll import SmpUnrolling
 from hvo_verify.errors import EncodingMismatch
-from hvo_verify.ops.smp import DEADLOCK, EVENT_OF, System, build
+from hvo_verify.invariants.smp import SMP_WITNESSES
+from hvo_verify.ops.smp import DEADLOCK, EVENT_OF, Move, System, build
 from hvo_verify.ops.smp_table import PROTOCOLS, CpuSpec
 from hvo_verify.verdict import Verdict
 
@@ -84,7 +86,7 @@ class _Queries:
     timeout_ms: int
     seconds: float = 0.0
     count: int = 0
-    cache: dict[str, tuple[Status, str]] = field(default_factory=dict)
+    cache: dict[str, tuple[Status, str, z3.ModelRef | None]] = field(default_factory=dict)
     joint: dict[tuple[str, ...], Status] = field(default_factory=dict)
 
     def ask(self, goal: z3.BoolRef, k: int) -> tuple[Status, str, z3.ModelRef | None]:
@@ -95,17 +97,17 @@ class _Queries:
         self.count += 1
         return status, why, solver.model() if status is Status.SAT else None
 
-    def reachable(self, name: str, goal: z3.BoolRef) -> tuple[Status, str]:
+    def reachable(self, name: str, goal: z3.BoolRef) -> tuple[Status, str, z3.ModelRef | None]:
         """Cached per unrolling: the invariants share "every CPU ends" and their events.
         A concrete schedule that reaches `goal` is tried first: the unrolling pinned to it
         is one quick query (the z3 side must admit the run, or the proof would be vacuous);
         the open query only when no such schedule is at hand."""
         if name not in self.cache:
             pinned = witness(self.u.system, name)
-            status, why, _model = self.ask(z3.And(goal, *self.u.pin(pinned)) if pinned else goal, self.u.depth)
+            status, why, model = self.ask(z3.And(goal, *self.u.pin(pinned)) if pinned else goal, self.u.depth)
             if pinned and status is not Status.SAT:
-                status, why, _model = self.ask(goal, self.u.depth)
-            self.cache[name] = (status, why)
+                status, why, model = self.ask(goal, self.u.depth)
+            self.cache[name] = (status, why, model)
         return self.cache[name]
 
 
@@ -178,10 +180,11 @@ def _check(u: SmpUnrolling, q: _Queries, invariant: str, none_breaks: bool = Fal
     texts = assumptions(u.system)
     seconds0, count0 = q.seconds, q.count
 
-    def result(verdict: Verdict, reason: str, schedule: tuple[Step, ...] = ()) -> CheckResult:
+    def result(verdict: Verdict, reason: str, schedule: tuple[Step, ...] = (),
+               reached: tuple[Step, ...] = ()) -> CheckResult:  # fmt: skip
         return CheckResult("", CONFIG, invariant, verdict, None, texts, reason=reason,
                            solver_seconds=q.seconds - seconds0, queries=q.count - count0,
-                           schedule=schedule)  # fmt: skip
+                           schedule=schedule, witness_schedule=reached, witness_id=EVENT_OF[invariant])  # fmt: skip
 
     if none_breaks:  # unsat(any of the spec's invariants breaks) covers this one
         status, why, model = Status.UNSAT, "", None
@@ -192,17 +195,23 @@ def _check(u: SmpUnrolling, q: _Queries, invariant: str, none_breaks: bool = Fal
     if status is Status.UNSAT:
         end = z3.And(u.all_done(u.depth))
         event = EVENT_OF[invariant]
-        for name, goal, missing in (
-            ("every CPU ends", end, "no schedule runs every CPU to its end"),
-            (f"ev.{event}", u.states[u.depth][f"ev.{event}"] == 1,
-             f"the event `{event}` never happens: the invariant is not exercised"),
+        model = None
+        # Not every CPU can end: vacuous; the invariant's witness (its event) cannot
+        # happen: unreached (the same notion as the operation checks, check/bmc.py).
+        for name, goal, verdict, missing in (
+            ("every CPU ends", end, Verdict.VACUOUS,
+             "the invariant holds, but vacuously: no schedule runs every CPU to its end"),
+            (f"ev.{event}", u.states[u.depth][f"ev.{event}"] == 1, Verdict.UNREACHED,
+             f"the invariant's witness never happens within {u.depth} steps: {SMP_WITNESSES[event]} "
+             f"(event `{event}`); nothing relevant was checked"),
         ):  # fmt: skip
-            reach, why = q.reachable(name, goal)
+            reach, why, model = q.reachable(name, goal)
             if reach is Status.UNKNOWN:
                 return result(Verdict.UNKNOWN, f"solver: {why} (while checking that {name} is reachable)")
             if reach is Status.UNSAT:
-                return result(Verdict.VACUOUS, f"the invariant holds, but vacuously: {missing}")
-        return result(Verdict.PROVED, "")
+                return result(verdict, missing)
+        assert model is not None
+        return result(Verdict.PROVED, "", reached=replay_witness(u, invariant, model, f"ev.{event}"))
     assert model is not None
     k, model, shortest = _shortest(u, q, invariant, model)
     schedule, reason = replay(u, invariant, model, k)
@@ -228,6 +237,36 @@ def _shortest(u: SmpUnrolling, q: _Queries, invariant: str, model: z3.ModelRef) 
     return high, model, exact
 
 
+def replay_witness(u: SmpUnrolling, invariant: str, model: z3.ModelRef, cell: str) -> tuple[Step, ...]:
+    """The witness schedule of a proof: the solver's schedule replayed on the concrete
+    model up to the first step that sets `cell` (the invariant's event); a schedule that
+    does not reach it there raises EncodingMismatch."""
+    system = u.system
+    state = system.initial()
+    steps: list[Step] = []
+    index = u.layout.index.get(cell)
+    for t, cpu, choice in decode(u, model, u.depth):
+        move = _move(system, state, cpu, choice, f"{invariant}: witness step {t}")
+        state = move.state
+        steps.append(Step(move.cpu, move.step, move.choice, move.notes))
+        if index is not None and state[index] == 1:
+            return tuple(steps)
+    if index is None:
+        return tuple(steps)
+    raise EncodingMismatch(f"{describe(system)}: {invariant}: the witness schedule does not reach {cell} "
+                           "on the concrete model")  # fmt: skip
+
+
+def _move(system: System, state: tuple[int, ...], cpu: int, choice: bool, what: str) -> Move:
+    """The concrete move of `cpu` with TLB `choice` from `state` (the only one if it has
+    one); none: the solver's step is not one the concrete model can take (our bug)."""
+    moves = [m for m in system.moves(state) if m.cpu == cpu]
+    move = next((m for m in moves if m.choice == choice), moves[0] if len(moves) == 1 else None)
+    if move is None:
+        raise EncodingMismatch(f"{describe(system)}: {what} runs CPU{cpu}, which cannot move in the concrete model")
+    return move
+
+
 def decode(u: SmpUnrolling, model: z3.ModelRef, k: int) -> list[tuple[int, int, bool]]:
     """The schedule of the first k steps: (step index, cpu, choice), stutters skipped."""
     out = []
@@ -245,11 +284,7 @@ def replay(u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int) -> tuple
     state = system.initial()
     steps: list[Step] = []
     for t, cpu, choice in decode(u, model, k):
-        moves = [m for m in system.moves(state) if m.cpu == cpu]
-        move = next((m for m in moves if m.choice == choice), moves[0] if len(moves) == 1 else None)
-        if move is None:
-            raise EncodingMismatch(f"{describe(system)}: {invariant}: BMC step {t} runs CPU{cpu}, "
-                                   "which cannot move in the concrete model")  # fmt: skip
+        move = _move(system, state, cpu, choice, f"{invariant}: BMC step {t}")
         state = move.state
         steps.append(Step(move.cpu, move.step, move.choice, move.notes))
         solver_state = tuple(model.eval(u.states[t + 1][n], model_completion=True).as_signed_long() for n in names)

@@ -25,9 +25,10 @@ AnyJob = Job | OpsJob | SmpJob
 Progress = Callable[[int, int, str], None]  # (done, total, spec path)
 
 
-def spec_jobs(spec: Spec) -> list[AnyJob]:
+def spec_jobs(spec: Spec, witness: bool = True) -> list[AnyJob]:
     """One job per (config, invariant) of `spec`, in spec order: interleaving jobs for an
-    `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise."""
+    `[smp]` spec, BMC jobs for an operation spec, static jobs otherwise.  `witness` False:
+    operation proofs do not ask for their witness (`check --no-witness`)."""
     if spec.smp is not None:
         return [SmpJob(config, spec.scheme, spec.smp, inv, spec.timeout_ms, spec.invariants)
                 for config in spec.configs for inv in spec.invariants]  # fmt: skip
@@ -36,7 +37,7 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
                    ops.io_max or config.page_size, ops.io_align, ops.max_calls, unbounded=ops.unbounded,
-                   lemmas=ops.lemmas)
+                   lemmas=ops.lemmas, witness=witness)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip
@@ -83,13 +84,15 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
-def check_specs(specs: Sequence[Spec], workers: int = 1, progress: Progress | None = None) -> list[CheckResult]:
+def check_specs(
+    specs: Sequence[Spec], workers: int = 1, progress: Progress | None = None, witness: bool = True
+) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
     jobs run in that many processes; results and their order do not depend on it.
     `progress(done, total, spec path)` is called as jobs finish (done = 0: started).
     When the run is stopped (check/runctl.py) the `Interrupted` raised carries the
     results that had finished, in spec order, as `partial`."""
-    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
+    jobs = [(spec, job) for spec in specs for job in spec_jobs(spec, witness)]
     results: dict[int, CheckResult] = {}
     tick = progress or (lambda done, total, path: None)
     try:

@@ -18,6 +18,8 @@ from hvo_verify.model.policy import Hwpoison
 from hvo_verify.model.scheme import FolioKind, MemoryModel
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, FaultKind, KState, Outcome, Pool
+from hvo_verify.ops.table import OPS
+from hvo_verify.ops.trace import TraceStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class OpInvariant:
     kernel_ref: str
     # Concrete check after one step: None if it holds, else what went wrong.
     check: Callable[[Machine, KState, Outcome], str | None]
+    witness: str = ""  # WITNESSES id: the situation the invariant is about, reachable within the bound
 
 
 def raw_flag(m: Machine, state: KState, pfn: int) -> bool:
@@ -208,39 +211,174 @@ def check_restore_progress(m: Machine, before: KState, out: Outcome) -> str | No
     return None
 
 
+# -- witnesses: the situation each invariant is about, reachable within the bound -----------
+# A proof of an invariant means something only where its situation can happen: BMC asks
+# for the shortest run whose last step is the witness (check/bmc.py), replays it here
+# (the concrete predicate must hold at that step), and reports `unreached` when none
+# exists within the depth.  Each witness is a predicate of one step: (machine, state
+# before, the call, what it did).  The z3 twins are encode/invariants/reachable.py
+# WITNESSES (same ids).
+
+
+def ops_with_step(*names: str) -> frozenset[str]:
+    """The operations of ops/table.py that run one of the kernel functions `names`."""
+    return frozenset(op.name for op in OPS.values() if any(s.name in names for s in op.steps))
+
+
+GUP_OPS = frozenset({"get_user_pages_fast", "pin_user_pages_fast"})
+# The operations that read the struct page of their subpage argument (head + i): the
+# page-flags tests, compound_head() and _mapcount of memory_failure(), dissolve and the
+# page-flags operations; write_struct_page() only stores.  GUP reads the struct page of
+# its first page (pmd_page(orig) + idx, then page_folio()).
+SUBPAGE_READERS = frozenset(op.name for op in OPS.values() if any(a.name == "i" for a in op.args)) - {
+    "write_struct_page"
+}
+FREES_TO_BUDDY = ops_with_step("__free_pages")
+CLEARS_HUGETLB = frozenset(
+    op.name for op in OPS.values() for s in op.steps if any(a.hugetlb is False for a in s.outcomes)
+)
+
+
+def subpage_read(m: Machine, step: TraceStep) -> int | None:
+    """The subpage whose struct page `step` reads, or None (SUBPAGE_READERS, GUP_OPS)."""
+    args = dict(step.args)
+    if step.op in SUBPAGE_READERS:
+        return int(args["i"])
+    if step.op in GUP_OPS:
+        return int(args["offset"]) >> m.config.page_shift
+    return None
+
+
+def in_remapped_vpage(m: Machine, i: int) -> bool:
+    """Is the struct page head + i in a vmemmap page the scheme remaps (not private)?"""
+    k = (m.page(i) >> m.config.page_shift) - m.first_vpage
+    return 0 <= k < m.config.vmemmap_pages and k not in m.scheme.private
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    id: str
+    summary: str  # the situation, in kernel terms
+    kernel_ref: str
+    # Does this step reach the situation?  (machine, state before, the call, what it did)
+    check: Callable[[Machine, KState, TraceStep, Outcome], bool]
+
+
+def witness_dma_optimized(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op == "submit_bio" and before.optimized and out.fault is None
+
+
+def witness_tail_reference(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    i = subpage_read(m, step)
+    counts = step.op in GUP_OPS or step.op == "page_add_file_rmap"
+    return counts and before.optimized and i is not None and i > 0 and out.fault is None
+
+
+def witness_read_remapped(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    i = subpage_read(m, step)
+    return before.optimized and i is not None and in_remapped_vpage(m, i)
+
+
+def witness_store_optimized(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    stored = bool(out.writes) or (out.fault is not None and out.fault.kind is FaultKind.RO_WRITE)
+    no_read_fault = out.fault is None or out.fault.kind is FaultKind.RO_WRITE
+    return before.optimized and out.state.optimized and stored and no_read_fault
+
+
+def witness_mf_subpage(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op == "memory_failure" and before.optimized and int(dict(step.args)["i"]) > 0
+
+
+def witness_poisoned_freed(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op in FREES_TO_BUDDY and bool(before.injected)
+
+
+def witness_restore_optimized(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return out.restored and before.optimized
+
+
+def witness_restore_attempted(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return (out.restored or out.restore_refused) and before.optimized
+
+
+def witness_hugetlb_cleared(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op in CLEARS_HUGETLB and before.optimized and before.hugetlb
+
+
+def witness_optimize_called(m: Machine, before: KState, step: TraceStep, out: Outcome) -> bool:
+    return step.op == "hugetlb_vmemmap_optimize_folio" and not before.optimized
+
+
+WITNESSES: dict[str, Witness] = {
+    w.id: w
+    for w in (
+        Witness("dma-optimized", "a DMA completion into an optimized folio (submit_bio on pages GUP returned)",
+                "block/bio.c bio_add_page() (6.12 :1148), include/linux/bvec.h bvec_phys() (6.12 :290)",
+                witness_dma_optimized),
+        Witness("tail-reference", "a GUP or pin reference, or a mapcount, taken through a subpage other than the "
+                "head of an optimized folio", "mm/gup.c gup_fast_pmd_leaf(): page = pmd_page(orig) + idx (6.12 :3155); "
+                "try_grab_folio_fast() (6.12 :531); mm/rmap.c page_add_file_rmap() (6.1 :1291): the subpage's "
+                "_mapcount shares its word with _refcount", witness_tail_reference),
+        Witness("read-remapped", "a read of a struct page in a remapped vmemmap page (optimized folio)",
+                "mm/hugetlb_vmemmap.c vmemmap_remap_pte() (6.12 :202): every vmemmap page but the reserved "
+                "ones maps the shared frame", witness_read_remapped),
+        Witness("store-optimized", "a store to a struct page of an optimized folio",
+                "mm/hugetlb_vmemmap.c vmemmap_remap_pte() (6.12 :202): PAGE_KERNEL_RO", witness_store_optimized),
+        Witness("mf-subpage", "memory_failure() on a subpage (not the head) of an optimized folio",
+                "mm/memory-failure.c memory_failure() (6.12 :2254) -> try_memory_failure_hugetlb() (6.12 :2090)",
+                witness_mf_subpage),
+        Witness("poisoned-freed", "a folio memory_failure() hit handed toward the buddy allocator",
+                "mm/hugetlb.c __update_and_free_hugetlb_folio() (6.12 :1665): folio_clear_hugetlb_hwpoison(), "
+                "hugetlb_free_folio()", witness_poisoned_freed),
+        Witness("restore-optimized", "a successful restore of an optimized folio",
+                "mm/hugetlb_vmemmap.c __hugetlb_vmemmap_restore_folio() (6.12 :394) -> vmemmap_remap_alloc() "
+                "(6.12 :372)", witness_restore_optimized),
+        Witness("restore-attempted", "a restore of an optimized folio with pages in the allocator (it succeeds "
+                "or the gfp mask refuses them)", "mm/hugetlb_vmemmap.c vmemmap_remap_alloc() (6.12 :372); "
+                "alloc_vmemmap_page_list() gfp mask (bug B7)", witness_restore_attempted),
+        Witness("hugetlb-cleared", "the hugetlb flag of an optimized folio cleared or about to be (dissolve, "
+                "update_and_free_hugetlb_folio)", "mm/hugetlb.c remove_hugetlb_folio() (6.12 :1599), "
+                "__update_and_free_hugetlb_folio() __folio_clear_hugetlb() (6.12 :1703)", witness_hugetlb_cleared),
+        Witness("optimize-called", "HVO is asked to free the vmemmap frames of a folio (an optimize, which "
+                "frees them or is refused)", "mm/hugetlb_vmemmap.c vmemmap_remap_free() (6.12 :298); "
+                "vmemmap_should_optimize() refuses self-hosted vmemmap (6.1 :459, :529)", witness_optimize_called),
+    )
+}  # fmt: skip
+
+
 OP_INVARIANTS: dict[str, OpInvariant] = {
     inv.id: inv
     for inv in (
         OpInvariant("dma-exact", "DMA lands on the physical bytes behind the user's buffer",
-                    "include/linux/bvec.h bvec_phys(); page_to_phys() (reference 5.1, 5.2)", check_dma_exact),
+                    "include/linux/bvec.h bvec_phys(); page_to_phys() (reference 5.1, 5.2)", check_dma_exact, "dma-optimized"),
         OpInvariant("alias-write", "no store through a shared frame changes another struct page",
-                    "reference 5.2 design rule (1); 8.2 alias closure", check_alias_write),
+                    "reference 5.2 design rule (1); 8.2 alias closure", check_alias_write, "store-optimized"),
         OpInvariant("ro-write", "no store targets a read-only or unmapped vmemmap PTE (oops)",
                     "vmemmap_remap_pte() PAGE_KERNEL_RO; bugs B5, B8, B17 (reference 8.3)",
-                    _fault_check(FaultKind.RO_WRITE)),
+                    _fault_check(FaultKind.RO_WRITE), "store-optimized"),
         OpInvariant("read-fault", "no read of an unmapped vmemmap page (oops)",
-                    "reference 5.2: compound_head() must work through aliases", _fault_check(FaultKind.READ)),
+                    "reference 5.2: compound_head() must work through aliases", _fault_check(FaultKind.READ), "read-remapped"),
         OpInvariant("hwpoison-exact", "the poisoned pfns the kernel reports are exactly those injected",
                     "mm/memory-failure.c; is_raw_hwpoison_page_in_hugepage() (reference 4.3)",
-                    check_hwpoison_exact),
+                    check_hwpoison_exact, "mf-subpage"),
         OpInvariant("hwpoison-freed", "no poisoned pfn reaches the buddy free lists",
                     "folio_clear_hugetlb_hwpoison(); take_page_off_buddy() (reference 4.3, 4.4, B18)",
-                    check_hwpoison_freed),
+                    check_hwpoison_freed, "poisoned-freed"),
         OpInvariant("restore-identity", "after restore every struct page reads as in a never-optimized folio",
                     "mm/hugetlb_vmemmap.c vmemmap_restore_pte(), reset_struct_pages() (reference 8.7)",
-                    check_restore_identity),
+                    check_restore_identity, "restore-optimized"),
         OpInvariant("refcount", "GUP/pin references land on the folio; tails stay 0; pins balance",
                     "mm/gup.c try_grab_folio_fast(), gup_put_folio(); mm_types.h (reference 5.3, 8.9)",
-                    check_refcount),
+                    check_refcount, "tail-reference"),
         OpInvariant("only-hugetlb-optimized", "only hugetlb folios have an optimized vmemmap",
-                    "32c877191e02, d8f5f7e445f0 (bugs B5, B6; reference 8.5)", check_only_hugetlb_optimized),
+                    "32c877191e02, d8f5f7e445f0 (bugs B5, B6; reference 8.5)", check_only_hugetlb_optimized, "hugetlb-cleared"),
         OpInvariant("vmemmap-frame-freeable",
                     "every vmemmap frame HVO frees is an independently freeable order-0 page outside the memory "
                     "it describes",
                     "split_vmemmap_huge_pmd() split_page() (39d35edee453, B2); PageVmemmapSelfHosted "
-                    "(66361095129b, B4)", check_vmemmap_frame_freeable),
+                    "(66361095129b, B4)", check_vmemmap_frame_freeable, "optimize-called"),
         OpInvariant("restore-progress", "a restore fails only when no node has a page for it (the pool can shrink)",
-                    "alloc_vmemmap_page_list() gfp mask (Yuan Can, v6.6; bug B7)", check_restore_progress),
+                    "alloc_vmemmap_page_list() gfp mask (Yuan Can, v6.6; bug B7)", check_restore_progress, "restore-attempted"),
     )
 }  # fmt: skip
 

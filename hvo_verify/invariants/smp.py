@@ -18,6 +18,26 @@ class SmpInvariant:
     summary: str
     kernel_ref: str
 
+    @property
+    def witness(self) -> str:
+        """The event whose happening is this invariant's witness (ops/smp.py EVENT_OF):
+        a proof where it cannot happen is `unreached` (check/smp.py)."""
+        return smp.EVENT_OF[self.id]
+
+
+# What each event cell of ops/smp.py records: the situation an invariant is about.
+SMP_WITNESSES: dict[str, str] = {
+    "store": "a store to a struct page through the vmemmap",
+    "load": "a load from a vmemmap page",
+    "lock": "a CPU takes a lock (spin lock or rwsem read side)",
+    "set_pte": "a vmemmap PTE changes",
+    "populate": "a PMD split populates a PTE table",
+    "copy_flush": "a copied head vmemmap page reaches its TLB flush",
+    "sync": "a synchronize_rcu()",
+    "free": "a vmemmap frame is freed",
+    "claim": "a free folio is taken off the hstate free list",
+}
+
 
 SMP_INVARIANTS: dict[str, SmpInvariant] = {
     i.id: i
@@ -65,3 +85,4 @@ SMP_INVARIANTS: dict[str, SmpInvariant] = {
     )
 }  # fmt: skip
 assert set(SMP_INVARIANTS) == set(smp.INVARIANT_IDS)
+assert {inv.witness for inv in SMP_INVARIANTS.values()} == set(SMP_WITNESSES)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_enumerate import Step
+from hvo_verify.invariants.smp import SMP_WITNESSES
 from hvo_verify.report.wrap import text_width, wrap, wrap_lines
 from hvo_verify.verdict import Verdict
 
@@ -108,6 +109,17 @@ def explain_smp(title: Sequence[str], results: Sequence[CheckResult], width: int
             out += table
         elif res.verdict is Verdict.PROVED:
             out += [line for a in res.assumptions for line in wrap(f"  - {a}")]
+            out += smp_witness_lines(res)
         elif res.reason:
             out += wrap(f"  {res.reason}")
     return "\n".join(out) + "\n"
+
+
+def smp_witness_lines(res: CheckResult) -> list[str]:
+    """Under a proved interleaving check: its witness (the invariant's event) and the
+    schedule that reaches it, replayed (check/smp.py replay_witness())."""
+    if not res.witness_schedule:
+        return []
+    steps = " -> ".join(f"{res.cpus[s.cpu].split(':', 1)[0]}:{s.step}" for s in res.witness_schedule)
+    summary = SMP_WITNESSES.get(res.witness_id, res.witness_id)
+    return [*wrap(f"  witness: {summary}"), *wrap(f"  reached: {steps}")]

@@ -32,6 +32,7 @@ def verdict_table(results: Sequence[CheckResult], summary: Sequence[CheckResult]
                 row = f"  {res.config} {res.invariant} {res.verdict.value} {mark}"
             lines.append(row.rstrip())
             lines += _details(res, "      ")
+        lines += never_enabled_lines(group)
     counts, rest = summary_line(results if summary is None else summary).split("; ", 1)
     lines += [f"{counts}; {rest}"] if len(counts) + len(rest) + 2 <= text_width() else [f"{counts};", f"    {rest}"]
     return "\n".join(wrap_lines(lines, break_on_hyphens=False)) + "\n"
@@ -71,11 +72,23 @@ def _details(res: CheckResult, indent: str) -> list[str]:
         return [f"{indent}{res.reason}", *wrap(f"{indent}trace: {calls}")]
     if res.verdict is Verdict.UNKNOWN:
         return [f"{indent}{res.reason}"]
-    if res.verdict is Verdict.VACUOUS:
+    if res.verdict in (Verdict.VACUOUS, Verdict.UNREACHED):
         return wrap(f"{indent}{res.reason}")
     if res.verdict is Verdict.PROVED and (res.unbounded or res.lemmas):  # an unbounded proof was tried
         return wrap(f"{indent}{res.bound_text()}" + (f"; {res.reason}" if res.reason else ""), break_on_hyphens=False)
     return []
+
+
+def never_enabled_lines(group: Sequence[CheckResult]) -> list[str]:
+    """Per spec (and scheme of a sweep): the operations of its `run` that no step can
+    enable within its depth, where there are any (nothing: every operation can run)."""
+    lines: list[str] = []
+    for scheme in dict.fromkeys(r.scheme for r in group):
+        never = sorted({op for r in group if r.scheme == scheme for op in r.never_enabled})
+        if never:
+            label = f" ({scheme})" if group[0].sweep else ""
+            lines += wrap(f"  never enabled within the depth{label}: {', '.join(never)}")
+    return lines
 
 
 SWEEP_MARK = "!"  # after a verdict in a sweep table: it differs from its expectation
@@ -125,15 +138,18 @@ def sweep_table(results: Sequence[CheckResult]) -> list[str]:
             mark = f" MISMATCH (expected {_expected(res)})" if differs(res) else ""
             lines.append(f"  {res.scheme} {res.config} {res.invariant}: {res.verdict.value}{mark}")
             lines += details
-    return lines
+    return lines + never_enabled_lines(results)
+
+
+_RARE = (Verdict.VACUOUS, Verdict.UNREACHED)  # in the summary line only when some check has it
 
 
 def summary_line(results: Sequence[CheckResult]) -> str:
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
     differ = sum(1 for r in results if differs(r))
     specs = len({r.spec for r in results})
-    # `vacuous` only when some proof was: the line keeps its shape otherwise.
-    parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v is not Verdict.VACUOUS or counts[v])
+    # `vacuous` and `unreached` only when some proof was: the line keeps its shape otherwise.
+    parts = ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v not in _RARE or counts[v])
     explored = sum(1 for r in results if r.expected is None)
     more = f"; {explored} without [expect] (exploring)" if explored else ""
     return f"{len(results)} checks in {specs} specs: {parts}; {differ} differ from expectation{more}"

@@ -21,15 +21,16 @@ from collections.abc import Sequence
 from hvo_verify.check.explore import Exploration
 from hvo_verify.check.result import CheckResult
 from hvo_verify.errors import VmemmapFault
+from hvo_verify.invariants.reachable import WITNESSES
 from hvo_verify.invariants.replay import Replayed
 from hvo_verify.model.facts import FrameKind
 from hvo_verify.model.scheme import FolioKind
 from hvo_verify.model.vmemmap import Pte, VmemmapState
 from hvo_verify.ops.machine import Machine
 from hvo_verify.ops.state import USER_BASE, Io, KState, Pool
-from hvo_verify.ops.trace import Trace
+from hvo_verify.ops.trace import Trace, TraceStep
 from hvo_verify.report.text import diagram, explain_header
-from hvo_verify.report.wrap import text_width, wrap_lines
+from hvo_verify.report.wrap import text_width, wrap, wrap_lines
 from hvo_verify.specs.schema import Spec
 from hvo_verify.verdict import Verdict
 
@@ -224,6 +225,8 @@ def explain_ops(spec: Spec, results: Sequence[tuple[CheckResult, Sequence[Replay
             out += render_trace(res.trace, replayed, header=False).rstrip("\n").splitlines()
         elif res.reason:
             out.append(f"  {res.reason}")
+        if res.verdict is Verdict.PROVED:
+            out += witness_lines(res)
         out += induction_lines(res, "  ")
     return _finish(out)
 
@@ -238,6 +241,24 @@ def induction_lines(res: CheckResult, indent: str) -> list[str]:
         out.append(f"{indent}counterexample to induction (an arbitrary state the lemmas allow):")
         out += [f"{indent}  {line}" for line in res.cti]
     return out
+
+
+def witness_lines(res: CheckResult) -> list[str]:
+    """Under a proved operation check: the shortest run reaching its witness (what the
+    proof covered), or that the witness was not checked (`check --no-witness`)."""
+    if res.witness is None:
+        return []
+    summary = WITNESSES[res.witness_id].summary
+    calls = " -> ".join(witness_call(st) for st in res.witness.steps)
+    return [*wrap(f"  witness: {summary}", break_on_hyphens=False), *wrap(f"  reached: {calls}")]
+
+
+def witness_call(step: TraceStep) -> str:
+    """A step of a witness run, short: the operation, and its arguments' values (if any)."""
+    if not step.args:
+        return step.op
+    values = ", ".join(("true" if v else "false") if isinstance(v, bool) else f"{v:#x}" for _k, v in step.args)
+    return f"{step.op}({values})"
 
 
 def explore_report(
@@ -265,6 +286,8 @@ def explore_report(
         else:
             found = f"no violation in {exp.runs} runs ({exp.distinct} distinct sequences)"
         mark = "ok" if exp.as_expected else "MISMATCH"
+        if exp.no_verdict:  # a warning, not a verdict of exploration's own
+            mark = f"no verdict (warning: {exp.no_verdict})"
         out.append(f"{exp.config} {exp.invariant}: {found}; expected {expected}: {mark}")
         if exp.trace is not None and replayed is not None:
             out.append(f"shrunk trace ({len(exp.trace.steps)} steps), replayed on the concrete model:")

@@ -33,11 +33,12 @@ from typing import Any
 
 from hvo_verify.encode import readers as er
 from hvo_verify.encode.invariants.reachable import VIOLATIONS
+from hvo_verify.encode.invariants.reachable import WITNESSES as SYM_WITNESSES
 from hvo_verify.encode.invariants.static import BUILDERS, Query
 from hvo_verify.encode.memory import Page, SymMemory, Val
 from hvo_verify.encode.ops.step import SUBSYSTEMS as SYM_SUBSYSTEMS
 from hvo_verify.encode.ops.step import StepGen, Store, SymCpu
-from hvo_verify.encode.terms import FALSE
+from hvo_verify.encode.terms import FALSE, TRUE
 from hvo_verify.invariants.reachable import OP_INVARIANTS
 from hvo_verify.invariants.static import INVARIANTS
 from hvo_verify.model import readers as mr
@@ -414,7 +415,37 @@ EQUIVALENT: dict[str, str] = {
     "z3-only-gup-bvec-try-merge-page": _MERGE_EQUIVALENT,
 }
 
-CATALOGUE: tuple[Mutant, ...] = (*mm.MUTANTS, *ONE_LAYER)
+
+# -- witnesses (issue 13): a z3 witness condition that always holds, and one that never
+# does.  The first claims a situation the kernel cannot reach at that step: the witness
+# run does not replay (the concrete predicate fails), a "replay" kill.  The second makes
+# every proof of its invariant `unreached`: a verdict kill.  Not in `mirrored()` (the
+# witnesses are not kernel rules), so written here, z3 side only.
+def _witness_always(wid: str) -> list[Patch]:
+    def symbolic(u: Any, st: Any) -> Any:
+        return TRUE
+
+    return everywhere(SYM_WITNESSES[wid], symbolic)
+
+
+def _witness_never(wid: str) -> list[Patch]:
+    def symbolic(u: Any, st: Any) -> Any:
+        return FALSE
+
+    return everywhere(SYM_WITNESSES[wid], symbolic)
+
+
+_UNREACHED_SPEC = "must-catch/unreached-dma-depth-2.toml"
+WITNESS_MUTANTS: tuple[Mutant, ...] = (
+    Mutant("z3-only-witness-always", "the dma-exact witness (submit_bio() into an optimized folio) holds at every "
+           "step [z3 encoding only]", (f"{_UNREACHED_SPEC}:dma-exact",),
+           functools.partial(_witness_always, "dma-optimized"), "z3"),
+    Mutant("z3-only-witness-never", "the ro-write witness (a store to a struct page of an optimized folio, "
+           "alloc_hugetlb_folio() folio_ref_unfreeze()) never holds [z3 encoding only]", (f"{_UNREACHED_SPEC}:ro-write",),
+           functools.partial(_witness_never, "store-optimized"), "z3"),
+)  # fmt: skip
+
+CATALOGUE: tuple[Mutant, ...] = (*mm.MUTANTS, *ONE_LAYER, *WITNESS_MUTANTS)
 
 
 def comparison_specs(mutant: Mutant) -> Sequence[str]:

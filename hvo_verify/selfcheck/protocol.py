@@ -147,7 +147,7 @@ def run_interleavings(spec_paths: Sequence[str], jobs: int = 2, suite: Sequence[
             for inv in spec.invariants:
                 r = by_key[(spec.path, spec.scheme.name, config.id, inv)]
                 want = Verdict.VIOLATED if inv in e.violations else Verdict.PROVED
-                got = r.verdict if r.verdict is not Verdict.VACUOUS else Verdict.PROVED
+                got = r.verdict if r.verdict not in (Verdict.VACUOUS, Verdict.UNREACHED) else Verdict.PROVED
                 compared += 1
                 if got is not want:
                     failures.append(f"{spec.unit} {config.id} {inv}: BMC {r.verdict.value}, enumeration {want.value}")

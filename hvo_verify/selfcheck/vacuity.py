@@ -11,7 +11,12 @@ suite's proofs (each one's assumptions were found satisfiable, or it would not b
   must come back `vacuous`, never `proved`;
 * a spec whose assumptions are contradictory as written: an `[ops]` spec whose `run`
   list has no operation a free HugeTLB folio allows (`folio_put` alone), so the
-  unrolling admits no trace at all.
+  unrolling admits no trace at all;
+* unreached canaries (issue 13): proofs whose assumptions are satisfiable but whose
+  witness cannot happen must come back `unreached`, one per way a spec can miss it: a
+  depth too shallow for willy's DMA (alloc, pin and submit_bio on an optimized folio
+  need four operations; depth 3), and a `run` without the operation the witness needs
+  (no `submit_bio`); the same spec at depth 4 with `submit_bio` is the control, proved.
 """
 
 from __future__ import annotations
@@ -64,6 +69,25 @@ default = "vacuous"
 
 CONTRADICTIONS = ("odd-head-pfn", "user-vmemmap")
 
+# willy's fifth-page DMA (objections/gup-fifth-page.toml) under v6.2, dma-exact only.
+DMA_CANARY = """title = "self-check: unreached canary ({what})"
+source = "hvo-verify selfcheck"
+scheme = "v6.2"
+configs = ["x86-64/4K/2M"]
+invariants = ["dma-exact"]
+[ops]
+run = [{run}]
+depth = {depth}
+[expect]
+default = "{verdict}"
+"""
+_GUP = '"hugetlb_vmemmap_optimize_folio", "alloc_hugetlb_folio", "pin_user_pages_fast"'
+UNREACHED_CANARIES = (
+    ("too shallow: depth 3", f'{_GUP}, "submit_bio"', 3, Verdict.UNREACHED),
+    ("without the operation: no submit_bio", f'{_GUP}, "unpin_user_pages_dirty_lock"', 4, Verdict.UNREACHED),
+    ("control: depth 4 with submit_bio", f'{_GUP}, "submit_bio"', 4, Verdict.PROVED),
+)
+
 
 def canaries() -> tuple[list[tuple[str, CheckResult, Verdict]], float]:
     """(what, result, the verdict it must have) for every canary run; and solver seconds."""
@@ -77,6 +101,10 @@ def canaries() -> tuple[list[tuple[str, CheckResult, Verdict]], float]:
             out.append((f"{name} canary + {extra}", res, Verdict.VACUOUS))
     for res in check_specs([parse_spec(VACUOUS_SPEC, "<run = [folio_put]>")]):
         out.append((f"spec with run = [folio_put]: {res.invariant}", res, Verdict.VACUOUS))
+    for what, run, depth, verdict in UNREACHED_CANARIES:
+        text = DMA_CANARY.format(what=what, run=run, depth=depth, verdict=verdict.value)
+        for res in check_specs([parse_spec(text, f"<{what}>")]):
+            out.append((f"dma-exact canary, {what}", res, verdict))
     return out, sum(r.solver_seconds for _w, r, _v in out)
 
 
@@ -88,14 +116,19 @@ def run_vacuity(spec_paths: Sequence[str], jobs: int = 2, results: Sequence[Chec
     proved = sum(r.verdict is Verdict.PROVED for r in results)
     vacuous = [r for r in results if r.verdict is Verdict.VACUOUS]
     failures += [f"{r.spec} {r.config} {r.invariant}: vacuous ({r.reason})" for r in vacuous if not r.as_expected]
+    unreached = [r for r in results if r.verdict is Verdict.UNREACHED]
+    failures += [f"{r.spec} {r.config} {r.invariant}: unreached ({r.reason})" for r in unreached if not r.as_expected]
     runs, _seconds = canaries()
     details: list[tuple[str, str]] = []
-    must_vacuous = caught = must_prove = proved_canaries = 0
+    must_vacuous = caught = must_prove = proved_canaries = must_unreach = unreach_caught = 0
     for what, res, want in runs:
         details.append((what, res.verdict.value))
         if want is Verdict.VACUOUS:
             must_vacuous += 1
             caught += res.verdict is Verdict.VACUOUS
+        elif want is Verdict.UNREACHED:
+            must_unreach += 1
+            unreach_caught += res.verdict is Verdict.UNREACHED
         else:
             must_prove += 1
             proved_canaries += res.verdict is Verdict.PROVED
@@ -107,6 +140,8 @@ def run_vacuity(spec_paths: Sequence[str], jobs: int = 2, results: Sequence[Chec
         ("proofs, assumptions satisfiable", proved),
         ("vacuous in the suite", f"{len(vacuous)} ({sum(not r.as_expected for r in vacuous)} unexpected)"),
         ("contradictory canaries reported vacuous", f"{caught}/{must_vacuous}"),
+        ("unreached in the suite", f"{len(unreached)} ({sum(not r.as_expected for r in unreached)} unexpected)"),
+        ("canaries whose witness cannot happen reported unreached", f"{unreach_caught}/{must_unreach}"),
         ("canaries proved as written", f"{proved_canaries}/{must_prove}"),
     )
     return Section(NAME, not failures, figures, tuple(failures), tuple(details))

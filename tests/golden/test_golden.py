@@ -48,6 +48,16 @@ CASES: dict[str, list[str]] = {
     "check-sweep-eras": ["check", SWEEP, "--jobs", "1"],
     "check-sweep-eras.json": ["check", SWEEP, "--jobs", "1", "--format", "json"],
     "explain-sweep-eras-v5.18": ["explain", SWEEP, "--scheme", "v5.18", "--config", "x86-64/4K/2M@56"],
+    # issue 13: three proofs unreached at depth 2, one proved with the run that reaches its witness
+    "explain-unreached-dma-depth-2": ["explain", "specs/must-catch/unreached-dma-depth-2.toml"],
+    "check-unreached-dma-depth-2.json": [
+        "check",
+        "specs/must-catch/unreached-dma-depth-2.toml",
+        "--jobs",
+        "1",
+        "--format",
+        "json",
+    ],
 }
 
 # Cases whose current output is wrong: never written as golden until the bug is fixed.

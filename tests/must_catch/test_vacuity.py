@@ -63,9 +63,10 @@ def test_vacuous_is_reported_and_differs_from_proved(tmp_path: pathlib.Path) -> 
     out, err = io.StringIO(), io.StringIO()
     assert cli.run(["check", str(spec)], out, err) == cli.EXIT_DIFFER
     table = out.getvalue()
-    assert "vacuous         MISMATCH (expected proved)" in table
-    assert "the assumptions are contradictory" in table
-    assert table.splitlines()[-1].endswith("0 not-applicable, 2 vacuous; 2 differ from expectation")
+    flat = " ".join(table.split())  # rows and the summary wrap at 80 columns
+    assert "vacuous MISMATCH (expected proved)" in flat
+    assert "the assumptions are contradictory" in flat
+    assert flat.endswith("0 not-applicable, 2 vacuous; 2 differ from expectation")
     out = io.StringIO()
     assert cli.run(["check", str(spec), "--format", "json"], out, err) == cli.EXIT_DIFFER
     [first, _] = json.loads(out.getvalue())["results"]
@@ -83,4 +84,25 @@ def test_the_selfcheck_section_fires_on_its_canaries() -> None:
     assert section.ok, section.failures
     figures = dict(section.figures)
     assert figures["contradictory canaries reported vacuous"] == "6/6"
-    assert figures["canaries proved as written"] == "2/2"
+    assert figures["canaries proved as written"] == "3/3"  # with the unreached canaries' control
+    assert figures["canaries whose witness cannot happen reported unreached"] == "2/2"
+
+
+def test_an_unreached_canary_that_is_proved_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section can fail: with every z3 witness always true (and the concrete check
+    agreeing), the too-shallow canary is `proved`, which the section reports."""
+    from hvo_verify.check.bmc import UNROLLINGS
+    from hvo_verify.encode.invariants import reachable as sym
+    from hvo_verify.encode.terms import TRUE
+    from hvo_verify.invariants import reachable as concrete
+    from hvo_verify.selfcheck import vacuity
+
+    monkeypatch.setattr(vacuity, "UNREACHED_CANARIES", vacuity.UNREACHED_CANARIES[:1])
+    monkeypatch.setitem(sym.WITNESSES, "dma-optimized", lambda u, st: TRUE)
+    always = dataclasses.replace(concrete.WITNESSES["dma-optimized"], check=lambda m, before, step, out: True)
+    monkeypatch.setitem(concrete.WITNESSES, "dma-optimized", always)
+    UNROLLINGS.clear()
+    section = run_vacuity([], results=[])
+    UNROLLINGS.clear()
+    assert not section.ok
+    assert any("too shallow" in f and "proved, expected unreached" in f for f in section.failures), section.failures

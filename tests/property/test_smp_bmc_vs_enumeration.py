@@ -79,9 +79,12 @@ def test_bmc_verdicts_are_the_enumeration_verdicts(era: str, name: str) -> None:
             assert len(r.schedule) == len(found.violations[r.invariant]), r.invariant  # both the shortest
             assert replays(system, r.invariant, r.schedule), r.invariant
             continue
-        exercised = found.completes and EVENT_OF[r.invariant] in found.events
-        assert r.verdict is (Verdict.PROVED if exercised else Verdict.VACUOUS), (r.invariant, r.verdict, r.reason)
+        event = EVENT_OF[r.invariant] in found.events
+        want = Verdict.VACUOUS if not found.completes else Verdict.PROVED if event else Verdict.UNREACHED
+        assert r.verdict is want, (r.invariant, r.verdict, r.reason)
         assert not r.schedule
+        # a proof carries its witness schedule, replayed up to the event (check/smp.py replay_witness())
+        assert bool(r.witness_schedule) is (want is Verdict.PROVED), r.invariant
 
 
 def test_a_schedule_that_does_not_break_the_invariant_does_not_replay() -> None:

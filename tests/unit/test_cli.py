@@ -93,15 +93,29 @@ def test_differ_wins_over_unknown() -> None:
 
 
 def test_outcome_severity_order() -> None:
-    """A run ends as its worst check: as expected < unknown < differs < error, with the
-    documented exit codes 0, 3, 1, 2."""
-    assert sorted(Outcome, reverse=True) == [Outcome.ERROR, Outcome.DIFFERS, Outcome.UNKNOWN, Outcome.AS_EXPECTED]
-    assert [o.exit_code for o in Outcome] == [0, 3, 1, 2]
+    """A run ends as its worst check: as expected < unreached < unknown < differs <
+    error, with the documented exit codes 0, 4, 3, 1, 2."""
+    assert sorted(Outcome, reverse=True) == [
+        Outcome.ERROR, Outcome.DIFFERS, Outcome.UNKNOWN, Outcome.UNREACHED, Outcome.AS_EXPECTED
+    ]  # fmt: skip
+    assert [o.exit_code for o in Outcome] == [0, 4, 3, 1, 2]
     assert Outcome.of(Verdict.UNKNOWN, Verdict.UNKNOWN) is Outcome.AS_EXPECTED
     assert Outcome.of(Verdict.UNKNOWN, Verdict.PROVED) is Outcome.UNKNOWN
     # no [expect] (exploring): the verdict on its own (tests/unit/test_workflow.py)
     assert Outcome.of(Verdict.PROVED, None) is Outcome.AS_EXPECTED
     assert Outcome.of(Verdict.VIOLATED, None) is Outcome.DIFFERS
+    assert Outcome.of(Verdict.UNREACHED, Verdict.PROVED) is Outcome.UNREACHED
+    assert Outcome.of(Verdict.UNREACHED, Verdict.UNREACHED) is Outcome.AS_EXPECTED
+    assert Outcome.of(Verdict.PROVED, Verdict.UNREACHED) is Outcome.DIFFERS
+
+
+def test_unreached_exits_4_unless_something_is_worse() -> None:
+    unreached = _result(Verdict.UNREACHED, Verdict.PROVED)
+    unknown = _result(Verdict.UNKNOWN, Verdict.PROVED)
+    ok = _result(Verdict.PROVED, Verdict.PROVED)
+    assert cli.exit_code([ok, unreached]) == 4
+    assert cli.exit_code([unreached, unknown]) == 3
+    assert "4  some proof is unreached" in cli.exit_codes_text("check")
 
 
 # ---------------------------------------------------------------- 2: one line

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The invariants over reachable states as z3 terms, per step of an Unrolling (mirror of
-hvo_verify/invariants/reachable.py: same ids, same meaning; witnesses are fresh variables)."""
+hvo_verify/invariants/reachable.py: same ids, same meaning; witnesses are fresh variables),
+and the witness of each (WITNESSES: the situation it is about, at one step)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hvo_verify.encode.ops.state import POOL, SymKState, listed
 from hvo_verify.encode.ops.step import Step
 from hvo_verify.encode.ops.unroll import Unrolling
 from hvo_verify.encode.terms import BITS, FALSE, TRUE, B
-from hvo_verify.invariants.reachable import FAULT_INVARIANTS
+from hvo_verify.invariants.reachable import CLEARS_HUGETLB, FAULT_INVARIANTS, FREES_TO_BUDDY, GUP_OPS, SUBPAGE_READERS
 from hvo_verify.model import facts
 from hvo_verify.model.facts import WORD
 from hvo_verify.model.policy import Hwpoison
@@ -183,3 +184,89 @@ def violation_at(u: Unrolling, inv: str, t: int) -> B:
     clean = TRUE if inv in FAULT_INVARIANTS else z3.Not(st.fault)
     with u.at_level(st.level):
         return z3.And(st.alive, st.enabled, clean, VIOLATIONS[inv](u, st))
+
+
+# -- witnesses (invariants/reachable.py WITNESSES, same ids) -----------------------------------
+
+
+def _is_op(st: Step, names: frozenset[str]) -> B:
+    """Step t runs one of `names` (only the operations possible there are encoded)."""
+    return z3.Or([sel for name, sel in st.is_op.items() if name in names] or [FALSE])
+
+
+def subpage_read(u: Unrolling, st: Step) -> tuple[B, z3.BitVecRef]:
+    """(the step reads a subpage's struct page, that subpage): SUBPAGE_READERS read head+i,
+    GUP_OPS the struct page of the buffer's first page."""
+    reads = z3.Or(_is_op(st, SUBPAGE_READERS), _is_op(st, GUP_OPS))
+    i = z3.If(_is_op(st, GUP_OPS), z3.LShR(st.args["offset"], u.shift), st.args["i"])
+    return reads, i
+
+
+def in_remapped_vpage(u: Unrolling, i: z3.BitVecRef) -> B:
+    return u.remapped(z3.LShR(u.page(i), u.shift) - u.first)
+
+
+def witness_dma_optimized(u: Unrolling, st: Step) -> B:
+    return z3.And(_is_op(st, frozenset({"submit_bio"})), st.before.optimized, z3.Not(st.fault))
+
+
+def witness_tail_reference(u: Unrolling, st: Step) -> B:
+    _reads, i = subpage_read(u, st)
+    counts = _is_op(st, GUP_OPS | {"page_add_file_rmap"})
+    return z3.And(counts, st.before.optimized, z3.UGT(i, 0), z3.Not(st.fault))
+
+
+def witness_read_remapped(u: Unrolling, st: Step) -> B:
+    reads, i = subpage_read(u, st)
+    return z3.And(reads, st.before.optimized, in_remapped_vpage(u, i))
+
+
+def witness_store_optimized(u: Unrolling, st: Step) -> B:
+    stored = z3.Or([ev.active for ev, _old, _k in st.stores] or [FALSE])
+    return z3.And(st.before.optimized, st.after.optimized, stored, z3.Not(st.read_fault))
+
+
+def witness_mf_subpage(u: Unrolling, st: Step) -> B:
+    return z3.And(_is_op(st, frozenset({"memory_failure"})), st.before.optimized, z3.UGT(st.args["i"], 0))
+
+
+def witness_poisoned_freed(u: Unrolling, st: Step) -> B:
+    injected = z3.Or([valid for valid, _i in st.before.injected] or [FALSE])
+    return z3.And(_is_op(st, FREES_TO_BUDDY), injected)
+
+
+def witness_restore_optimized(u: Unrolling, st: Step) -> B:
+    return z3.And(st.restored, st.before.optimized)
+
+
+def witness_restore_attempted(u: Unrolling, st: Step) -> B:
+    return z3.And(z3.Or(st.restored, st.restore_refused), st.before.optimized)
+
+
+def witness_hugetlb_cleared(u: Unrolling, st: Step) -> B:
+    return z3.And(_is_op(st, CLEARS_HUGETLB), st.before.optimized, st.before.hugetlb)
+
+
+def witness_optimize_called(u: Unrolling, st: Step) -> B:
+    return z3.And(_is_op(st, frozenset({"hugetlb_vmemmap_optimize_folio"})), z3.Not(st.before.optimized))
+
+
+WITNESSES: dict[str, Callable[[Unrolling, Step], B]] = {
+    "dma-optimized": witness_dma_optimized,
+    "tail-reference": witness_tail_reference,
+    "read-remapped": witness_read_remapped,
+    "store-optimized": witness_store_optimized,
+    "mf-subpage": witness_mf_subpage,
+    "poisoned-freed": witness_poisoned_freed,
+    "restore-optimized": witness_restore_optimized,
+    "restore-attempted": witness_restore_attempted,
+    "hugetlb-cleared": witness_hugetlb_cleared,
+    "optimize-called": witness_optimize_called,
+}
+
+
+def witness_at(u: Unrolling, wid: str, t: int) -> B:
+    """The trace of steps 1..t is possible and step t reaches witness `wid`."""
+    st = u.steps[t - 1]
+    with u.at_level(st.level):
+        return z3.And(st.alive, st.enabled, WITNESSES[wid](u, st))
