@@ -4,6 +4,7 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ class OpsJob:
     io_align: int = 512
     max_calls: tuple[tuple[str, int], ...] = ()
     extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
+    budget_s: float = 0.0  # check/cost.py: wall seconds per check; unspent seconds pass to the next (0: none)
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -80,16 +82,27 @@ class UnrollingCache:
 
     key: OpsJob | None = None
     entry: tuple[Machine, Unrolling, _Satisfiable] | None = None
+    started: float = 0.0  # when this run of the spec's invariants began (the budget's clock)
+    ran: set[str] = dataclasses.field(default_factory=set)  # invariants run since `started`
 
     def get(self, job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
         key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
+        if self.entry is None or self.key != key or job.invariant in self.ran:  # a new run: restart the clock
+            self.started, self.ran = time.perf_counter(), set()
         if self.entry is None or self.key != key:
             machine = machine_for(job)
             self.key, self.entry = key, (machine, Unrolling(machine, job.alphabet, job.depth, job.max_calls), {})
+        self.ran.add(job.invariant)
         return self.entry
 
+    def deadline(self, job: OpsJob) -> float | None:
+        """When `job`'s budget runs out (perf_counter), or None: the n-th check of a
+        spec and config ends n budgets after the first began (what one leaves, the
+        next may use)."""
+        return self.started + job.budget_s * len(self.ran) if job.budget_s else None
+
     def clear(self) -> None:
-        self.key, self.entry = None, None
+        self.key, self.entry, self.ran = None, None, set()
 
 
 UNROLLINGS = UnrollingCache()
@@ -101,6 +114,10 @@ def run_ops(job: OpsJob) -> CheckResult:
     if reason:
         return CheckResult("", cfg.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=reason)
     machine, u, satisfiable = UNROLLINGS.get(job)
+    deadline = UNROLLINGS.deadline(job)
+    if deadline is not None and time.perf_counter() >= deadline:
+        return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, assumptions(job, machine),
+                           reason=_spent(job))  # fmt: skip
     violations = [violation_at(u, job.invariant, t) for t in range(1, job.depth + 1)]
     extras = [(EXTRA_ASSUMPTIONS[name][0], EXTRA_ASSUMPTIONS[name][1](u.sym)) for name in job.extra_assumptions]
     base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]
@@ -109,20 +126,24 @@ def run_ops(job: OpsJob) -> CheckResult:
     def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
         # A fresh solver per query: push/pop would switch z3 to its incremental mode,
         # which skips the preprocessing these formulas need (10x slower).
-        solver = new_solver(job.timeout_ms)
+        timeout_ms = _timeout_ms(job, deadline)
+        solver = new_solver(timeout_ms)
+        if not timeout_ms:
+            return Status.UNKNOWN, _spent(job), 0.0, solver
         solver.add(*base, goal)
         return (*solve(solver), solver)
 
     status, why, seconds, solver = query(z3.Or(violations))
     if status is Status.UNSAT:
         # Earned only if the assumptions and the unrolling admit some run (else nothing was checked).
-        vacuity, why, core, took = _assumptions_sat(job, texts, u, extras, satisfiable)
+        timed = dataclasses.replace(job, timeout_ms=_timeout_ms(job, deadline) or 1)
+        vacuity, why, core, took = _assumptions_sat(timed, texts, u, extras, satisfiable)
         verdict, reason = vacuity_verdict(vacuity, why, core)
         return CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
                            solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2)  # fmt: skip
     if status is Status.UNKNOWN:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
-                           reason=f"solver: {why}", solver_seconds=seconds, queries=1)  # fmt: skip
+                           reason=_unknown(job, deadline, why), solver_seconds=seconds, queries=1)  # fmt: skip
     queries = 1
     for t in range(1, job.depth + 1):  # the shortest trace
         status, _why, took, solver = query(violations[t - 1])
@@ -132,7 +153,7 @@ def run_ops(job: OpsJob) -> CheckResult:
             break
     if status is not Status.SAT:  # the disjunction was sat: a per-length query timed out
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
-                           reason="solver: timeout while shortening the trace", solver_seconds=seconds,
+                           reason=_unknown(job, deadline, "timeout while shortening the trace"), solver_seconds=seconds,
                            queries=queries)  # fmt: skip
     model, extra_seconds, extra_queries = _canonical(job, u, query, violations[t - 1], solver.model(), t)
     seconds += extra_seconds
@@ -149,6 +170,23 @@ def run_ops(job: OpsJob) -> CheckResult:
         )
     return CheckResult("", cfg.id, job.invariant, Verdict.VIOLATED, None, texts, trace=trace,
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
+
+
+def _timeout_ms(job: OpsJob, deadline: float | None) -> int:
+    """The query timeout: the spec's, or less where the budget ends sooner (0: spent)."""
+    if deadline is None:
+        return job.timeout_ms
+    left = int((deadline - time.perf_counter()) * 1000)
+    return max(0, min(job.timeout_ms, left))
+
+
+def _unknown(job: OpsJob, deadline: float | None, why: str) -> str:
+    return _spent(job) if deadline is not None and time.perf_counter() >= deadline else f"solver: {why}"
+
+
+def _spent(job: OpsJob) -> str:
+    return (f"cost budget spent ({job.budget_s:.0f} s per check, check/cost.py): "
+            "lower ops.depth, list fewer operations in ops.run or bound them with ops.max_calls")  # fmt: skip
 
 
 def _assumptions_sat(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.cost import BUDGET_S, estimate, refuse_costly
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
@@ -30,9 +31,11 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
                 for config in spec.configs for inv in spec.invariants]  # fmt: skip
     if spec.ops is not None:
         ops = spec.ops
+        # a spec estimated over BUDGET_S shares that much wall time among its checks (check/cost.py)
+        budget = BUDGET_S / (len(spec.configs) * len(spec.invariants)) if estimate(spec).budgeted else 0.0
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
-                   ops.io_max or config.page_size, ops.io_align, ops.max_calls)
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls, budget_s=budget)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip
@@ -79,6 +82,7 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
 def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
     jobs run in that many processes; results and their order do not depend on it."""
+    refuse_costly(specs)  # before any work: a one-line SpecError with the estimate and the knobs
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("fork")
