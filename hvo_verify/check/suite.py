@@ -31,7 +31,7 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
                 for config in spec.configs for inv in spec.invariants]  # fmt: skip
     if spec.ops is not None:
         ops = spec.ops
-        # a spec estimated over BUDGET_S shares that much wall time among its checks (check/cost.py)
+        # a spec estimated over TARGET_S shares BUDGET_S of wall time among its checks (check/cost.py)
         budget = BUDGET_S / (len(spec.configs) * len(spec.invariants)) if estimate(spec).budgeted else 0.0
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
