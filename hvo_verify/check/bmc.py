@@ -130,10 +130,11 @@ def run_ops(job: OpsJob) -> CheckResult:
     base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]
     texts = assumptions(job, machine) + tuple(text for text, _expr in extras)
 
-    def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
+    def query(goal: z3.BoolRef, cap_ms: int = 0) -> tuple[Status, str, float, z3.Solver]:
         # A fresh solver per query: push/pop would switch z3 to its incremental mode,
         # which skips the preprocessing these formulas need (10x slower).
         timeout_ms = _timeout_ms(job, deadline)
+        timeout_ms = min(timeout_ms, cap_ms) if cap_ms and timeout_ms else timeout_ms
         solver = new_solver(timeout_ms)
         if not timeout_ms:
             return Status.UNKNOWN, _spent(job), 0.0, solver
@@ -184,12 +185,18 @@ def run_ops(job: OpsJob) -> CheckResult:
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
 
 
+# The joint query's own timeout (or the spec's, if shorter): when the disjunction is hard
+# the checks are asked alone, as without it, having lost at most this much.
+JOINT_TIMEOUT_MS = 10_000
+
+
 def _joint(job: OpsJob, u: Unrolling, query: Any) -> tuple[dict[str, Status], float, int]:
     """The shared solver work of a spec's invariants on one unrolling (once per unrolling
     and extra assumptions): one query for the disjunction of every pending invariant's
     violations; unsat proves them all; sat shows, in its model, some invariants violated
     (their own violation holds there), which leave the pending set, and the rest is asked
-    again.  An unknown answer stops it: the rest are asked alone, as without it.  Returns
+    again.  An unknown answer (JOINT_TIMEOUT_MS) stops it: the rest are asked alone, as
+    without it.  Returns
     the answers, and the seconds and queries spent by this call (0 when cached)."""
     if len(job.siblings) < 2 or job.invariant not in job.siblings:
         return {}, 0.0, 0
@@ -201,7 +208,7 @@ def _joint(job: OpsJob, u: Unrolling, query: Any) -> tuple[dict[str, Status], fl
     violated = {inv: z3.Or([violation_at(u, inv, t) for t in range(1, job.depth + 1)]) for inv in job.siblings}
     pending = list(job.siblings)
     while len(pending) > 1:
-        status, _why, took, solver = query(z3.Or([violated[inv] for inv in pending]))
+        status, _why, took, solver = query(z3.Or([violated[inv] for inv in pending]), JOINT_TIMEOUT_MS)
         seconds += took
         queries += 1
         if status is Status.UNSAT:
