@@ -42,7 +42,6 @@ class OpsJob:
     max_calls: tuple[tuple[str, int], ...] = ()
     extra_assumptions: tuple[str, ...] = ()  # self-check only: names from encode.canaries.EXTRA_ASSUMPTIONS
     budget_s: float = 0.0  # check/cost.py: wall seconds per check; unspent seconds pass to the next (0: none)
-    siblings: tuple[str, ...] = ()  # every invariant the spec checks on this config: one joint query first
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -68,10 +67,6 @@ def assumptions(job: OpsJob, machine: Machine) -> tuple[str, ...]:
     return tuple(texts)
 
 
-# The joint answers of a spec's invariants on one unrolling, by extra assumptions:
-# UNSAT (no run violates it up to the depth) or SAT (some run does); absent: ask alone.
-_Joint = dict[tuple[str, ...], dict[str, Status]]
-
 # The satisfiability of an unrolling's assumptions by (extra assumptions, number of
 # auxiliary definitions: that list only grows, so equal lengths are equal lists).
 _Satisfiable = dict[tuple[tuple[str, ...], int], tuple[Status, tuple[str, ...]]]
@@ -89,7 +84,6 @@ class UnrollingCache:
     entry: tuple[Machine, Unrolling, _Satisfiable] | None = None
     started: float = 0.0  # when this run of the spec's invariants began (the budget's clock)
     ran: set[str] = dataclasses.field(default_factory=set)  # invariants run since `started`
-    joint: _Joint = dataclasses.field(default_factory=dict)
 
     def get(self, job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
         key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=())
@@ -98,7 +92,6 @@ class UnrollingCache:
         if self.entry is None or self.key != key:
             machine = machine_for(job)
             self.key, self.entry = key, (machine, Unrolling(machine, job.alphabet, job.depth, job.max_calls), {})
-            self.joint = {}
         self.ran.add(job.invariant)
         return self.entry
 
@@ -109,7 +102,7 @@ class UnrollingCache:
         return self.started + job.budget_s * len(self.ran) if job.budget_s else None
 
     def clear(self) -> None:
-        self.key, self.entry, self.ran, self.joint = None, None, set(), {}
+        self.key, self.entry, self.ran = None, None, set()
 
 
 UNROLLINGS = UnrollingCache()
@@ -130,37 +123,31 @@ def run_ops(job: OpsJob) -> CheckResult:
     base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]
     texts = assumptions(job, machine) + tuple(text for text, _expr in extras)
 
-    def query(goal: z3.BoolRef, cap_ms: int = 0) -> tuple[Status, str, float, z3.Solver]:
+    def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
         # A fresh solver per query: push/pop would switch z3 to its incremental mode,
         # which skips the preprocessing these formulas need (10x slower).
         timeout_ms = _timeout_ms(job, deadline)
-        timeout_ms = min(timeout_ms, cap_ms) if cap_ms and timeout_ms else timeout_ms
         solver = new_solver(timeout_ms)
         if not timeout_ms:
             return Status.UNKNOWN, _spent(job), 0.0, solver
         solver.add(*base, goal)
         return (*solve(solver), solver)
 
-    joint, seconds, queries = _joint(job, u, query)
-    if job.invariant in joint:  # unsat: proved up to the depth; sat: straight to the shortest trace
-        status, why = joint[job.invariant], ""
-    else:
-        status, why, asked, _solver = query(z3.Or(violations))
-        seconds += asked
-        queries += 1
+    status, why, seconds, solver = query(z3.Or(violations))
     if status is Status.UNSAT:
         # Earned only if the assumptions and the unrolling admit some run (else nothing was checked).
         timed = dataclasses.replace(job, timeout_ms=_timeout_ms(job, deadline) or 1)
         vacuity, why, core, took = _assumptions_sat(timed, texts, u, extras, satisfiable)
         verdict, reason = vacuity_verdict(vacuity, why, core)
         return CheckResult("", cfg.id, job.invariant, verdict, None, texts, reason=reason,
-                           solver_seconds=seconds + (took or 0.0), queries=queries + (took is not None))  # fmt: skip
+                           solver_seconds=seconds + (took or 0.0), queries=1 if took is None else 2)  # fmt: skip
     if status is Status.UNKNOWN:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
-                           reason=_unknown(job, deadline, why), solver_seconds=seconds, queries=queries)  # fmt: skip
+                           reason=_unknown(job, deadline, why), solver_seconds=seconds, queries=1)  # fmt: skip
+    queries = 1
     for t in range(1, job.depth + 1):  # the shortest trace
-        status, _why, asked, solver = query(violations[t - 1])
-        seconds += asked
+        status, _why, took, solver = query(violations[t - 1])
+        seconds += took
         queries += 1
         if status is Status.SAT:
             break
@@ -183,46 +170,6 @@ def run_ops(job: OpsJob) -> CheckResult:
         )
     return CheckResult("", cfg.id, job.invariant, Verdict.VIOLATED, None, texts, trace=trace,
                        reason=last.violation[1], solver_seconds=seconds, queries=queries)  # fmt: skip
-
-
-# The joint query's own timeout (or the spec's, if shorter): when the disjunction is hard
-# the checks are asked alone, as without it, having lost at most this much.
-JOINT_TIMEOUT_MS = 10_000
-
-
-def _joint(job: OpsJob, u: Unrolling, query: Any) -> tuple[dict[str, Status], float, int]:
-    """The shared solver work of a spec's invariants on one unrolling (once per unrolling
-    and extra assumptions): one query for the disjunction of every pending invariant's
-    violations; unsat proves them all; sat shows, in its model, some invariants violated
-    (their own violation holds there), which leave the pending set, and the rest is asked
-    again.  An unknown answer (JOINT_TIMEOUT_MS) stops it: the rest are asked alone, as
-    without it.  Returns
-    the answers, and the seconds and queries spent by this call (0 when cached)."""
-    if len(job.siblings) < 2 or job.invariant not in job.siblings:
-        return {}, 0.0, 0
-    key = job.extra_assumptions
-    if key in UNROLLINGS.joint:
-        return UNROLLINGS.joint[key], 0.0, 0
-    answers: dict[str, Status] = {}
-    seconds, queries = 0.0, 0
-    violated = {inv: z3.Or([violation_at(u, inv, t) for t in range(1, job.depth + 1)]) for inv in job.siblings}
-    pending = list(job.siblings)
-    while len(pending) > 1:
-        status, _why, took, solver = query(z3.Or([violated[inv] for inv in pending]), JOINT_TIMEOUT_MS)
-        seconds += took
-        queries += 1
-        if status is Status.UNSAT:
-            answers.update(dict.fromkeys(pending, Status.UNSAT))
-            pending = []
-        if status is not Status.SAT:
-            break
-        model = solver.model()
-        hit = [inv for inv in pending if z3.is_true(model.eval(violated[inv], model_completion=True))]
-        assert hit, "a model of the disjunction satisfies one of its terms"
-        answers.update(dict.fromkeys(hit, Status.SAT))
-        pending = [inv for inv in pending if inv not in hit]
-    UNROLLINGS.joint[key] = answers
-    return answers, seconds, queries
 
 
 def _timeout_ms(job: OpsJob, deadline: float | None) -> int:

@@ -35,8 +35,7 @@ def spec_jobs(spec: Spec) -> list[AnyJob]:
         budget = BUDGET_S / (len(spec.configs) * len(spec.invariants)) if estimate(spec).budgeted else 0.0
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
-                   ops.io_max or config.page_size, ops.io_align, ops.max_calls, budget_s=budget,
-                   siblings=spec.invariants)
+                   ops.io_max or config.page_size, ops.io_align, ops.max_calls, budget_s=budget)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip

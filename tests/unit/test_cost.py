@@ -82,24 +82,3 @@ def test_a_spent_budget_gives_unknown_with_the_knobs_never_a_verdict() -> None:
     assert spent.verdict is Verdict.UNKNOWN
     assert "cost budget" in spent.reason and "ops.depth" in spent.reason
     bmc.UNROLLINGS.clear()
-
-
-def test_the_joint_query_gives_the_verdicts_and_traces_of_the_checks_alone() -> None:
-    """One query for all of a spec's invariants (check/bmc.py `_joint()`), then per
-    invariant only what it left open: the same verdicts and the same canonical traces as
-    each invariant alone, with fewer queries.  The spec has a violated invariant among
-    proved ones, so answering every invariant from one unsat (or one sat) would differ."""
-    spec = load_specs([str(ROOT / "specs/regressions/2023-restore-movable-node.toml")])[0]
-    jobs = [job for job in spec_jobs(spec) if isinstance(job, bmc.OpsJob)]
-    assert len(jobs) == 3 and all(job.siblings == spec.invariants for job in jobs)
-    bmc.UNROLLINGS.clear()
-    joint = [bmc.run_ops(job) for job in jobs]
-    answers = bmc.UNROLLINGS.joint[()]
-    bmc.UNROLLINGS.clear()
-    alone = [bmc.run_ops(dataclasses.replace(job, siblings=())) for job in jobs]
-    bmc.UNROLLINGS.clear()
-    assert [r.verdict for r in joint] == [r.verdict for r in alone]
-    assert {r.verdict for r in joint} == {Verdict.PROVED, Verdict.VIOLATED}
-    assert [r.trace for r in joint] == [r.trace for r in alone]
-    assert set(answers) == set(spec.invariants)  # the joint query answered every invariant
-    assert sum(r.queries for r in joint) < sum(r.queries for r in alone)
