@@ -5,6 +5,7 @@ answer into the shortest trace, replayed on the concrete model before it is repo
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ class OpsJob:
     unbounded: bool = False  # a proved verdict is also tried for every length (check/induction.py)
     lemmas: tuple[Lemma, ...] = ()  # the spec's lemmas for that (specs/lemmas.py)
     witness: bool = True  # a proof also asks for the invariant's witness (`check --no-witness`: not)
+    budget_s: float = 0.0  # check/cost.py: wall seconds per check; unspent seconds pass to the next (0: none)
 
 
 def machine_for(job: OpsJob) -> Machine:
@@ -100,17 +102,28 @@ class UnrollingCache:
     entry: tuple[Machine, Unrolling, _Satisfiable] | None = None
     # the witness queries of this unrolling: (extra assumptions, witness id) -> Reached
     witnesses: dict[tuple[tuple[str, ...], str], Reached] = dataclasses.field(default_factory=dict)
+    started: float = 0.0  # when this run of the spec's invariants began (the budget's clock)
+    ran: set[str] = dataclasses.field(default_factory=set)  # invariants run since `started`
 
     def get(self, job: OpsJob) -> tuple[Machine, Unrolling, _Satisfiable]:
         key = dataclasses.replace(job, invariant="", timeout_ms=0, extra_assumptions=(), witness=True)
+        if self.entry is None or self.key != key or job.invariant in self.ran:  # a new run: restart the clock
+            self.started, self.ran = time.perf_counter(), set()
         if self.entry is None or self.key != key:
             machine = machine_for(job)
             self.key, self.entry = key, (machine, Unrolling(machine, job.alphabet, job.depth, job.max_calls), {})
             self.witnesses = {}
+        self.ran.add(job.invariant)
         return self.entry
 
+    def deadline(self, job: OpsJob) -> float | None:
+        """When `job`'s budget runs out (perf_counter), or None: the n-th check of a
+        spec and config ends n budgets after the first began (what one leaves, the
+        next may use)."""
+        return self.started + job.budget_s * len(self.ran) if job.budget_s else None
+
     def clear(self) -> None:
-        self.key, self.entry, self.witnesses = None, None, {}
+        self.key, self.entry, self.witnesses, self.ran = None, None, {}, set()
 
 
 UNROLLINGS = UnrollingCache()
@@ -122,6 +135,10 @@ def run_ops(job: OpsJob) -> CheckResult:
     if reason:
         return CheckResult("", cfg.id, job.invariant, Verdict.NOT_APPLICABLE, None, reason=reason)
     machine, u, satisfiable = UNROLLINGS.get(job)
+    deadline = UNROLLINGS.deadline(job)
+    if deadline is not None and time.perf_counter() >= deadline:
+        return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, assumptions(job, machine),
+                           reason=_spent(job))  # fmt: skip
     violations = [violation_at(u, job.invariant, t) for t in range(1, job.depth + 1)]
     extras = [(EXTRA_ASSUMPTIONS[name][0], EXTRA_ASSUMPTIONS[name][1](u.sym)) for name in job.extra_assumptions]
     base = [*u.placement, *u.side, *u.sym.side, *(expr for _text, expr in extras)]
@@ -130,14 +147,18 @@ def run_ops(job: OpsJob) -> CheckResult:
     def query(goal: z3.BoolRef) -> tuple[Status, str, float, z3.Solver]:
         # A fresh solver per query: push/pop would switch z3 to its incremental mode,
         # which skips the preprocessing these formulas need (10x slower).
-        solver = new_solver(job.timeout_ms)
+        timeout_ms = _timeout_ms(job, deadline)
+        solver = new_solver(timeout_ms)
+        if not timeout_ms:
+            return Status.UNKNOWN, _spent(job), 0.0, solver
         solver.add(*base, goal)
         return (*solve(solver), solver)
 
     status, why, seconds, solver = query(z3.Or(violations))
     if status is Status.UNSAT:
         # Earned only if the assumptions and the unrolling admit some run (else nothing was checked).
-        vacuity, why, core, took = _assumptions_sat(job, texts, u, extras, satisfiable)
+        timed = dataclasses.replace(job, timeout_ms=_timeout_ms(job, deadline) or 1)
+        vacuity, why, core, took = _assumptions_sat(timed, texts, u, extras, satisfiable)
         verdict, reason = vacuity_verdict(vacuity, why, core)
         if verdict is Verdict.VACUOUS:
             reason += vacuous_hint(job.alphabet, core)
@@ -148,7 +169,7 @@ def run_ops(job: OpsJob) -> CheckResult:
         return with_witness(job, proof, machine, u, base) if verdict is Verdict.PROVED else proof
     if status is Status.UNKNOWN:
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
-                           reason=f"solver: {why}", solver_seconds=seconds, queries=1)  # fmt: skip
+                           reason=_unknown(job, deadline, why), solver_seconds=seconds, queries=1)  # fmt: skip
     queries = 1
     for t in range(1, job.depth + 1):  # the shortest trace
         status, _why, took, solver = query(violations[t - 1])
@@ -158,7 +179,7 @@ def run_ops(job: OpsJob) -> CheckResult:
             break
     if status is not Status.SAT:  # the disjunction was sat: a per-length query timed out
         return CheckResult("", cfg.id, job.invariant, Verdict.UNKNOWN, None, texts,
-                           reason="solver: timeout while shortening the trace", solver_seconds=seconds,
+                           reason=_unknown(job, deadline, "timeout while shortening the trace"), solver_seconds=seconds,
                            queries=queries)  # fmt: skip
     model, extra_seconds, extra_queries = _canonical(job, u, query, violations[t - 1], solver.model(), t)
     seconds += extra_seconds
@@ -192,6 +213,23 @@ def vacuous_hint(alphabet: Sequence[str], core: Sequence[str]) -> str:
     if any("can run at step" in text for text in core):
         return "; raise [ops] depth, or add the operations that enable the others to run"
     return ""
+
+
+def _timeout_ms(job: OpsJob, deadline: float | None) -> int:
+    """The query timeout: the spec's, or less where the budget ends sooner (0: spent)."""
+    if deadline is None:
+        return job.timeout_ms
+    left = int((deadline - time.perf_counter()) * 1000)
+    return max(0, min(job.timeout_ms, left))
+
+
+def _unknown(job: OpsJob, deadline: float | None, why: str) -> str:
+    return _spent(job) if deadline is not None and time.perf_counter() >= deadline else f"solver: {why}"
+
+
+def _spent(job: OpsJob) -> str:
+    return (f"cost budget spent ({job.budget_s:.0f} s per check, check/cost.py): "
+            "lower ops.depth, list fewer operations in ops.run or bound them with ops.max_calls")  # fmt: skip
 
 
 def _assumptions_sat(

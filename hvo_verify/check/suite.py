@@ -13,7 +13,8 @@ import dataclasses
 import multiprocessing
 from collections.abc import Callable, Sequence
 
-from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.bmc import OpsJob, machine_for, run_ops
+from hvo_verify.check.cost import BUDGET_S, SMP_S, STATIC_S, estimate, ops_seconds, refuse_costly, weight
 from hvo_verify.check.induction import run_unbounded
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runctl import Interrupted, interrupts_only, run_in_pool
@@ -34,10 +35,12 @@ def spec_jobs(spec: Spec, witness: bool = True) -> list[AnyJob]:
                 for config in spec.configs for inv in spec.invariants]  # fmt: skip
     if spec.ops is not None:
         ops = spec.ops
+        # a spec estimated over TARGET_S shares BUDGET_S of wall time among its checks (check/cost.py)
+        budget = BUDGET_S / (len(spec.configs) * len(spec.invariants)) if estimate(spec).budgeted else 0.0
         return [
             OpsJob(config, spec.scheme, ops.policies, inv, ops.alphabet, ops.depth, spec.timeout_ms,
                    ops.io_max or config.page_size, ops.io_align, ops.max_calls, unbounded=ops.unbounded,
-                   lemmas=ops.lemmas, witness=witness)
+                   lemmas=ops.lemmas, witness=witness, budget_s=budget)
             for config in spec.configs
             for inv in spec.invariants
         ]  # fmt: skip
@@ -63,25 +66,25 @@ def run_batch(jobs: Sequence[AnyJob]) -> list[CheckResult]:
 
 
 def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
-    """Job indices in the units one worker runs.  BMC jobs of one spec and config share
-    their unrolling (check/bmc.py `UNROLLINGS`): one batch each, the longest first (depth x
-    invariants), so that two workers finish together.  Static jobs take milliseconds:
-    batches of 8, after the BMC ones."""
+    """Job indices in the units one worker runs, the costliest first (longest processing
+    time first: two workers finish together).  BMC jobs of one spec and config share
+    their unrolling (check/bmc.py `UNROLLINGS`), interleaving jobs theirs: one batch
+    each, costed by check/cost.py.  Static jobs take milliseconds: batches of 8."""
     ops: dict[OpsJob, list[int]] = {}
     static: list[int] = []
     smp: dict[SmpJob, list[int]] = {}
     for n, job in enumerate(jobs):
         if isinstance(job, SmpJob):  # a spec's invariants on one config share an unrolling
             smp.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
-    for n, job in enumerate(jobs):
-        if isinstance(job, SmpJob):
-            continue
-        if isinstance(job, OpsJob):
+        elif isinstance(job, OpsJob):
             ops.setdefault(dataclasses.replace(job, invariant=""), []).append(n)
         else:
             static.append(n)
-    groups = sorted(ops.items(), key=lambda kv: -len(kv[1]) * kv[0].depth)
-    return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
+    costed = [(ops_seconds(weight(machine_for(key), key.alphabet, key.depth, key.max_calls), len(group)), group)
+              for key, group in ops.items()]  # fmt: skip
+    costed += [(SMP_S * len(group), group) for group in smp.values()]
+    costed += [(STATIC_S * 8, static[i : i + 8]) for i in range(0, len(static), 8)]
+    return [group for _cost, group in sorted(costed, key=lambda cg: -cg[0])]  # stable: spec order among equals
 
 
 def check_specs(
@@ -91,7 +94,9 @@ def check_specs(
     jobs run in that many processes; results and their order do not depend on it.
     `progress(done, total, spec path)` is called as jobs finish (done = 0: started).
     When the run is stopped (check/runctl.py) the `Interrupted` raised carries the
-    results that had finished, in spec order, as `partial`."""
+    results that had finished, in spec order, as `partial`.  A spec whose estimated
+    cost is far over the limit is refused first (check/cost.py)."""
+    refuse_costly(specs)  # before any work: a one-line SpecError with the estimate and the knobs
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec, witness)]
     results: dict[int, CheckResult] = {}
     tick = progress or (lambda done, total, path: None)
