@@ -9,11 +9,14 @@ expands it), so nothing below knows about sweeps but the label on each result.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from hvo_verify.check import distribute
 from hvo_verify.check.bmc import OpsJob, run_ops
+from hvo_verify.check.cache import VerdictCache
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.smp_job import SmpJob, run_smp_job
 from hvo_verify.check.static import Job, run
@@ -76,22 +79,65 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
     return [g for _key, g in groups] + list(smp.values()) + [static[i : i + 8] for i in range(0, len(static), 8)]
 
 
-def check_specs(specs: Sequence[Spec], workers: int = 1) -> list[CheckResult]:
+def check_specs(
+    specs: Sequence[Spec],
+    workers: int = 1,
+    *,
+    cache: VerdictCache | None = None,
+    shard: distribute.Shard | None = None,
+    scheduler: str | None = None,
+) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
-    jobs run in that many processes; results and their order do not depend on it."""
+    jobs run in that many processes; results and their order do not depend on it.
+    `cache`: results read from and stored in the verdict cache (check/cache.py);
+    `shard`: only that shard's jobs (`shard_jobs()`); `scheduler`: the jobs run on that
+    Dask cluster instead of local processes (check/distribute.py)."""
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec)]
-    if workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("fork")
-        batches = _batches([job for _spec, job in jobs])
-        results: dict[int, CheckResult] = {}
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = pool.map(run_batch, [[jobs[n][1] for n in batch] for batch in batches])
-            for batch, batch_results in zip(batches, done, strict=True):
-                results.update(zip(batch, batch_results, strict=True))
-        raw = [results[n] for n in range(len(jobs))]
-    else:
-        raw = [run_any(job) for _spec, job in jobs]
+    if shard is not None:
+        jobs = shard_jobs(jobs, shard)
+    compute = functools.partial(_run_jobs, workers=workers, scheduler=scheduler)
+    plain = [job for _spec, job in jobs]
+    raw = cache.run(plain, compute) if cache is not None else compute(plain)
     return [_with_expectation(result, spec) for (spec, _job), result in zip(jobs, raw, strict=True)]
+
+
+def _run_jobs(jobs: list[AnyJob], workers: int, scheduler: str | None = None) -> list[CheckResult]:
+    """The results of `jobs`, in order: in this process, or batch by batch (`_batches()`)
+    in `workers` local processes or on the Dask cluster at `scheduler`."""
+    if not jobs or (scheduler is None and (workers <= 1 or len(jobs) == 1)):
+        return [run_any(job) for job in jobs]
+    batches = _batches(jobs)
+    work = [[jobs[n] for n in batch] for batch in batches]
+    if scheduler is not None:
+        done = distribute.dask_map(scheduler, run_batch, work)
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = list(pool.map(run_batch, work))
+    results = {n: r for batch, rs in zip(batches, done, strict=True) for n, r in zip(batch, rs, strict=True)}
+    return [results[n] for n in range(len(jobs))]
+
+
+def job_cost(job: AnyJob) -> float:
+    """A rough estimate of a job's solver time, for dealing shards: static queries take
+    milliseconds, a BMC check grows with its depth, an interleaving check is a joint
+    query over every schedule."""
+    if isinstance(job, OpsJob):
+        return 10.0 * job.depth
+    return 100.0 if isinstance(job, SmpJob) else 1.0
+
+
+def shard_jobs(jobs: list[tuple[Spec, AnyJob]], shard: distribute.Shard) -> list[tuple[Spec, AnyJob]]:
+    """The jobs of `shard`, in their order.  The unit is a spec's checks on one config
+    (a BMC or interleaving unrolling is built once for them), dealt by estimated cost
+    (`distribute.partition()`); every shard of the same arguments agrees on the deal."""
+    units: dict[tuple[int, str], float] = {}
+    index: dict[int, int] = {}  # spec -> its place among the specs
+    for spec, job in jobs:
+        index.setdefault(id(spec), len(index))
+        unit = (index[id(spec)], job.config.id)
+        units[unit] = units.get(unit, 0.0) + job_cost(job)
+    mine = distribute.select(list(units), list(units.values()), shard)
+    return [(spec, job) for spec, job in jobs if (index[id(spec)], job.config.id) in mine]
 
 
 def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:
