@@ -15,6 +15,7 @@ from hvo_verify.check import distribute, suite
 from hvo_verify.errors import UsageError
 from hvo_verify.selfcheck import COST, SECTIONS, Section
 from hvo_verify.specs.loader import load_specs
+from hvo_verify.specs.schema import Spec
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -54,13 +55,17 @@ def test_a_bad_shard_is_a_one_line_usage_error(bad: str) -> None:
     assert code == cli.EXIT_ERROR and out == "" and err.count("\n") == 1 and "--shard" in err
 
 
+@pytest.fixture(scope="module")
+def suite_jobs() -> list[tuple[Spec, suite.AnyJob]]:
+    return [(spec, job) for spec in load_specs([str(ROOT / "specs")]) for job in suite.spec_jobs(spec)]
+
+
 @pytest.mark.parametrize("count", [1, 2, 3, 7])
-def test_the_shards_make_the_whole_run(count: int) -> None:
+def test_the_shards_make_the_whole_run(count: int, suite_jobs: list[tuple[Spec, suite.AnyJob]]) -> None:
     """Without running anything: the jobs of the N shards of the whole suite are the
     suite's jobs, each once, in order within a shard; a spec's checks on one config
     stay together."""
-    specs = load_specs([str(ROOT / "specs")])
-    jobs = [(spec, job) for spec in specs for job in suite.spec_jobs(spec)]
+    jobs = suite_jobs
     shards = [suite.shard_jobs(jobs, distribute.Shard(k, count)) for k in range(1, count + 1)]
     position = {id(job): n for n, (_spec, job) in enumerate(jobs)}
     seen = [position[id(job)] for shard in shards for _spec, job in shard]
