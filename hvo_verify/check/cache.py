@@ -92,10 +92,29 @@ def sources_digest() -> str:
     return digest_sources()
 
 
+# canonical() of the frozen dataclasses a run's jobs share (configs, schemes, policies):
+# computed once each.  Keyed by type and value (equal values of one frozen type have
+# the same fields, so the same canonical form).
+_SHARED: dict[tuple[type, object], object] = {}
+
+
 def canonical(obj: object) -> object:
     """`obj` as JSON data with its types named: dataclasses field by field, enums by
     class and value, tuples, lists, sets and mappings in a fixed order.  Any other type
     raises TypeError: a key must never leave a field out."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        try:
+            return _SHARED[type(obj), obj]
+        except KeyError:
+            form = _canonical(obj)
+            _SHARED[type(obj), obj] = form
+            return form
+        except TypeError:  # not hashable: not shared
+            pass
+    return _canonical(obj)
+
+
+def _canonical(obj: object) -> object:
     if obj is None or isinstance(obj, bool | int | str):
         return obj
     if isinstance(obj, float):
@@ -117,17 +136,25 @@ def canonical(obj: object) -> object:
     raise TypeError(f"the verdict cache cannot key a {type(obj).__qualname__}: teach check/cache.py canonical() it")
 
 
-def key(job: object, options: Mapping[str, object], sources: str | None = None) -> str:
-    """The cache key of `job` run with `options` (hex sha256)."""
+def run_key(options: Mapping[str, object], sources: str | None = None) -> bytes:
+    """What every job of a run shares in its key: the format, the options, the sources,
+    z3's and Python's versions."""
     data = {
         "format": FORMAT,
-        "job": canonical(job),
         "options": canonical(dict(options)),
         "sources": sources if sources is not None else sources_digest(),
         "z3": z3.get_version_string(),
         "python": list(sys.version_info[:2]),
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return json.dumps(data, sort_keys=True).encode()
+
+
+def key(job: object, options: Mapping[str, object], sources: str | None = None, shared: bytes | None = None) -> str:
+    """The cache key of `job` run with `options` (hex sha256); `shared`: run_key(options,
+    sources), when the caller has it."""
+    h = hashlib.sha256(shared if shared is not None else run_key(options, sources))
+    h.update(b"\0" + json.dumps(canonical(job), sort_keys=True).encode())
+    return h.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,12 +175,15 @@ class VerdictCache:
         self.options = dict(options or {})
         self.sources = sources
         self.hits = self.misses = self.stored = 0
+        self._shared: bytes | None = None
 
     def _path(self, k: str) -> pathlib.Path:
         return self.directory / f"v{FORMAT}" / k[:2] / f"{k}.pickle"
 
     def key(self, job: object) -> str:
-        return key(job, self.options, self.sources)
+        if self._shared is None:
+            self._shared = run_key(self.options, self.sources)
+        return key(job, self.options, self.sources, self._shared)
 
     def get(self, job: object) -> CheckResult | None:
         path = self._path(self.key(job))
