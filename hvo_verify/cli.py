@@ -18,10 +18,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
 from hvo_verify import __version__, conform
+from hvo_verify.check import cache as verdict_cache
+from hvo_verify.check.distribute import Shard, select
 from hvo_verify.check.explore import DEFAULT_EXAMPLES, Exploration, against_check, explore_spec
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.runctl import EXIT_MEMORY, Interrupted, RunControl, interrupts_only
@@ -63,6 +65,7 @@ from hvo_verify.reproduce.emit import c_source
 from hvo_verify.reproduce.plan import NotReproducible, plan
 from hvo_verify.reproduce.run import load_expectations, run_reproducers
 from hvo_verify.reproduce.suite import reproducers, trace_of
+from hvo_verify.selfcheck import COST as SECTION_COST
 from hvo_verify.selfcheck import SECTIONS, Options, Section
 from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 from hvo_verify.specs.bundled import BUNDLED, shipped_specs
@@ -246,6 +249,7 @@ def ksft_code(results: Sequence[CheckResult]) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    shard = Shard.parse(args.shard) if args.shard is not None else None
     save_dir = pathlib.Path(args.save_traces) if args.save_traces else None
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise UsageError(f"--save-traces: {save_dir} is not a directory")
@@ -262,7 +266,15 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         specs = [_unbounded(spec) for spec in specs]
     progress = Progress("check", err, progress_mode(err, args.quiet))
     try:
-        results = check_specs(specs, workers=args.jobs, progress=progress, witness=not args.no_witness)
+        results = check_specs(
+            specs,
+            workers=args.jobs,
+            progress=progress,
+            witness=not args.no_witness,
+            cache=_cache(args),
+            shard=shard,
+            scheduler=args.scheduler,
+        )
     except Interrupted as stop:
         progress.clear()
         return _interrupted_check(stop, args, out, err)
@@ -308,6 +320,28 @@ def _interrupted_check(stop: Interrupted, args: argparse.Namespace, out: TextIO,
         table = quiet_table(partial) if args.quiet else text.verdict_table(partial)
         out.write((table if partial else "") + line)
     return stop.stop.exit_code
+
+
+# `check` options that never change a result: how the run is laid out or shown, or the
+# specs themselves (the jobs carry their content).  Every other option is part of the
+# verdict cache's key, so an option added later is in the key unless named here.
+NOT_IN_CACHE_KEY = frozenset(
+    {"func", "command", "paths", "format", "jobs", "save_traces", "no_cache", "shard", "scheduler"}
+)
+
+
+def cache_options(args: argparse.Namespace) -> dict[str, object]:
+    """The options of a `check` run that go into the verdict cache's key: every one
+    outside NOT_IN_CACHE_KEY."""
+    return {k: v if v is None or isinstance(v, bool | int | float | str | list | tuple) else str(v)
+            for k, v in sorted(vars(args).items()) if k not in NOT_IN_CACHE_KEY}  # fmt: skip
+
+
+def _cache(args: argparse.Namespace) -> verdict_cache.VerdictCache | None:
+    """The verdict cache for `check`; None with --no-cache or $HVO_VERIFY_NO_CACHE."""
+    if args.no_cache or verdict_cache.disabled_by_env():
+        return None
+    return verdict_cache.VerdictCache(verdict_cache.default_dir(), cache_options(args))
 
 
 def _state(config_id: str, scheme: Scheme) -> tuple[str, VmemmapState | None, str]:
@@ -737,6 +771,20 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """$name = value for the duration (and the processes started meanwhile)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The checker checking itself: the SECTIONS chosen, in their order; exit 0 only
     when every section is ok."""
@@ -744,6 +792,9 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for name in names:
         if name not in SECTIONS:
             raise unknown("selfcheck section", name, SECTIONS)
+    if args.shard is not None:  # whole sections, dealt by their cost (selfcheck COST)
+        mine = select(names, [SECTION_COST[n] for n in names], Shard.parse(args.shard))
+        names = [n for n in names if n in mine]
     for option in ("fuzz_cases", "diff_cases"):
         if not 1 <= getattr(args, option) <= 10_000_000:
             raise UsageError(f"--{option.replace('_', '-')}: must be at least 1 and at most 10000000")
@@ -759,10 +810,15 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         diff_cases=args.diff_cases,
         full=args.full,
         one_layer=not args.two_sided_only,
+        scheduler=args.scheduler,
     )
     done: list[tuple[Section, float]] = []
     sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
     progress = Progress("selfcheck", err, progress_mode(err), unit="sections")
+    # No section reads or writes the verdict cache, nor do the `check` processes and
+    # calls it makes (fuzz, determinism): the mutants patch the checker in memory.
+    stack = contextlib.ExitStack()
+    stack.enter_context(_environ(verdict_cache.ENV_OFF, "1"))
     for n, name in enumerate(names):
         progress(n, len(names), f"section {name}")
         start = time.perf_counter()
@@ -771,6 +827,7 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 result = SECTIONS[name](options)
         except Interrupted as stop:  # the sections that finished, then the line
             progress.clear()
+            stack.close()
             if args.format == "json":
                 out.write(interrupted_document(selfcheck_document(done), stop.stop, len(names)))
             else:
@@ -782,6 +839,7 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             result = Section(name, False, (), (f"crashed: {type(exc).__name__}: {first}",))
         done.append((result, time.perf_counter() - start))
     progress.clear()
+    stack.close()
     out.write(selfcheck_document(done) if args.format == "json" else selfcheck_text(done, verbose=args.verbose))
     return EXIT_OK if all(s.ok for s, _t in done) else EXIT_DIFFER
 
@@ -876,6 +934,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not look for each operation proof's witness (a proof then says 'witness not checked')",
     )
+    _scale_options(p, "jobs (a spec's checks on one config stay together)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write the verdict cache (~/.cache/hvo-verify; $HVO_VERIFY_CACHE_DIR)")  # fmt: skip
     p.set_defaults(func=cmd_check)
     p = command("explain", "vmemmap diagram and counterexamples of one spec, in kernel terms")
     p.add_argument("spec", help="a spec file")
@@ -963,6 +1024,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
     _max_memory_option(p)
+    _scale_options(p, "sections")
     p.set_defaults(func=cmd_selfcheck)
     p = command("completion", "print a shell completion script")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell the script is for")
@@ -973,6 +1035,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "contains every word of WORDS (case-insensitive)")  # fmt: skip
     p.set_defaults(func=cmd_list)
     return parser
+
+
+def _scale_options(p: argparse.ArgumentParser, units: str) -> None:
+    """--shard and --scheduler (check/distribute.py), for `check` and `selfcheck`."""
+    p.add_argument("--shard", metavar="K/N",
+                   help=f"run only the K-th of N disjoint shares of the {units}; the N shares make the whole run")  # fmt: skip
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the checks on this Dask distributed scheduler (tcp://host:8786; needs the [dask] extra)")  # fmt: skip
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:

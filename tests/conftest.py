@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 import pytest
+
+# No test reads or writes the user's verdict cache (check/cache.py), nor inherits one
+# (the subprocesses see this too): a test that patches the checker in-process must run
+# it.  tests/unit/test_cache.py turns the cache on, in a temporary folder.
+os.environ["HVO_VERIFY_NO_CACHE"] = "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -13,6 +21,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite tests/golden/*.out from the current output instead of comparing",
     )
+
+
+# A small operation spec (one violated check with a trace, one proved) and a small static
+# one (two counterexamples on a 56-byte struct page, two proofs on the 64-byte one): every
+# kind of result in a few seconds, for the tests of the command line's options.
+SMALL_OPS = """title = "t"
+source = "s"
+scheme = "rfc-2020"
+configs = ["x86-64/4K/2M"]
+invariants = ["alias-write", "dma-exact"]
+[ops]
+run = ["hugetlb_vmemmap_optimize_folio", "memory_failure"]
+hwpoison = "raw-flag"
+depth = 2
+[expect]
+default = "proved"
+alias-write = "violated"
+"""
+SMALL_STATIC = """title = "t"
+source = "s"
+scheme = "v5.14"
+configs = ["x86-64/4K/2M@56", "x86-64/4K/2M"]
+invariants = ["head-resolution", "layout-soundness"]
+[expect]
+default = "violated"
+"*@x86-64/4K/2M" = "proved"
+"""
+
+
+@pytest.fixture
+def small_ops_text() -> str:
+    return SMALL_OPS
+
+
+@pytest.fixture
+def small_specs(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder with SMALL_STATIC (a-static.toml) and SMALL_OPS (b-ops.toml)."""
+    folder = tmp_path / "small-specs"
+    folder.mkdir()
+    (folder / "a-static.toml").write_text(SMALL_STATIC)
+    (folder / "b-ops.toml").write_text(SMALL_OPS)
+    return folder
 
 
 @pytest.fixture

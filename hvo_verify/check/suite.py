@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
+from hvo_verify.check import distribute
 from hvo_verify.check.bmc import OpsJob, machine_for, run_ops
+from hvo_verify.check.cache import VerdictCache
 from hvo_verify.check.cost import BUDGET_S, SMP_S, STATIC_S, estimate, ops_seconds, refuse_costly, weight
 from hvo_verify.check.induction import run_unbounded
 from hvo_verify.check.result import CheckResult
@@ -88,37 +90,94 @@ def _batches(jobs: Sequence[AnyJob]) -> list[list[int]]:
 
 
 def check_specs(
-    specs: Sequence[Spec], workers: int = 1, progress: Progress | None = None, witness: bool = True
+    specs: Sequence[Spec],
+    workers: int = 1,
+    progress: Progress | None = None,
+    witness: bool = True,
+    *,
+    cache: VerdictCache | None = None,
+    shard: distribute.Shard | None = None,
+    scheduler: str | None = None,
 ) -> list[CheckResult]:
     """Every (config, invariant) of every spec, in spec order.  With workers > 1 the
     jobs run in that many processes; results and their order do not depend on it.
     `progress(done, total, spec path)` is called as jobs finish (done = 0: started).
     When the run is stopped (check/runctl.py) the `Interrupted` raised carries the
     results that had finished, in spec order, as `partial`.  A spec whose estimated
-    cost is far over the limit is refused first (check/cost.py)."""
+    cost is far over the limit is refused first (check/cost.py).  `cache`: results read
+    from and stored in the verdict cache (check/cache.py); `shard`: only that shard's
+    jobs (`shard_jobs()`); `scheduler`: the jobs run on that Dask cluster instead of
+    local processes (check/distribute.py)."""
     refuse_costly(specs)  # before any work: a one-line SpecError with the estimate and the knobs
     jobs = [(spec, job) for spec in specs for job in spec_jobs(spec, witness)]
+    if shard is not None:
+        jobs = shard_jobs(jobs, shard)
+    plain = [job for _spec, job in jobs]
     results: dict[int, CheckResult] = {}
+    if cache is not None:
+        for n, job in enumerate(plain):
+            hit = cache.get(job)
+            if hit is not None:
+                results[n] = hit
+        cache.hits += len(results)
+        cache.misses += len(plain) - len(results)
+    missing = [n for n in range(len(plain)) if n not in results]
     tick = progress or (lambda done, total, path: None)
     try:
         with interrupts_only():
-            if workers > 1 and len(jobs) > 1:
-                batches = _batches([job for _spec, job in jobs])
-                work = [[jobs[n][1] for n in batch] for batch in batches]
-                tick(0, len(jobs), jobs[batches[0][0]][0].path)
-                for b, batch_results in run_in_pool(run_batch, work, workers, multiprocessing.get_context("fork")):
-                    results.update(zip(batches[b], batch_results, strict=True))
-                    tick(len(results), len(jobs), jobs[batches[b][-1]][0].path)
-            else:
-                for n, (spec, job) in enumerate(jobs):
-                    tick(n, len(jobs), spec.path)
-                    results[n] = run_any(job)
-                tick(len(jobs), len(jobs), jobs[-1][0].path if jobs else "")
+            tick(len(results), len(jobs), jobs[missing[0]][0].path if missing else "")
+            for local, result in _run_jobs([plain[n] for n in missing], workers, scheduler):
+                n = missing[local]
+                results[n] = result
+                if cache is not None:
+                    cache.stored += cache.put(plain[n], result)
+                tick(len(results), len(jobs), jobs[n][0].path)
     except Interrupted as stop:
         stop.partial = tuple(_with_expectation(results[n], jobs[n][0]) for n in sorted(results))
         stop.total = len(jobs)
         raise
     return [_with_expectation(results[n], spec) for n, (spec, _job) in enumerate(jobs)]
+
+
+def _run_jobs(jobs: list[AnyJob], workers: int, scheduler: str | None = None) -> Iterator[tuple[int, CheckResult]]:
+    """(index, result) of each of `jobs` as it finishes: in this process, or batch by
+    batch (`_batches()`) in `workers` local processes (check/runctl.py run_in_pool(),
+    which a stop kills) or on the Dask cluster at `scheduler` (all at the end)."""
+    if not jobs or (scheduler is None and (workers <= 1 or len(jobs) == 1)):
+        for n, job in enumerate(jobs):
+            yield n, run_any(job)
+        return
+    batches = _batches(jobs)
+    work = [[jobs[n] for n in batch] for batch in batches]
+    if scheduler is not None:
+        for batch, rs in zip(batches, distribute.dask_map(scheduler, run_batch, work), strict=True):
+            yield from zip(batch, rs, strict=True)
+        return
+    for b, rs in run_in_pool(run_batch, work, workers, multiprocessing.get_context("fork")):
+        yield from zip(batches[b], rs, strict=True)
+
+
+def job_cost(job: AnyJob) -> float:
+    """A rough estimate of a job's solver time, for dealing shards: static queries take
+    milliseconds, a BMC check grows with its depth, an interleaving check is a joint
+    query over every schedule."""
+    if isinstance(job, OpsJob):
+        return 10.0 * job.depth
+    return 100.0 if isinstance(job, SmpJob) else 1.0
+
+
+def shard_jobs(jobs: list[tuple[Spec, AnyJob]], shard: distribute.Shard) -> list[tuple[Spec, AnyJob]]:
+    """The jobs of `shard`, in their order.  The unit is a spec's checks on one config
+    (a BMC or interleaving unrolling is built once for them), dealt by estimated cost
+    (`distribute.partition()`); every shard of the same arguments agrees on the deal."""
+    units: dict[tuple[int, str], float] = {}
+    index: dict[int, int] = {}  # spec -> its place among the specs
+    for spec, job in jobs:
+        index.setdefault(id(spec), len(index))
+        unit = (index[id(spec)], job.config.id)
+        units[unit] = units.get(unit, 0.0) + job_cost(job)
+    mine = distribute.select(list(units), list(units.values()), shard)
+    return [(spec, job) for spec, job in jobs if (index[id(spec)], job.config.id) in mine]
 
 
 def _with_expectation(result: CheckResult, spec: Spec) -> CheckResult:

@@ -49,12 +49,15 @@ class Options:
     # the 138 one-layer mutants (selfcheck/onelayer.py) besides the 41 two-sided ones:
     # 136 killed and 2 named equivalents
     one_layer: bool = True
+    # a Dask scheduler's address: the regression suite's checks (which vacuity,
+    # explore-bmc and interleavings read) and the unknown section's run there
+    scheduler: str | None = None
     _suite: list[CheckResult] = field(default_factory=list, repr=False, compare=False)
 
     def suite(self) -> list[CheckResult]:
         """The regression suite's results, checked once for the sections that read them."""
         if not self._suite:
-            self._suite.extend(check_specs(load_specs([str(self.specs)]), workers=self.jobs))
+            self._suite.extend(check_specs(load_specs([str(self.specs)]), workers=self.jobs, scheduler=self.scheduler))
         return self._suite
 
 
@@ -78,7 +81,7 @@ def _vacuity(o: Options) -> Section:
 
 
 def _unknown(o: Options) -> Section:
-    return unknown.run_unknown([str(o.specs / p) for p in unknown.SPECS], jobs=o.jobs)
+    return unknown.run_unknown([str(o.specs / p) for p in unknown.SPECS], jobs=o.jobs, scheduler=o.scheduler)
 
 
 def _determinism(o: Options) -> Section:
@@ -114,4 +117,20 @@ SECTIONS: dict[str, Callable[[Options], Section]] = {
     "protocol": _protocol,
     "interleavings": _interleavings,
     "unbounded": _unbounded,
+}
+
+# Rough CPU seconds of each section with the default options (`selfcheck --two-sided-only`
+# on 2 cores), for dealing sections to shards (`selfcheck --shard K/N`): only the
+# proportions matter.  A section is a shard's indivisible unit: the mutation section's
+# verdict needs every mutant (an invariant that kills no mutant fails it).
+COST: dict[str, float] = {
+    "mutation": 600,
+    "differential": 120,
+    "fuzz": 60,
+    "vacuity": 60,
+    "unknown": 20,
+    "determinism": 90,
+    "explore-bmc": 120,
+    "protocol": 60,
+    "interleavings": 30,
 }

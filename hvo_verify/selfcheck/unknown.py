@@ -32,10 +32,12 @@ TIMEOUT_MS = 1
 SPECS = ("presets", "must-catch", "objections/b5-dissolve-window.toml")
 
 
-def run_unknown(spec_paths: Sequence[str], jobs: int = 2, timeout_ms: int = TIMEOUT_MS) -> Section:
+def run_unknown(
+    spec_paths: Sequence[str], jobs: int = 2, timeout_ms: int = TIMEOUT_MS, scheduler: str | None = None
+) -> Section:
     specs = [dataclasses.replace(s, timeout_ms=timeout_ms) for s in load_specs(list(spec_paths))]
     try:
-        results = check_specs(specs, workers=jobs)
+        results = check_specs(specs, workers=jobs, scheduler=scheduler)
     except EncodingMismatch as exc:
         return Section(
             NAME, False, (), (f"a counterexample found under a {timeout_ms} ms timeout did not replay: {exc}",)

@@ -116,10 +116,5 @@ def test_every_operation_invariant_is_caught_by_a_replayed_trace(results: dict[s
     ]
 
 
-def test_whole_regression_suite_matches_expectations() -> None:
-    results = check_specs(load_specs([str(ROOT / "specs")]), workers=2)
-    differ = [
-        f"{r.spec} {r.config} {r.invariant}: {r.verdict.value} != {r.expected}" for r in results if not r.as_expected
-    ]
-    assert not differ, "\n".join(differ)
-    assert len(results) > 500
+# The whole regression suite against its expectations is the `specs` lane of CI
+# (`hvo-verify check --no-cache specs/`, README "Test lanes"), not a test here.

@@ -18,20 +18,6 @@ from hvo_verify.selfcheck.report import selfcheck_document, selfcheck_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-SMALL_OPS = """title = "t"
-source = "s"
-scheme = "rfc-2020"
-configs = ["x86-64/4K/2M"]
-invariants = ["alias-write", "dma-exact"]
-[ops]
-run = ["hugetlb_vmemmap_optimize_folio", "memory_failure"]
-hwpoison = "raw-flag"
-depth = 2
-[expect]
-default = "proved"
-alias-write = "violated"
-"""
-
 SMALL_STATIC = """title = "t"
 source = "s"
 scheme = "v5.18"
@@ -43,8 +29,8 @@ default = "proved"
 
 
 @pytest.fixture
-def specs(tmp_path: pathlib.Path) -> pathlib.Path:
-    (tmp_path / "ops.toml").write_text(SMALL_OPS)
+def specs(tmp_path: pathlib.Path, small_ops_text: str) -> pathlib.Path:
+    (tmp_path / "ops.toml").write_text(small_ops_text)
     (tmp_path / "static.toml").write_text(SMALL_STATIC)
     return tmp_path
 
