@@ -41,11 +41,11 @@ def name_for(spec_path: str, config: str, invariant: str, scheme: str = "") -> s
 
 
 def trace_of(result: CheckResult) -> Trace | None:
-    """The trace a result carries: a replayed counterexample, or the witness of a proof."""
+    """The trace a result carries: a replayed counterexample, or the witness of a proof
+    (the shortest run reaching the situation the invariant is about, check/bmc.py)."""
     if result.verdict is Verdict.VIOLATED and result.trace is not None:
         return result.trace
-    witness = getattr(result, "witness_trace", None)
-    return witness if isinstance(witness, Trace) else None
+    return result.witness if result.verdict is Verdict.PROVED else None
 
 
 def reproducers(specs: Sequence[Spec], results: Sequence[CheckResult]) -> tuple[dict[str, str], list[Entry]]:

@@ -193,7 +193,8 @@ def kernel_vmemmap_align(config: KernelConfig, scheme: Scheme) -> int:
 # s390 until 64e2f60f355e (Nov 2025, Debian 6.12.63-1: linux-source-6.12 arch/s390/Kconfig
 # has no select, arch/riscv/Kconfig:83 and arch/loongarch/Kconfig:77 do); the 2026 series
 # keeps riscv and LoongArch (it aligns their vmemmap) and adds arm64 through its arch
-# hooks.  Device-DAX: ARCH_WANT_OPTIMIZE_DAX_VMEMMAP, x86-64 only among them in v6.3.
+# hooks in linux-mm, while the series as merged in mainline (v7, 2026) has no arm64 hook
+# yet: x86-64, riscv and LoongArch (s390 disabled since Nov 2025).  Device-DAX: ARCH_WANT_OPTIMIZE_DAX_VMEMMAP, x86-64 only among them in v6.3.
 # Keyed by the preset's kernel version; a version not listed (custom schemes, `none`) is
 # not restricted.
 _X86 = frozenset({"x86-64"})
@@ -204,6 +205,7 @@ KCONFIG_ARCHES: dict[str, frozenset[str]] = {
     **dict.fromkeys(("v6.2", "v6.5", "v6.8", "v6.10", "4eeec8c89a0c", "v6.15"), _FROM_V62),
     **dict.fromkeys(("v6.12.111", "v6.12.115"), _FROM_V62 - {"s390x"}),
     "linux-mm 2026": frozenset({"x86-64", "arm64", "riscv64", "loongarch64"}),
+    "mainline 2026 (v7)": frozenset({"x86-64", "riscv64", "loongarch64"}),
 }
 
 
