@@ -57,8 +57,8 @@ def reproducers(specs: Sequence[Spec], results: Sequence[CheckResult]) -> tuple[
         by_spec.setdefault(r.spec, []).append(r)
     for spec in specs:
         if spec.smp is not None:
-            index.append(Entry(spec.path, "", "", "", "an interleaving of kernel-internal actors (a speculative "
-                               "PFN walker, the remap): no user-space trigger that hits the window"))  # fmt: skip
+            index.append(Entry(spec.path, "", "", "", "an interleaving of kernel paths on several CPUs (its "
+                               "[smp] actors): user space cannot place them in the window; no stress loop generated yet"))  # fmt: skip
             continue
         if spec.ops is None:
             index.append(Entry(spec.path, "", "", "", "static: a property of the layout, observed by "
