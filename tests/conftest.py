@@ -30,7 +30,7 @@ SMALL_OPS = """title = "t"
 source = "s"
 scheme = "rfc-2020"
 configs = ["x86-64/4K/2M"]
-invariants = ["alias-write", "dma-exact"]
+invariants = ["alias-write", "ro-write"]
 [ops]
 run = ["hugetlb_vmemmap_optimize_folio", "memory_failure"]
 hwpoison = "raw-flag"

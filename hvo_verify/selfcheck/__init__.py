@@ -133,4 +133,5 @@ COST: dict[str, float] = {
     "explore-bmc": 120,
     "protocol": 60,
     "interleavings": 30,
+    "unbounded": 60,
 }

@@ -141,7 +141,7 @@ def test_cli_text_and_json(records: dict[str, list[dict[str, object]]], monkeypa
     assert code == 0 and err == "" and "model predicts" in out and "0 disagree" in out
     code, out, _ = _cli(monkeypatch, report, "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["version"] == 1 and doc["conform"]["kernel"]["preset"] == "v6.1.52"
+    assert code == 0 and doc["version"] == 2 and doc["conform"]["kernel"]["preset"] == "v6.1.52"
     assert doc["conform"]["disagreements"] == 0 and doc["conform"]["rows"][0].keys() == {
         "scenario",
         "predicts",

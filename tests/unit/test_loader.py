@@ -314,7 +314,7 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
     ("expect-verdict", text(expect='default = "proven"'),
      "expect.default: unknown verdict 'proven' (did you mean 'proved'?)"),
     ("expect-verdict-type", text(expect="default = true"),
-     "expect.default: 'expect.default' must be one of 'proved', 'violated', 'unknown', 'not-applicable', 'vacuous' (got True)"),
+     "expect.default: 'expect.default' must be one of 'proved', 'violated', 'unknown', 'not-applicable', 'vacuous', 'unreached' (got True)"),
     ("expect-key", text(expect='defualt = "proved"'),
      "expect.defualt: unknown expect key 'defualt' (did you mean 'default'?)"),
     ("expect-invariant", text(expect='"head-resoluton@x86-64/4K/2M" = "proved"'),
@@ -326,8 +326,8 @@ ERRORS: list[tuple[str, str | bytes, str]] = [
     ("expect-default-size", text(expect='"*@x86-64/4K/2M@64" = "proved"'),
      "expect.*@x86-64/4K/2M@64: config 'x86-64/4K/2M@64' is written 'x86-64/4K/2M'"),
     ("expect-nested", text(expect='kpageflags.x = "proved"'),
-     "expect.kpageflags: 'expect.kpageflags' must be one of 'proved', 'violated', 'unknown', 'not-applicable', 'vacuous' "
-     "(got {'x': 'proved'})"),
+     "expect.kpageflags: 'expect.kpageflags' must be one of 'proved', 'violated', 'unknown', 'not-applicable', 'vacuous', "
+     "'unreached' (got {'x': 'proved'})"),
     ("expect-long-key", text(expect='"' + "k" * 100 + '" = "proved"'),
      "expect." + "k" * 57 + "...: unknown expect key '" + "k" * 27 + "..." + "k" * 28 + "' (expected one of: "
      "accounting, address-identity, decoders-agree, default, head-resolution, head-tail-exact, kpageflags, "

@@ -63,7 +63,7 @@ def test_vacuity_and_explore_bmc_sections(specs: pathlib.Path) -> None:
     code, out, err = run("--specs", str(specs), "--only", "explore-bmc", "--format", "json", "--jobs", "1")
     assert code == cli.EXIT_OK, err
     doc = json.loads(out)
-    assert doc["version"] == 1 and doc["ok"] is True
+    assert doc["version"] == 2 and doc["ok"] is True
     [section] = doc["sections"]
     assert section["name"] == "explore-bmc" and section["failures"] == []
     assert section["figures"]["explore violations of BMC-proved pairs"] == 0
@@ -114,7 +114,7 @@ def test_report_rendering() -> None:
     assert "m1: killed by x" in selfcheck_text(sections, verbose=True)
     assert text.splitlines()[-1] == "selfcheck: 2 sections, 1 ok, 1 failed (fuzz); 15.8 s"
     doc = json.loads(selfcheck_document(sections))
-    assert doc["version"] == 1 and doc["ok"] is False and doc["seconds"] == 15.75
+    assert doc["version"] == 2 and doc["ok"] is False and doc["seconds"] == 15.75
     assert doc["sections"][0]["figures"] == {"kill rate": "27/27 (100%)"}
     assert doc["sections"][0]["details"] == [["m1", "killed by x"]]
     assert doc["sections"][1]["failures"] == ["case 17: KeyError: 'x'"]
