@@ -811,6 +811,7 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         full=args.full,
         one_layer=not args.two_sided_only,
         scheduler=args.scheduler,
+        suite_cache=_suite_cache(args.suite_cache, root),
     )
     done: list[tuple[Section, float]] = []
     sink = io.StringIO()  # nothing a section runs may print (Hypothesis, z3): it goes here
@@ -842,6 +843,19 @@ def cmd_selfcheck(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     stack.close()
     out.write(selfcheck_document(done) if args.format == "json" else selfcheck_text(done, verbose=args.verbose))
     return EXIT_OK if all(s.ok for s, _t in done) else EXIT_DIFFER
+
+
+def _suite_cache(directory: str | None, root: pathlib.Path) -> verdict_cache.VerdictCache | None:
+    """`selfcheck --suite-cache DIR`: the verdict cache under DIR keyed as `hvo-verify
+    check ROOT` keys it with its default options (a result of another run, or of other
+    sources, is a miss and is checked here)."""
+    if directory is None:
+        return None
+    if not pathlib.Path(directory).is_dir():
+        raise UsageError(f"--suite-cache: {directory} is not a directory (fill it with: "
+                         f"HVO_VERIFY_CACHE_DIR={directory} hvo-verify check {root})")  # fmt: skip
+    defaults = build_parser().parse_args(["check", str(root)])
+    return verdict_cache.VerdictCache(pathlib.Path(directory), cache_options(defaults))
 
 
 def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -1023,6 +1037,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--specs", default="specs", help="the spec folder (default: specs/)")
     p.add_argument("--verbose", action="store_true", help="also each section's detail rows")
+    p.add_argument("--suite-cache", metavar="DIR",
+                   help="read the regression suite's results (vacuity, explore-bmc, interleavings) from the verdict "
+                        "cache a `hvo-verify check SPECS` with default options filled in DIR (CI: once per run)")  # fmt: skip
     _max_memory_option(p)
     _scale_options(p, "sections")
     p.set_defaults(func=cmd_selfcheck)

@@ -14,6 +14,20 @@ import pytest
 os.environ["HVO_VERIFY_NO_CACHE"] = "1"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-xdist's `--dist loadgroup` (pyproject.toml addopts) names a grouped test
+    `NODEID@GROUP` on the worker by setting `item._nodeid`, which pytest 9.2 no longer
+    reads (its node ids live in `item._id`): without this, `xdist_group` is ignored,
+    two QEMU guests boot at once and the tests that read what their module's other tests
+    counted skip.  tests/unit/test_xdist_groups.py checks that grouping holds."""
+    for item in items:
+        renamed = getattr(item, "_nodeid", None)
+        current = getattr(item, "_id", None)
+        if isinstance(renamed, str) and current is not None and renamed != str(current):
+            item._id = type(current).parse(renamed)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from hvo_verify.conform.kernelmap import KernelFacts
-from hvo_verify.invariants.reachable import raw_flag
+from hvo_verify.invariants.reachable import raw_flags
 from hvo_verify.model import readers as r
 from hvo_verify.model.accounting import savings
 from hvo_verify.model.config import CONFIG_IDS, KernelConfig
@@ -381,7 +381,7 @@ def kpageflags_hwpoison(m: Machine, state: KState) -> frozenset[int]:
     facts = m.scheme.facts
     if facts.kpageflags_reads_folio and state.pool is not Pool.BUDDY and state.hugetlb:
         return frozenset(range(m.nr)) if m.test_flag(state, m.page(0), facts.pg_hwpoison) else frozenset()
-    return frozenset(i for i in range(m.nr) if raw_flag(m, state, m.folio.head_pfn + i))
+    return raw_flags(m, state)
 
 
 def kpageflags_compound(m: Machine, state: KState, buddy_heads: frozenset[int]) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ replay.py runs a trace against them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from hvo_verify.errors import VmemmapFault
@@ -56,16 +56,64 @@ def reported_hwpoison(m: Machine, state: KState) -> tuple[frozenset[int], bool]:
         return frozenset(state.raw_hwp), False
     in_folio = range(head_pfn, head_pfn + m.nr)
     if m.scheme.memory_model is MemoryModel.DEDUP_POINTERS:
-        candidates = set(in_folio)
-    else:  # a flag can only be set where a word differs from the populated vmemmap
-        candidates = set(state.injected) | {head_pfn}
-        base, size = m.folio.vmemmap_base, m.folio.size
-        for vaddr in state.vmemmap.touched_vaddrs(W_FLAGS):
-            rel = (vaddr - base) & MASK64
-            if rel // size in in_folio:
-                candidates.add(rel // size)
-    reported = {pfn for pfn in candidates if raw_flag(m, state, pfn)}
+        return _raw_flags(m, state, in_folio), False
+    # A flag can only be set where a word differs from the populated vmemmap: the
+    # injected pfns, the head, and the touched flags words, read once per (frame,
+    # addresses in the page) and then placed on every page that maps them.
+    reported = set(_raw_flags(m, state, set(state.injected) | {head_pfn}))
+    base, size, mask = m.folio.vmemmap_base, m.folio.size, m.config.page_size - 1
+    seen: dict[tuple[object, ...], list[int]] = {}
+    for pte, addrs in state.vmemmap.touched_ranges(W_FLAGS):
+        pfns = _pfns(addrs, base, size)
+        inside = (
+            [n for n, pfn in enumerate(pfns) if pfn in in_folio]
+            if not isinstance(pfns, range)
+            else (range(max(0, head_pfn - pfns.start), max(0, min(len(pfns), head_pfn + m.nr - pfns.start))))
+        )
+        key = (
+            (pte.frame, addrs[0] & mask if addrs else 0, len(addrs), inside)
+            if isinstance(addrs, range)
+            else (pte.frame, tuple(a & mask for a in addrs), tuple(inside))
+        )
+        if key not in seen:
+            seen[key] = [n for n in inside if raw_flag(m, state, pfns[n])]
+        reported.update(pfns[n] for n in seen[key])
     return frozenset(reported), False
+
+
+def _pfns(addrs: Sequence[int], base: int, size: int) -> Sequence[int]:
+    """The pfns whose flags words are at `addrs` (a range of consecutive struct pages stays a range)."""
+    first = ((addrs[0] - W_FLAGS * WORD - base) & MASK64) // size if addrs else 0
+    if isinstance(addrs, range) and addrs.step == size:
+        return range(first, first + len(addrs))
+    return [((a - W_FLAGS * WORD - base) & MASK64) // size for a in addrs]
+
+
+def _raw_flags(m: Machine, state: KState, pfns: Iterable[int]) -> frozenset[int]:
+    """The pfns of `pfns` whose raw page reads PageHWPoison(): `raw_flag()` once per
+    (frame, offset) a flags word is read from (the word depends only on that)."""
+    vm, shift, mask = state.vmemmap, m.config.page_shift, m.config.page_size - 1
+    seen: dict[tuple[object, int], bool] = {}
+    out = set()
+    for pfn in pfns:
+        vaddr = r.pfn_to_page(vm, pfn) + W_FLAGS * WORD
+        pte = vm.pte(vaddr >> shift)
+        if pte is None:  # the read faults: raw_flag() raises it
+            flagged = raw_flag(m, state, pfn)
+        else:
+            where = (pte.frame, vaddr & mask)
+            if where not in seen:
+                seen[where] = raw_flag(m, state, pfn)
+            flagged = seen[where]
+        if flagged:
+            out.add(pfn)
+    return frozenset(out)
+
+
+def raw_flags(m: Machine, state: KState) -> frozenset[int]:
+    """The subpages (0..nr-1) whose raw page reads PageHWPoison() (/proc/kpageflags)."""
+    head_pfn = m.folio.head_pfn
+    return frozenset(pfn - head_pfn for pfn in _raw_flags(m, state, range(head_pfn, head_pfn + m.nr)))
 
 
 def check_dma_exact(m: Machine, before: KState, out: Outcome) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -230,6 +230,14 @@ class VmemmapState:
         differ from the populated vmemmap (stored to, or on a frame that is not the page's
         own populated frame)."""
         out: set[int] = set()
+        for _pte, addrs in self.touched_ranges(word):
+            out.update(addrs)
+        return out
+
+    def touched_ranges(self, word: int) -> Iterator[tuple[Pte, Sequence[int]]]:
+        """`touched_vaddrs()` one mapped vmemmap page at a time: (its PTE, the addresses
+        in it).  Two pages with the same frame and the same addresses modulo PAGE_SIZE
+        read the same words (an optimized 1 GiB folio: 4,094 pages, one frame)."""
         shift, size, base = self.config.page_shift, self.folio.size, self.folio.vmemmap_base
         for k in range(self.config.vmemmap_pages):
             vpage = self.first_vpage + k
@@ -240,12 +248,11 @@ class VmemmapState:
             content = self.content(pte.frame)
             if content.origin is not Origin.POPULATED or content.vpage != vpage:
                 first = start + (word * WORD - (start - base)) % size
-                out.update(range(first, start + self.config.page_size, size))
+                yield pte, range(first, start + self.config.page_size, size)
                 continue
-            for off in content.written_offsets():
-                if ((start | off) - base) % size == word * WORD:
-                    out.add(start | off)
-        return out
+            written = [start | off for off in content.written_offsets() if ((start | off) - base) % size == word * WORD]
+            if written:
+                yield pte, written
 
 
 def fit_error(config: KernelConfig, scheme: Scheme) -> tuple[str, str] | None:

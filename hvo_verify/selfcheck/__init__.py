@@ -14,6 +14,7 @@ import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hvo_verify.check.cache import VerdictCache
 from hvo_verify.check.result import CheckResult
 from hvo_verify.check.suite import check_specs
 from hvo_verify.selfcheck import (
@@ -52,12 +53,16 @@ class Options:
     # a Dask scheduler's address: the regression suite's checks (which vacuity,
     # explore-bmc and interleavings read) and the unknown section's run there
     scheduler: str | None = None
+    # the verdict cache `hvo-verify check` filled for the suite (`selfcheck --suite-cache`):
+    # suite() reads its results from there instead of checking the suite again
+    suite_cache: VerdictCache | None = None
     _suite: list[CheckResult] = field(default_factory=list, repr=False, compare=False)
 
     def suite(self) -> list[CheckResult]:
         """The regression suite's results, checked once for the sections that read them."""
         if not self._suite:
-            self._suite.extend(check_specs(load_specs([str(self.specs)]), workers=self.jobs, scheduler=self.scheduler))
+            specs = load_specs([str(self.specs)])
+            self._suite.extend(check_specs(specs, workers=self.jobs, scheduler=self.scheduler, cache=self.suite_cache))
         return self._suite
 
 
@@ -89,7 +94,10 @@ def _determinism(o: Options) -> Section:
 
 
 def _protocol(o: Options) -> Section:
-    return protocol.run_protocol(o.specs, jobs=o.jobs)
+    # the baselines come from the suite's results when they are at hand (checked before,
+    # or in --suite-cache); otherwise only the mutants' specs are checked
+    known = o.suite() if o._suite or o.suite_cache is not None else None
+    return protocol.run_protocol(o.specs, jobs=o.jobs, suite=known)
 
 
 def _interleavings(o: Options) -> Section:

@@ -102,8 +102,18 @@ def test_every_invariant_is_caught_by_some_must_catch_spec(results: dict[str, li
     assert set(INVARIANTS) <= caught, f"never violated: {set(INVARIANTS) - caught}"
 
 
+def _expects_a_violation(spec: Spec) -> bool:
+    return any(
+        spec.expect.expected(inv, config.id, spec.scheme.name) is Verdict.VIOLATED
+        for config in spec.configs
+        for inv in spec.invariants
+    )
+
+
 def test_every_operation_invariant_is_caught_by_a_replayed_trace(results: dict[str, list[CheckResult]]) -> None:
-    objections = check_specs(load_specs([str(p) for p in OBJECTIONS]), workers=2)
+    # The objection specs (each era of a sweep) that expect a violation somewhere: the
+    # all-proved ones cannot catch anything, and their proofs are the specs lane's.
+    objections = check_specs([s for s in load_specs([str(p) for p in OBJECTIONS]) if _expects_a_violation(s)])
     everything = [r for rs in results.values() for r in rs] + objections
     caught: set[str] = set()
     for res in everything:

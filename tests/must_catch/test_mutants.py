@@ -38,6 +38,7 @@ def mutation() -> Run:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("mutation-run")  # one worker runs the module fixture, once
 def test_every_mutant_is_killed_by_a_verdict(mutation: Run) -> None:
     runs, _baseline, section = mutation
     assert [r.name for r in runs] == list(MUTANTS)
@@ -51,6 +52,7 @@ def test_every_mutant_is_killed_by_a_verdict(mutation: Run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("mutation-run")  # one worker runs the module fixture, once
 def test_every_invariant_kills_some_mutant(mutation: Run) -> None:
     runs, _baseline, section = mutation
     figures = dict(section.figures)
@@ -62,6 +64,7 @@ def test_every_invariant_kills_some_mutant(mutation: Run) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("mutation-run")  # one worker runs the module fixture, once
 def test_no_mutant_means_no_difference(mutation: Run) -> None:
     """The same checks with no mutant applied all match their expectations, so every kill
     is a difference the mutant made."""

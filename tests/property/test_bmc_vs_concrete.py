@@ -532,6 +532,8 @@ def test_every_violated_spec_check_has_its_trace_here() -> None:
     assert {(r.source, r.m.config.id, r.violates) for r in SPEC_TRACES} == expected
 
 
+# The slow lane: 160 CPU s for the four families (a BMC unrolling pinned to each drawn trace).
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_bmc_pinned_to_concrete_traces_agrees_after_every_step(family: str) -> None:
     cov = Coverage()

@@ -118,6 +118,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 OPS_SPECS = sorted(p for p in (ROOT / "specs").rglob("*.toml") if "[ops]" in p.read_text())
 
 
+# The slow lane: the pytest twin of `selfcheck --only explore-bmc` (about 100 CPU s over
+# every operation spec); CI runs it there and leaves that section out of its selfcheck.
+@pytest.mark.slow
 @pytest.mark.parametrize("path", OPS_SPECS, ids=[p.stem for p in OPS_SPECS])
 def test_random_runs_find_exactly_the_violations_bmc_expects(path: pathlib.Path) -> None:
     """The issue's 'explore finds the same violations': every operation spec's expected

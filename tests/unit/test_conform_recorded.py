@@ -261,6 +261,9 @@ def test_previous_era_disagrees_on_its_rows(path: Path) -> None:
 UNOBSERVABLE = {"v6.1.52": ("v6.1",)}
 
 
+# The slow lane: 45 s per recording (every alternative model predicts /proc/kpageflags
+# for a 1 GiB folio, 262,144 subpages).
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [RECORDED, RECORDED_612], ids=["6.1", "6.12"])
 def test_discrimination_target(path: Path) -> None:
     """Issue 18 item 2's target: at least 75% of a recording's rows reject some other

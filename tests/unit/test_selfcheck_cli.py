@@ -118,3 +118,41 @@ def test_report_rendering() -> None:
     assert doc["sections"][0]["figures"] == {"kill rate": "27/27 (100%)"}
     assert doc["sections"][0]["details"] == [["m1", "killed by x"]]
     assert doc["sections"][1]["failures"] == ["case 17: KeyError: 'x'"]
+
+
+def test_suite_cache_reads_what_check_stored(
+    specs: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`selfcheck --suite-cache DIR` (CI: once per run): the suite's results come from
+    the cache `hvo-verify check` filled, every one a hit, and the sections print what
+    they print without it (timings aside)."""
+    from hvo_verify.check import cache as verdict_cache
+    from hvo_verify.selfcheck import Options
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    monkeypatch.setenv(verdict_cache.ENV_DIR, str(cache_dir))
+    monkeypatch.delenv(verdict_cache.ENV_OFF, raising=False)
+    assert cli.run(["check", str(specs), "--jobs", "1"], io.StringIO(), io.StringIO()) == cli.EXIT_OK
+    monkeypatch.setenv(verdict_cache.ENV_OFF, "1")  # what the rest of the test suite sees
+    suite_cache = cli._suite_cache(str(cache_dir), specs)
+    assert suite_cache is not None
+    results = Options(specs, cli.run, jobs=1, suite_cache=suite_cache).suite()
+    assert results and suite_cache.hits == len(results) and suite_cache.misses == 0
+    fresh = Options(specs, cli.run, jobs=1).suite()
+    assert [(r.spec, r.config, r.invariant, r.verdict, r.trace) for r in results] == [
+        (r.spec, r.config, r.invariant, r.verdict, r.trace) for r in fresh
+    ]
+    code, out, err = run("--specs", str(specs), "--only", "vacuity", "--jobs", "1", "--suite-cache", str(cache_dir))
+    assert code == cli.EXIT_OK and out.splitlines()[0].startswith("vacuity"), out + err
+    # Another directory has nothing: every result is a miss, checked again.
+    other = cli._suite_cache(str(specs), specs)
+    assert other is not None
+    Options(specs, cli.run, jobs=1, suite_cache=other).suite()
+    assert other.hits == 0 and other.misses == len(results)
+
+
+def test_suite_cache_must_be_a_directory(specs: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    code, out, err = run("--specs", str(specs), "--only", "vacuity", "--suite-cache", str(tmp_path / "none"))
+    assert code == cli.EXIT_ERROR and out == ""
+    assert err.count("\n") == 1 and "--suite-cache" in err and "HVO_VERIFY_CACHE_DIR=" in err

@@ -52,8 +52,17 @@ W = 8  # bits per cell: every value of ops/smp.py fits in [-128, 127] (frames, P
 TRUE = z3.BoolVal(True)
 
 
+_CONSTANTS: dict[int, BV] = {}
+
+
 def _bv(value: int | BV) -> BV:
-    return value if isinstance(value, z3.BitVecRef) else z3.BitVecVal(value, W)
+    """A cell value as a term (constants made once: the unrolling asks for them millions of times)."""
+    if isinstance(value, z3.BitVecRef):
+        return value
+    term = _CONSTANTS.get(value)
+    if term is None:
+        term = _CONSTANTS[value] = z3.BitVecVal(value, W)
+    return term
 
 
 class Cells:
