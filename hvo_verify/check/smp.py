@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import z3
 
 from hvo_verify.check.result import CheckResult
-from hvo_verify.check.smp_enumerate import Step
+from hvo_verify.check.smp_enumerate import Step, first_violation
 from hvo_verify.check.solver import Status, new_tactic_solver, solve
 from hvo_verify.encode.ops.smp_unroll import SmpUnrolling
 from hvo_verify.errors import EncodingMismatch
@@ -213,8 +213,17 @@ def _check(u: SmpUnrolling, q: _Queries, invariant: str, none_breaks: bool = Fal
         assert model is not None
         return result(Verdict.PROVED, "", reached=replay_witness(u, invariant, model, f"ev.{event}"))
     assert model is not None
+    # The solver's schedule is replayed (a disagreement is our bug); the schedule printed
+    # is the canonical one of the concrete model, which is also the shortest: no query
+    # searches for it, unless the state space is too large to walk.
+    first = next(k for k in range(u.depth + 1) if z3.is_true(model.eval(_goal(u, invariant, k), model_completion=True)))
+    solvers, _reason, _state = replay(u, invariant, model, first)
+    canonical = first_violation(u.system, invariant, len(solvers))
+    if canonical is not None:
+        schedule, state = canonical
+        return result(Verdict.VIOLATED, violation_reason(u.system, invariant, schedule, state), schedule)
     k, model, shortest = _shortest(u, q, invariant, model)
-    schedule, reason = replay(u, invariant, model, k)
+    schedule, reason, _state = replay(u, invariant, model, k)
     if not shortest:
         reason += " (a query timed out: maybe not the shortest schedule)"
     return result(Verdict.VIOLATED, reason, schedule)
@@ -277,9 +286,12 @@ def decode(u: SmpUnrolling, model: z3.ModelRef, k: int) -> list[tuple[int, int, 
     return out
 
 
-def replay(u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int) -> tuple[tuple[Step, ...], str]:
+def replay(
+    u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int
+) -> tuple[tuple[Step, ...], str, tuple[int, ...]]:
     """Run the decoded schedule on the concrete model, comparing every state with the
-    solver's; return the replayed steps and what the concrete model says went wrong."""
+    solver's; return the replayed steps, what the concrete model says went wrong and
+    the final state."""
     system, names = u.system, u.layout.names
     state = system.initial()
     steps: list[Step] = []
@@ -294,22 +306,27 @@ def replay(u: SmpUnrolling, invariant: str, model: z3.ModelRef, k: int) -> tuple
             ]
             raise EncodingMismatch(f"{describe(system)}: {invariant}: after BMC step {t} (CPU{cpu} {move.step}) "
                                    f"the z3 and the concrete states differ: {'; '.join(differ)}")  # fmt: skip
-    if invariant == DEADLOCK:
-        if not system.deadlocked(state):
-            raise EncodingMismatch(
-                f"{describe(system)}: the BMC deadlock does not replay: the final state is not deadlocked"
-            )
-        cells = dict(zip(names, state, strict=True))
-        waiting = [f"CPU{c} waits at {p.steps[cells[f'pc.{c}']].name}"
-                   for c, p in enumerate(system.cpus) if not system.done(state, c)]  # fmt: skip
-        return tuple(steps), "deadlock: " + ", ".join(waiting)
-    if state[u.layout.index[f"bad.{invariant}"]] != 1:
+    if invariant == DEADLOCK and not system.deadlocked(state):
+        raise EncodingMismatch(
+            f"{describe(system)}: the BMC deadlock does not replay: the final state is not deadlocked"
+        )
+    if invariant != DEADLOCK and state[u.layout.index[f"bad.{invariant}"]] != 1:
         raise EncodingMismatch(
             f"{describe(system)}: {invariant}: the BMC schedule does not break it on the concrete model"
         )
+    return tuple(steps), violation_reason(system, invariant, tuple(steps), state), state
+
+
+def violation_reason(system: System, invariant: str, steps: tuple[Step, ...], state: tuple[int, ...]) -> str:
+    """What the concrete model says went wrong at the end of `steps` (in `state`)."""
+    if invariant == DEADLOCK:
+        cells = dict(zip(system.layout().names, state, strict=True))
+        waiting = [f"CPU{c} waits at {p.steps[cells[f'pc.{c}']].name}"
+                   for c, p in enumerate(system.cpus) if not system.done(state, c)]  # fmt: skip
+        return "deadlock: " + ", ".join(waiting)
     mark = f"VIOLATION {invariant}: "
     notes = [n[len(mark) :] for s in steps for n in s.notes if n.startswith(mark)]
-    return tuple(steps), notes[0] if notes else invariant
+    return notes[0] if notes else invariant
 
 
 def system(era: str, cpus: Sequence[tuple[str, int, int]], *, folios: int, nr_vpages: int,

@@ -56,13 +56,7 @@ def enumerate_all(system: System, max_states: int = 2_000_000) -> Enumeration:
     complete = True
 
     def path(state: tuple[int, ...]) -> tuple[Step, ...]:
-        out: list[Step] = []
-        link = parent[state]
-        while link is not None:
-            prev, move = link
-            out.append(Step(move.cpu, move.step, move.choice, move.notes))
-            link = parent[prev]
-        return tuple(reversed(out))
+        return _path(parent, state)
 
     while queue:
         state = queue.popleft()
@@ -117,3 +111,48 @@ def violated(system: System, state: tuple[int, ...], invariant: str) -> bool:
     if invariant == DEADLOCK:
         return system.deadlocked(state)
     return bool(state[system.layout().index[f"bad.{invariant}"]])
+
+
+def first_violation(
+    system: System, invariant: str, max_moves: int, max_states: int = 200_000
+) -> tuple[tuple[Step, ...], tuple[int, ...]] | None:
+    """The canonical schedule breaking `invariant`: the first, in breadth-first order of
+    `System.moves()` (CPU order, then TLB choice), of the shortest schedules of at most
+    `max_moves` moves that break it, and its final state.  It depends on the concrete
+    semantics only (not on z3's model, the hash seed or what a process checked before):
+    check/smp.py prints it instead of the solver's schedule of the same length.  None
+    when no such schedule exists or more than `max_states` states would be visited."""
+    init = system.initial()
+    parent: _Parents = {init: None}
+    frontier = [init]
+    for depth in range(max_moves + 1):
+        for state in frontier:
+            if violated(system, state, invariant):
+                return _path(parent, state), state
+        if depth == max_moves:
+            break
+        following: list[tuple[int, ...]] = []
+        for state in frontier:
+            for move in system.moves(state):
+                if move.state in parent:
+                    continue
+                parent[move.state] = (state, move)
+                following.append(move.state)
+                if len(parent) > max_states:
+                    return None
+        frontier = following
+    return None
+
+
+_Parents = dict[tuple[int, ...], tuple[tuple[int, ...], Move] | None]
+
+
+def _path(parent: _Parents, state: tuple[int, ...]) -> tuple[Step, ...]:
+    """The schedule from the initial state to `state` along the search's parent links."""
+    out: list[Step] = []
+    link = parent[state]
+    while link is not None:
+        prev, move = link
+        out.append(Step(move.cpu, move.step, move.choice, move.notes))
+        link = parent[prev]
+    return tuple(reversed(out))
