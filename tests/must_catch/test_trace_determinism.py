@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from hvo_verify.report.json_out import comparable
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -19,6 +21,9 @@ SPECS = [
 ]
 
 
+# The slow lane (20 s: three fresh processes); CI's `selfcheck --only determinism` also
+# runs these three specs among its six, in fresh processes and with another z3 seed.
+@pytest.mark.slow
 def test_three_runs_are_byte_identical() -> None:
     outputs = []
     for _ in range(3):

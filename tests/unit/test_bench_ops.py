@@ -24,6 +24,7 @@ def _bench():  # type: ignore[no-untyped-def]
     return module
 
 
+@pytest.mark.slow  # the slow lane: a benchmark run, 13 s
 def test_quick_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     found = sorted((ROOT / "specs" / "objections").glob("gup-fifth-page*.toml"))
     assert found, "the quick run needs a gup-fifth-page objection spec (renamed?)"
