@@ -113,6 +113,9 @@ def violated(system: System, state: tuple[int, ...], invariant: str) -> bool:
     return bool(state[system.layout().index[f"bad.{invariant}"]])
 
 
+_Parents = dict[tuple[int, ...], tuple[tuple[int, ...], Move] | None]
+
+
 def first_violation(
     system: System, invariant: str, max_moves: int, max_states: int = 200_000
 ) -> tuple[tuple[Step, ...], tuple[int, ...]] | None:
@@ -142,9 +145,6 @@ def first_violation(
                     return None
         frontier = following
     return None
-
-
-_Parents = dict[tuple[int, ...], tuple[tuple[int, ...], Move] | None]
 
 
 def _path(parent: _Parents, state: tuple[int, ...]) -> tuple[Step, ...]:

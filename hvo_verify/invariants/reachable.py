@@ -65,16 +65,8 @@ def reported_hwpoison(m: Machine, state: KState) -> tuple[frozenset[int], bool]:
     seen: dict[tuple[object, ...], list[int]] = {}
     for pte, addrs in state.vmemmap.touched_ranges(W_FLAGS):
         pfns = _pfns(addrs, base, size)
-        inside = (
-            [n for n, pfn in enumerate(pfns) if pfn in in_folio]
-            if not isinstance(pfns, range)
-            else (range(max(0, head_pfn - pfns.start), max(0, min(len(pfns), head_pfn + m.nr - pfns.start))))
-        )
-        key = (
-            (pte.frame, addrs[0] & mask if addrs else 0, len(addrs), inside)
-            if isinstance(addrs, range)
-            else (pte.frame, tuple(a & mask for a in addrs), tuple(inside))
-        )
+        inside = _positions_in(pfns, in_folio)
+        key = (pte.frame, _in_page(addrs, mask), inside)
         if key not in seen:
             seen[key] = [n for n in inside if raw_flag(m, state, pfns[n])]
         reported.update(pfns[n] for n in seen[key])
@@ -87,6 +79,21 @@ def _pfns(addrs: Sequence[int], base: int, size: int) -> Sequence[int]:
     if isinstance(addrs, range) and addrs.step == size:
         return range(first, first + len(addrs))
     return [((a - W_FLAGS * WORD - base) & MASK64) // size for a in addrs]
+
+
+def _positions_in(pfns: Sequence[int], folio: range) -> Sequence[int]:
+    """The positions in `pfns` of the folio's pfns (for a range, a range: O(1))."""
+    if isinstance(pfns, range):
+        return range(max(0, folio.start - pfns.start), max(0, min(len(pfns), folio.stop - pfns.start)))
+    return tuple(n for n, pfn in enumerate(pfns) if pfn in folio)
+
+
+def _in_page(addrs: Sequence[int], mask: int) -> Sequence[int]:
+    """`addrs` modulo PAGE_SIZE (for a range, a range: O(1))."""
+    if isinstance(addrs, range):
+        first = addrs.start & mask if addrs else 0
+        return range(first, first + len(addrs) * addrs.step, addrs.step)
+    return tuple(a & mask for a in addrs)
 
 
 def _raw_flags(m: Machine, state: KState, pfns: Iterable[int]) -> frozenset[int]:
