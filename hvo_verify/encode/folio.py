@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import z3
 
 from hvo_verify.encode.memory import Page, Read
-from hvo_verify.encode.terms import BITS, BV, FALSE, K_NEW, K_NONE, K_ORIG, K_SHARED, TRUE, bv
+from hvo_verify.encode.terms import BITS, BV, FALSE, K_NEW, K_NONE, K_ORIG, K_SHARED, TRUE, bv, ite
 from hvo_verify.model import facts
 from hvo_verify.model import structpage as sp
 from hvo_verify.model.config import CONFIGS, MAX_PHYSMEM_BITS, KernelConfig
@@ -49,6 +49,10 @@ def max_folio_nr_pages(config: KernelConfig) -> int:
     return max(c.nr_pages for c in CONFIGS if c.arch is config.arch and c.page_size == config.page_size)
 
 
+# The placeholders SymFolio.struct_word() builds its closed form over.
+_INDEX, _WORD = z3.BitVec("_folio_struct_index", BITS), z3.BitVec("_folio_struct_word", BITS)
+
+
 class SymFolio:
     """All the symbolic state of one folio under one scheme and config."""
 
@@ -67,6 +71,8 @@ class SymFolio:
         self.head_lo = z3.ZeroExt(BITS - self.shift, z3.Extract(self.shift - 1, 0, self.head))
         self.side: list[z3.BoolRef] = []  # definitions of auxiliary variables
         self._aux = 0
+        self._struct_template: tuple[BV, BV] | None = None  # struct_word() over _INDEX, _WORD
+        self._shared_template: tuple[BV, BV] | None = None  # shared_tail_word() over _WORD
         if base_align is None:
             base_align = self.page_size
             if scheme.vmemmap_align_max_folio:
@@ -256,7 +262,7 @@ class SymFolio:
         return self.head + rel, rel
 
     def _ite(self, cond: z3.BoolRef, a: tuple[BV, BV], b: tuple[BV, BV]) -> tuple[BV, BV]:
-        return z3.If(cond, a[0], b[0]), z3.If(cond, a[1], b[1])
+        return ite(cond, a[0], b[0]), ite(cond, a[1], b[1])
 
     def _tail_word(self, w: BV, compound_head: tuple[BV, BV]) -> tuple[BV, BV]:
         return self._ite(
@@ -275,7 +281,15 @@ class SymFolio:
         return self._pointer(bv(1))
 
     def struct_word(self, index: BV, w: BV) -> tuple[BV, BV]:
-        """structpage.original_word() in closed form, for struct page head + index."""
+        """structpage.original_word() in closed form, for struct page head + index: built
+        once per folio over two placeholder terms, then instantiated by substitution
+        (the same terms as building it again, at a fraction of the Python work)."""
+        if self._struct_template is None:
+            self._struct_template = self._struct_word(_INDEX, _WORD)
+        value, ptr = self._struct_template
+        return z3.substitute(value, (_INDEX, index), (_WORD, w)), z3.substitute(ptr, (_INDEX, index), (_WORD, w))
+
+    def _struct_word(self, index: BV, w: BV) -> tuple[BV, BV]:
         s = self.scheme
         in_folio = z3.And(index >= 0, index < self.nr)
         fields = sp.zone_of(s) << sp.ZONE_PGSHIFT
@@ -313,6 +327,13 @@ class SymFolio:
         return self._ite(in_folio, member, neighbour)
 
     def shared_tail_word(self, w: BV) -> tuple[BV, BV]:
+        """structpage.shared_tail_word() in closed form (built once, like struct_word())."""
+        if self._shared_template is None:
+            self._shared_template = self._shared_tail_word(_WORD)
+        value, ptr = self._shared_template
+        return z3.substitute(value, (_WORD, w)), z3.substitute(ptr, (_WORD, w))
+
+    def _shared_tail_word(self, w: BV) -> tuple[BV, BV]:
         if self.scheme.encoding is Encoding.MASK:
             compound_head = self._leaf(sp.tail_info(self.config))
         else:  # initialised by another folio: the next one (see structpage.shared_tail_word)

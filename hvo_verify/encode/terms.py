@@ -34,3 +34,26 @@ def conj(*terms: B) -> B:
     if not kept:
         return TRUE
     return kept[0] if len(kept) == 1 else z3.And(kept)
+
+
+# The unrollings build hundreds of thousands of these terms from operands that are
+# already terms of one sort; z3's Python If/==/And coerce and re-check every operand on
+# each call.  These three build the same ASTs (z3 hash-conses them) without that: use
+# them only where both operands are terms of the same sort.
+def ite(condition: B, then: BV, other: BV) -> BV:
+    """z3.If(condition, then, other) for two bit-vector terms of one width."""
+    ctx = then.ctx
+    return z3.BitVecRef(z3.Z3_mk_ite(ctx.ref(), condition.as_ast(), then.as_ast(), other.as_ast()), ctx)
+
+
+def eq(a: BV, b: BV) -> B:
+    """a == b for two bit-vector terms of one width."""
+    ctx = a.ctx
+    return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), a.as_ast(), b.as_ast()), ctx)
+
+
+def and_(*terms: B) -> B:
+    """z3.And(*terms) for two or more Bool terms."""
+    ctx = terms[0].ctx
+    args = (z3.Ast * len(terms))(*(t.as_ast() for t in terms))
+    return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(terms), args), ctx)

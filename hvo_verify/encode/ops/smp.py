@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import z3
 
-from hvo_verify.encode.terms import BV
+from hvo_verify.encode.terms import BV, and_, eq, ite
 from hvo_verify.ops.smp import (
     BBM,
     FIELD_CELL,
@@ -55,6 +55,10 @@ TRUE = z3.BoolVal(True)
 _CONSTANTS: dict[int, BV] = {}
 
 
+def _is_true(b: z3.BoolRef) -> bool:
+    return b is TRUE or z3.is_true(b)
+
+
 def _bv(value: int | BV) -> BV:
     """A cell value as a term (constants made once: the unrolling asks for them millions of times)."""
     if isinstance(value, z3.BitVecRef):
@@ -72,18 +76,23 @@ class Cells:
     def __init__(self, values: dict[str, BV]) -> None:
         self.values = dict(values)
         self.guard: z3.BoolRef = TRUE
+        self.written: set[str] = set()  # the cells a step stored to (the unrolling compares only these)
+        self.reads: set[str] | None = None  # when a set: the names of the cells read (smp_unroll's memo)
 
     def __getitem__(self, name: str) -> BV:
+        if self.reads is not None:
+            self.reads.add(name)
         return self.values[name]
 
     def __setitem__(self, name: str, value: int | BV) -> None:
         new = _bv(value)
-        self.values[name] = new if z3.is_true(self.guard) else z3.If(self.guard, new, self.values[name])
+        self.values[name] = new if _is_true(self.guard) else ite(self.guard, new, self.values[name])
+        self.written.add(name)
 
     @contextmanager
     def when(self, condition: z3.BoolRef) -> Iterator[None]:
         outer = self.guard
-        self.guard = condition if z3.is_true(outer) else z3.And(outer, condition)
+        self.guard = condition if _is_true(outer) else and_(outer, condition)
         try:
             yield
         finally:
@@ -92,14 +101,14 @@ class Cells:
     def get_at(self, template: str, index: BV, count: int) -> BV:
         """cells[template.format(index)] for a symbolic index in [0, count): an If-chain
         (an index outside the range reads cell 0: the concrete side would raise KeyError)."""
-        out = self.values[template.format(0)]
+        out = self[template.format(0)]
         for n in range(1, count):
-            out = z3.If(index == n, self.values[template.format(n)], out)
+            out = ite(eq(index, _bv(n)), self[template.format(n)], out)
         return out
 
     def set_at(self, template: str, index: BV, count: int, value: int | BV) -> None:
         for n in range(count):
-            with self.when(index == n):
+            with self.when(eq(index, _bv(n))):
                 self[template.format(n)] = value
 
 
@@ -216,7 +225,9 @@ class SymCpu:
 
 
 def run_step(cpu: SymCpu) -> None:
-    """Run the CPU's next instruction (ops/smp_table.py Prim -> the function of that name)."""
+    """Run the CPU's next instruction (ops/smp_table.py Prim -> the function of that name).
+    The unrolling runs these two lines itself (encode/ops/smp_unroll.py `_run_step()`),
+    building check_state()'s terms once for the branches of a step that share its inputs."""
     STEPS[cpu.ins.prim](cpu)
     check_state(cpu)
 

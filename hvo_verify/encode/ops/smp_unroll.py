@@ -6,8 +6,9 @@ Step t has a schedule variable `sched[t]` in [0, ncpu) and a free Bool `choice[t
 TLB choice of ops/smp.py `Cpu.translate`).  The CPU `sched[t]` names runs the
 instruction at its program counter: an If-chain over the program counters that CPU can
 have after t steps, each branch built by encode/ops/smp.py `run_step()` on a copy of the
-cells.  A CPU that is done or `blocked()` leaves the state unchanged (a stutter); since
-some CPU can always move or stutter, every run of fewer steps extends to `depth`, and the
+cells (`_run_step()`: the same two calls, check_state() shared between branches).  A
+CPU that is done or `blocked()` leaves the state unchanged (a stutter); since some CPU
+can always move or stutter, every run of fewer steps extends to `depth`, and the
 `bad.*` and `ev.*` cells, which are never cleared, say at step `depth` whether anything
 within `depth` steps set them.
 """
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 
 import z3
 
-from hvo_verify.encode.ops.smp import Cells, SymCpu, W, blocked, run_step
+from hvo_verify.encode.ops import smp as sym  # STEPS and check_state at call time: tests patch them
+from hvo_verify.encode.ops.smp import Cells, SymCpu, W, blocked
 from hvo_verify.encode.terms import BV
 from hvo_verify.ops.smp import CpuProgram, Layout, System
 from hvo_verify.ops.smp_table import Prim
@@ -105,8 +107,40 @@ class SmpUnrolling:
         self.states = [{name: z3.BitVecVal(initial[name], W) for name in self.layout.names}]
         self.sched, self.choice, self.moved, self.side = [], [], [], []
         self._pcs = [reachable_pcs(prog, depth) for prog in system.cpus]
+        # check_state() after each branch of a step: (the cells it reads, by name) and its
+        # result by the terms in them (kept alive with it: a freed term's id can be reused)
+        self._state_reads: tuple[str, ...] | None = None
+        self._state_memo: dict[tuple[int, ...], tuple[list[BV], dict[str, BV]]] = {}
         for t in range(depth):
             self._step(t)
+
+    def _run_step(self, cpu: SymCpu) -> None:
+        """encode/ops/smp.py run_step(), with check_state() built once per combination of
+        the terms it reads: most branches of a step leave the page tables and the struct
+        pages' flags as they were, and it reads nothing else (its read set is fixed by
+        the system: found on its first call)."""
+        sym.STEPS[cpu.ins.prim](cpu)
+        cells = cpu.cells
+        if self._state_reads is None:
+            cells.reads = set()  # the first call: record what check_state() reads
+        else:
+            hit = self._state_memo.get(self._state_key(cells.guard, cells.values))
+            if hit is not None:
+                for name, value in hit[1].items():
+                    cells[name] = value
+                return
+        before = dict(cells.values)
+        sym.check_state(cpu)
+        if self._state_reads is None:
+            assert cells.reads is not None
+            self._state_reads, cells.reads = tuple(sorted(cells.reads)), None
+        alive = [cells.guard, *(before[n] for n in self._state_reads)]
+        changed = {n: cells[n] for n in cells.written if not cells[n].eq(before[n])}
+        self._state_memo[self._state_key(cells.guard, before)] = (alive, changed)
+
+    def _state_key(self, guard: z3.BoolRef, values: dict[str, BV]) -> tuple[int, ...]:
+        assert self._state_reads is not None
+        return (guard.get_id(), *(values[n].get_id() for n in self._state_reads))
 
     def _step(self, t: int) -> None:
         sched, choice = z3.BitVec(f"sched_{t}", SCHED_BITS), z3.Bool(f"choice_{t}")
@@ -123,13 +157,14 @@ class SmpUnrolling:
                     continue
                 cpu = self._cpu(t, c, p)
                 waits = blocked(cpu)
-                run_step(cpu)
+                self._run_step(cpu)
                 go = z3.And(sched == c, now[f"pc.{c}"] == p, z3.Not(waits))
                 moves.append(go)
                 able.append(z3.And(now[f"pc.{c}"] == p, z3.Not(waits)))
                 if not z3.is_false(cpu.chose):
                     chose.append(z3.And(go, cpu.chose))
-                for name, value in cpu.cells.values.items():
+                for name in sorted(cpu.cells.written, key=self.layout.index.__getitem__):
+                    value = cpu.cells[name]
                     if not value.eq(now[name]):
                         changes.setdefault(name, []).append((go, value))
         self.moved.append(z3.Or(moves) if moves else z3.BoolVal(False))

@@ -45,7 +45,7 @@ from hvo_verify.encode.ops.memory import (
 )
 from hvo_verify.encode.ops.state import SymKState
 from hvo_verify.encode.ops.step import Step, initial_state
-from hvo_verify.encode.terms import BITS, BV, FALSE, TRUE, B, bv
+from hvo_verify.encode.terms import BITS, BV, FALSE, TRUE, B, and_, bv, eq, ite
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.facts import WORD
 from hvo_verify.model.scheme import FolioKind, HeadCopy, Scheme, Target
@@ -191,17 +191,18 @@ class Unrolling:
 
     def _frame(self, t: int, k: BV) -> tuple[BV, B]:
         f, w = orig_frame(k), TRUE
+        rem = self.remapped(k)
+        head = eq(k, bv(0))
+        alias_w = z3.BoolVal(self.scheme.writable_aliases and self.scheme.target is not Target.UNMAPPED)
         for s in range(0 if self.devdax or self.start is not None else 1, t + 1):
             r = self.remaps[s]
             if r.static:  # no operation that remaps can run at step s
                 continue
-            rem = self.remapped(k)
-            alias_w = z3.BoolVal(self.scheme.writable_aliases and self.scheme.target is not Target.UNMAPPED)
-            f = z3.If(z3.And(r.optimize, rem), self.reuse[s],
-                      z3.If(z3.And(r.optimize, r.head_copied, k == 0), new_frame(s, 0),
-                            z3.If(z3.And(r.restore, rem), new_frame(s, k), f)))  # fmt: skip
-            w = z3.If(z3.And(r.optimize, rem), alias_w,
-                      z3.If(z3.And(r.optimize, r.head_copied, k == 0), TRUE, z3.If(z3.And(r.restore, rem), TRUE, w)))  # fmt: skip
+            aliased = and_(r.optimize, rem)
+            copied = and_(r.optimize, r.head_copied, head)
+            restored = and_(r.restore, rem)
+            f = ite(aliased, self.reuse[s], ite(copied, new_frame(s, 0), ite(restored, new_frame(s, k), f)))
+            w = z3.If(aliased, alias_w, z3.If(copied, TRUE, z3.If(restored, TRUE, w)))
         return f, w
 
     def initial_word(self, frame: BV, offset: BV) -> BV:
@@ -252,17 +253,17 @@ class Unrolling:
             if ev.kind is EventKind.STORE:
                 if field is not None and ev.field is not None and ev.field != field and self.fields_fixed:
                     continue  # another struct page field: never the same bytes
-                hits.append((z3.And(ev.active, ev.frame == frame, ev.offset == offset), ev.value))
+                hits.append((and_(ev.active, eq(ev.frame, frame), eq(ev.offset, offset)), ev.value))
             else:
                 assert ev.is_new is not None and ev.source is not None
-                made = z3.And(ev.active, ev.is_new(frame))
+                made = and_(ev.active, ev.is_new(frame))
                 src = ev.source(frame)
                 if ev.reset:
                     offset = z3.If(z3.And(made, z3.ULT(offset, ev.reset)), offset + ev.reset, offset)
-                frame = z3.If(made, src, frame)
+                frame = ite(made, src, frame)
         value = self.initial_word(frame, offset)
         for cond, v in reversed(hits):
-            value = z3.If(cond, v, value)
+            value = ite(cond, v, value)
         return value
 
     def locate(self, t: int, vaddr: BV) -> tuple[BV, BV, BV, B]:
