@@ -56,7 +56,8 @@ _CONSTANTS: dict[int, BV] = {}
 
 
 def _is_true(b: z3.BoolRef) -> bool:
-    return b is TRUE or z3.is_true(b)
+    """z3.is_true(b), in one call to z3 (guards are tested on every store)."""
+    return b is TRUE or b.eq(TRUE)
 
 
 def _bv(value: int | BV) -> BV:
