@@ -251,20 +251,29 @@ def per_subpage(m: Machine, state: KState, reader: Callable[[int], T]) -> tuple[
     struct page after it (page[1] of a possible fake head) and the head's struct pages
     at fixed addresses, and compare a pointer with the subpage's own only to tell the
     real head (page 0) from a fake one.  Two subpages at the same offset of vmemmap pages
-    mapped to the same frames (their own vmemmap page and the next) therefore read the
-    same words and get the same answer: with HVO on, the 4095 tail vmemmap pages of a
-    1 GiB folio share one frame, so its 262144 subpages are 64 computations, not 262144.
+    whose frames hold the same bytes (their own vmemmap page and the next; model/vmemmap.py
+    `content_key()`: the same frame, or unwritten populated frames of one kind) therefore
+    read the same words and get the same answer.  With HVO on, the 4095 tail vmemmap
+    pages of a 1 GiB folio share one frame; with it off, their frames hold the same
+    bytes: either way its 262144 subpages are a few hundred computations, not 262144.
     tests/unit/test_conform_model.py checks this against reading every subpage."""
     vmemmap = state.vmemmap
     shift = m.config.page_shift
     offset_mask = m.config.page_size - 1
     memo: dict[tuple[object, ...], T] = {}
+    contents: dict[int, tuple[object, ...] | None] = {}  # vmemmap page -> content_key() of its frame
+
+    def content(vpage: int) -> tuple[object, ...] | None:
+        if vpage not in contents:
+            pte = vmemmap.pte(vpage)
+            contents[vpage] = None if pte is None else vmemmap.content_key(pte.frame)
+        return contents[vpage]
+
     out: list[T] = []
     for i in range(m.nr):
         page = m.page(i)
         vpage = page >> shift
-        here, after = vmemmap.pte(vpage), vmemmap.pte(vpage + 1)
-        key = (i == 0, page & offset_mask, None if here is None else here.frame, None if after is None else after.frame)
+        key = (i == 0, page & offset_mask, content(vpage), content(vpage + 1))
         value = memo.get(key)
         if value is None:
             value = memo[key] = reader(page)

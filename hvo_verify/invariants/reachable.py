@@ -98,9 +98,11 @@ def _in_page(addrs: Sequence[int], mask: int) -> Sequence[int]:
 
 def _raw_flags(m: Machine, state: KState, pfns: Iterable[int]) -> frozenset[int]:
     """The pfns of `pfns` whose raw page reads PageHWPoison(): `raw_flag()` once per
-    (frame, offset) a flags word is read from (the word depends only on that)."""
+    (frame content, offset) a flags word is read from (the word depends only on that;
+    model/vmemmap.py content_key(): frames nothing wrote to share a key by what they hold)."""
     vm, shift, mask = state.vmemmap, m.config.page_shift, m.config.page_size - 1
     seen: dict[tuple[object, int], bool] = {}
+    contents: dict[object, tuple[object, ...]] = {}  # frame -> content_key()
     out = set()
     for pfn in pfns:
         vaddr = r.pfn_to_page(vm, pfn) + W_FLAGS * WORD
@@ -108,7 +110,9 @@ def _raw_flags(m: Machine, state: KState, pfns: Iterable[int]) -> frozenset[int]
         if pte is None:  # the read faults: raw_flag() raises it
             flagged = raw_flag(m, state, pfn)
         else:
-            where = (pte.frame, vaddr & mask)
+            if pte.frame not in contents:
+                contents[pte.frame] = vm.content_key(pte.frame)
+            where = (contents[pte.frame], vaddr & mask)
             if where not in seen:
                 seen[where] = raw_flag(m, state, pfn)
             flagged = seen[where]

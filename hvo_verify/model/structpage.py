@@ -147,6 +147,21 @@ def original_word(folio: Folio, pfn: int, w: int) -> int:
     return compound_tail_word(folio, w)
 
 
+def original_class(folio: Folio, pfn: int) -> tuple[object, ...]:
+    """Which of original_word()'s cases the struct page of `pfn` falls in: two pfns of one
+    class have the same words (tests/property/test_structpage_classes.py checks it), so a
+    reader of unwritten struct pages gives them the same answer (conform/predict.py
+    per_subpage() shares the work between them)."""
+    rel = pfn - folio.head_pfn
+    if not 0 <= rel < folio.config.nr_pages:
+        return ("neighbour",)
+    if rel == 0:
+        return ("head",)
+    if rel < folio.scheme.unique_struct_pages:
+        return ("metadata", rel)
+    return ("tail",)
+
+
 def shared_tail_word(folio: Folio, w: int) -> int:
     """A slot of vmemmap_shared_tail_page(order, zone) (linux-mm mm/sparse-vmemmap.c
     @028871b8): mm_zero_struct_page, _mapcount = -1, zone/node set, prep_compound_tail.

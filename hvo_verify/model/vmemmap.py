@@ -22,7 +22,7 @@ from hvo_verify.errors import VmemmapFault
 from hvo_verify.model.config import KernelConfig
 from hvo_verify.model.facts import MASK64, WORD, FrameId, FrameKind, orig
 from hvo_verify.model.scheme import Scheme, Target
-from hvo_verify.model.structpage import Folio, original_word, shared_tail_word
+from hvo_verify.model.structpage import Folio, original_class, original_word, shared_tail_word
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,21 @@ def _populated_content(vpage: int) -> Content:
 _SHARED_TAIL_CONTENT = Content(Origin.SHARED_TAIL)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _populated_key(folio: Folio, vpage: int) -> tuple[object, ...]:
+    """What the populated bytes of vmemmap page `vpage` depend on: where the first struct
+    page starts in it, and original_class() of each struct page it holds part of (a pfn
+    the vmemmap does not describe faults: its own class)."""
+    start = (vpage << folio.config.page_shift) - folio.vmemmap_base
+    size, end = folio.size, start + folio.config.page_size
+    first = start // size
+    classes = tuple(
+        original_class(folio, pfn) if 0 <= pfn < folio.max_pfn else ("undescribed",)
+        for pfn in range(first, (end + size - 1) // size)
+    )
+    return ("populated", start - first * size, classes)
+
+
 class VmemmapView(Protocol):
     """What the readers (model/readers.py) and the diagram need: a VmemmapState, or one
     seen through a wrapper that memoises or names frames."""
@@ -167,6 +182,17 @@ class VmemmapState:
 
     def frame(self, frame_id: FrameId) -> Frame:
         return Frame(self.content(frame_id).source)
+
+    def content_key(self, frame: FrameId) -> tuple[object, ...]:
+        """Equal keys, equal bytes: a populated frame nothing wrote to is keyed by what its
+        populated bytes depend on (`_populated_key()`), so the tail vmemmap pages of a
+        folio that is not optimized share one key; any other frame by its id."""
+        content = self.content(frame)
+        if content.origin is Origin.POPULATED and not content.writes:
+            return _populated_key(self.folio, content.vpage)
+        if content.origin is Origin.SHARED_TAIL and not content.writes:
+            return ("shared-tail",)
+        return ("frame", frame)
 
     def read_content(self, content: Content, offset: int) -> int:
         while True:
