@@ -13,8 +13,9 @@ of this process) is printed beside every wall time.  Rows:
   cache cold / warm   the same run twice with a fresh cache directory (XDG_CACHE_HOME):
                       the first fills the verdict cache, the second reads it.  Skipped,
                       with a note, while `check` has no --no-cache option (issue 15 item 2).
-  coverage cost       the suite with --no-witness against the suite: skipped, with a note,
-                      while `check` has no --no-witness option.
+  coverage cost       the suite with --no-witness (and --no-cache: cold, and the user's
+                      cache untouched) against the cold suite: skipped, with a note, while
+                      `check` has no --no-witness option.
   deep spec           the spec of issue 15 (every operation at the default depth) on its
                       cost budget (check/cost.py): wall, CPU, max RSS; and depth 12 refused.
   depth growth        for --growth-spec at depths 2..8: the BMC of its checks (wall, CPU,
@@ -29,6 +30,12 @@ of this process) is printed beside every wall time.  Rows:
                       1 GiB) as a ratio (wall and CPU; the BMC row is one `check` of both
                       specs, start-up included).  Skipped, with a note, when `spin` is not
                       installed.
+  targets             each figure issue 15 names (TARGETS), "met" or "NOT met", from the
+                      rows above; a run that did not end as the target needs (its exit
+                      code) is "NOT met" whatever its time.
+
+Every row is charged the CPU of its own children (ChildClock): the in-process pool's
+workers are reaped by that row, not by the next.
 """
 
 from __future__ import annotations
@@ -46,9 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hvo_verify.check.explore import explore_spec
 from hvo_verify.check.suite import check_specs
@@ -58,6 +65,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPIN_MODEL = pathlib.Path("/work/shared/bench/spin-hwpoison.pml")
 SPIN_SPECS = ("specs/bench/spin-hwpoison-raw-hwp-list.toml", "specs/bench/spin-hwpoison-raw-flag.toml")
 GROWTH_SPEC = "specs/objections/double-mapping-per-subpage.toml"
+T = TypeVar("T")
 EVERY_OP = ROOT / "bench" / "every-op.toml"  # the deep spec of issue 15; [ops] last
 
 
@@ -80,20 +88,35 @@ def _bench_ops() -> Any:
 
 
 class ChildClock:
-    """CPU seconds and max RSS of each child: RUSAGE_CHILDREN differences (one at a time)."""
+    """CPU seconds of each row: RUSAGE_CHILDREN differences, one row at a time.  Every
+    row that starts children, the in-process pool's workers too, goes through lap(), so a
+    worker reaped late is charged to the row that started it, not to the next one."""
 
     def __init__(self) -> None:
         self.before = resource.getrusage(resource.RUSAGE_CHILDREN)
 
-    def run(self, command: Sequence[str], env: dict[str, str] | None = None, cwd: pathlib.Path = ROOT,
-            ) -> tuple[float, float, int, str, str]:  # fmt: skip
-        start = time.perf_counter()
-        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
+    def lap(self) -> float:
+        """The children's CPU seconds since the last lap."""
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - self.before.ru_utime) + (after.ru_stime - self.before.ru_stime)
         self.before = after
-        return wall, cpu, proc.returncode, proc.stdout, proc.stderr
+        return cpu
+
+    def run(self, command: Sequence[str], env: dict[str, str] | None = None, cwd: pathlib.Path = ROOT,
+            ) -> tuple[float, float, int, str, str]:  # fmt: skip
+        self.lap()
+        start = time.perf_counter()
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        return wall, self.lap(), proc.returncode, proc.stdout, proc.stderr
+
+    def call(self, fn: Callable[[], T]) -> tuple[float, float, T]:
+        """fn() in this process: wall, and CPU of this process and of its children."""
+        self.lap()
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = fn()
+        wall = time.perf_counter() - w0
+        return wall, time.process_time() - c0 + self.lap(), result
 
 
 def hvo(*args: str) -> list[str]:
@@ -104,15 +127,10 @@ def check_help() -> str:
     return subprocess.run(hvo("check", "--help"), capture_output=True, text=True, check=False).stdout
 
 
-def suite_in_process(target: Sequence[str]) -> Row:
+def suite_in_process(clock: ChildClock, target: Sequence[str]) -> Row:
     """check_specs() with 2 workers in this process: wall, CPU (this process and its
     workers), and the solver seconds the results carry (the CLI's JSON has none)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    c0, w0 = time.process_time(), time.perf_counter()
-    results = check_specs(load_specs([str(ROOT / t) for t in target]), workers=2)
-    wall = time.perf_counter() - w0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = time.process_time() - c0 + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    wall, cpu, results = clock.call(lambda: check_specs(load_specs([str(ROOT / t) for t in target]), workers=2))
     solver = sum(r.solver_seconds for r in results)
     return Row("  in process, 2 workers", wall, cpu, {"solver_s": round(solver, 1), "queries": sum(r.queries for r in results),
                "differ": sum(not r.as_expected for r in results)})  # fmt: skip
@@ -136,9 +154,9 @@ def suite_rows(clock: ChildClock, quick: bool) -> list[Row]:
             rows.append(
                 Row("  cache warm", note="skipped: `check` has no --no-cache (the verdict cache is not merged)")
             )
-    rows.append(suite_in_process(target))
+    rows.append(suite_in_process(clock, target))
     if "--no-witness" in helptext:
-        wall4, cpu4, _c, _o, _e = clock.run(hvo("check", *target, "--no-witness"))
+        wall4, cpu4, _c, _o, _e = clock.run(hvo("check", *target, "--no-witness", "--no-cache"))
         rows.append(Row("  --no-witness", wall4, cpu4, {"coverage cost (wall)": _ratio(wall, wall4)}))
     else:
         rows.append(
@@ -251,6 +269,56 @@ def spin_rows(clock: ChildClock, memlim_mb: int) -> list[Row]:
     return rows
 
 
+@dataclass(frozen=True)
+class Target:
+    """One figure issue 15 names, and the row and measure it is read from."""
+
+    what: str
+    part: str
+    row: str  # the row's name, without its indent
+    measure: str  # "wall", "cpu" or a key of Row.extra
+    limit: float
+    exits: tuple[int, ...]  # the exit codes of a run that ended as the target needs
+
+
+# Exit codes (cli.py EXIT_CODES): 0 as expected, 1 some verdict differs, 2 bad input or
+# refused up front, 3 something unknown, 4 some proof unreached.  The deep spec "finishes"
+# with any of 0, 1, 3, 4: it runs on its cost budget (check/cost.py), and a check that
+# spends it is unknown, with the knob to turn; it must not be refused.
+FINISHED = (0, 1, 3, 4)
+TARGETS = (
+    Target("suite cold, wall <= 20 s on 2 cores", "suite", "suite: hvo-verify check", "wall", 20.0, (0,)),
+    Target("unchanged rerun (cache warm), wall <= 3 s", "suite", "cache warm (2nd run)", "wall", 3.0, (0,)),
+    Target("deep spec, wall <= 120 s", "deep", "deep spec (all ops, depth 6)", "wall", 120.0, FINISHED),
+    Target("deep spec, max RSS <= 2 GB", "deep", "deep spec (all ops, depth 6)", "max_rss_mb", 2048.0, FINISHED),
+    Target("depth 12 refused up front (exit 2), wall <= 10 s", "deep", "deep spec (depth 12)", "wall", 10.0, (2,)),
+)
+
+
+def target_results(parts: dict[str, list[Row]]) -> list[tuple[Target, float | None, bool]]:
+    """Each target whose part ran, its figure (None: no row, or the run did not end as
+    the target needs) and whether it is met."""
+    results = []
+    for t in TARGETS:
+        if t.part not in parts:
+            continue
+        row = next((r for r in parts[t.part] if r.name.strip().startswith(t.row)), None)
+        value = None
+        if row is not None and row.extra.get("exit") in t.exits:
+            value = getattr(row, t.measure) if t.measure in ("wall", "cpu") else row.extra.get(t.measure)
+        results.append((t, value, value is not None and float(value) <= t.limit))
+    return results
+
+
+def target_lines(parts: dict[str, list[Row]]) -> list[str]:
+    lines = []
+    for t, value, met in target_results(parts):
+        figure = "no figure: the run did not end as the target needs" if value is None else \
+            f"{float(value):.2f} against {t.limit:g}"  # fmt: skip
+        lines.append(f"  {t.what:52} {'met' if met else 'NOT met'} ({figure})")
+    return lines
+
+
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:8.2f}"
 
@@ -299,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "spin" not in skip:
         parts["spin"] = spin_rows(clock, args.spin_memlim)
         print_rows(f"SPIN vs BMC (pan -DMEMLIM={args.spin_memlim})", parts["spin"])
+    lines = target_lines(parts)
+    if lines:
+        print("\ntargets (issue 15)", *lines, sep="\n")
     print(f"\nload at the end {os.getloadavg()[0]:.1f}")
     if args.json:
         doc = {k: [dataclasses.asdict(r) for r in rows] for k, rows in parts.items()}

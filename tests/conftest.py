@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # No test reads or writes the user's verdict cache (check/cache.py), nor inherits one
 # (the subprocesses see this too): a test that patches the checker in-process must run
@@ -77,6 +83,21 @@ def small_specs(tmp_path: pathlib.Path) -> pathlib.Path:
     (folder / "a-static.toml").write_text(SMALL_STATIC)
     (folder / "b-ops.toml").write_text(SMALL_OPS)
     return folder
+
+
+@pytest.fixture
+def bench_script() -> Callable[[str], Any]:
+    """Loads bench/<name>.py as module <name> (bench/ is not a package)."""
+
+    def load(name: str) -> Any:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

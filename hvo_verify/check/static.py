@@ -8,7 +8,7 @@ Its twin for operation specs is check/bmc.py; check/suite.py runs both over spec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import z3
@@ -150,10 +150,10 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
     candidates = [default, default + config.page_size, highest, highest - config.page_size]
     if folio.base_align < config.page_size:  # the smallest misalignment the assumptions allow
         candidates.insert(1, default + folio.base_align)
-    for base in candidates:
-        if attempt(folio.base == base):
-            break
-    attempt(folio.head_pfn == config.nr_pages)
+    if not any(attempt(folio.base == base) for base in candidates):
+        _nearest(attempt, folio.base, default, folio.base_align)
+    if not attempt(folio.head_pfn == config.nr_pages):
+        _nearest(attempt, folio.head_pfn, config.nr_pages, folio.nr)
     for index in query.indices:
         current = _value(model, index.var, index.signed)
         low = index.low
@@ -167,6 +167,16 @@ def _canonical_model(solver: z3.Solver, folio: SymFolio, query: Query) -> tuple[
                 low = mid + 1
         attempt(index.var == current)
     return model, seconds, calls
+
+
+def _nearest(attempt: Callable[[z3.BoolRef], bool], var: z3.BitVecRef, preferred: int, align: int) -> None:
+    """Fix `var` bit by bit from the top, each bit as in `preferred` where the query
+    allows it: without this a value no preferred candidate fits is the solver's choice,
+    which depends on the terms the process built before (other checks in the same
+    worker), and a shard, a Dask worker or another --jobs would print another address."""
+    low = (align & -align).bit_length() - 1 if align > 0 else 0  # bits below are fixed by alignment
+    for bit in range(var.size() - 1, low - 1, -1):
+        attempt(z3.Extract(bit, bit, var) == (preferred >> bit) & 1)
 
 
 def _value(model: z3.ModelRef, var: z3.BitVecRef, signed: bool) -> int:

@@ -3,29 +3,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import re
 import shutil
-import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_ops", ROOT / "bench" / "bench_ops.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_ops"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow  # the slow lane: a benchmark run, 13 s
-def test_quick_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_run(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], bench_script: Callable[[str], Any]
+) -> None:
     found = sorted((ROOT / "specs" / "objections").glob("gup-fifth-page*.toml"))
     assert found, "the quick run needs a gup-fifth-page objection spec (renamed?)"
     specs = tmp_path / "specs"
@@ -34,7 +27,7 @@ def test_quick_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -
     one = specs / found[0].name  # a sweep over eras: its first scheme only (the bench times each unit)
     one.write_text(re.sub(r'^schemes = \["([^"]+)".*$', r'scheme = "\1"', one.read_text(), flags=re.MULTILINE))
     out_json = tmp_path / "figures.json"
-    bench = _bench()
+    bench = bench_script("bench_ops")
     argv = ["--quick", "--specs", str(specs), "--depths", "2..3", "--bfs-limit", "200", "--skip-1g",
             "--json", str(out_json), "-q"]  # fmt: skip
     assert bench.main(argv) == 0
@@ -51,9 +44,9 @@ def test_quick_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -
     assert base["symbolic_2m_seconds"] > 0
 
 
-def test_counting_matches_execution_on_a_small_domain() -> None:
+def test_counting_matches_execution_on_a_small_domain(bench_script: Callable[[str], Any]) -> None:
     """The counting BFS reproduces the executed one exactly when nothing is sampled away."""
-    bench = _bench()
+    bench = bench_script("bench_ops")
     from hvo_verify.check.bmc import OpsJob, machine_for
     from hvo_verify.model.config import parse_config_id
     from hvo_verify.model.policy import default_policies
