@@ -53,7 +53,7 @@ def _plain(job: OpsJob, machine: Machine) -> tuple[Unrolling, tuple[float, int]]
 
 
 def _ungated(job: OpsJob, machine: Machine) -> tuple[Unrolling, tuple[float, int]]:
-    return Unrolling(machine, job.alphabet, job.depth, job.max_calls, heads_proved=True), (0.0, 0)
+    return Unrolling(machine, job.alphabet, job.depth, job.max_calls, on_head_lemma=True), (0.0, 0)
 
 
 def _outcome(r: CheckResult) -> tuple[object, ...]:
@@ -78,10 +78,10 @@ CASES = [
 def test_same_results_as_the_plain_unrolling(path: str, scheme: str, depth: int | None) -> None:
     jobs = _jobs(path, scheme, depth)
     with_lemma = _run_all(jobs)
-    assert UNROLLINGS.entry is not None and UNROLLINGS.entry[1].heads_proved, "the lemma should be proved here"
+    assert UNROLLINGS.entry is not None and UNROLLINGS.entry[1].on_head_lemma, "the lemma should be proved here"
     with mock.patch.object(bmc, "head_lemma", _plain):
         plain = _run_all(jobs)
-    assert not UNROLLINGS.entry[1].heads_proved
+    assert not UNROLLINGS.entry[1].on_head_lemma
     assert [_outcome(r) for r in with_lemma] == [_outcome(r) for r in plain]
     # b5 and two-errors compare counterexample traces, gup-fifth-page proofs and witnesses
     wanted = Verdict.PROVED if "gup-fifth-page" in path else Verdict.VIOLATED
@@ -104,7 +104,7 @@ def test_the_proof_gates_the_substitution() -> None:
         UNROLLINGS.clear()
         with pytest.raises(EncodingMismatch):  # gated: the plain unrolling, the mutant caught by replay
             run_ops(job)
-        assert UNROLLINGS.entry is not None and not UNROLLINGS.entry[1].heads_proved
+        assert UNROLLINGS.entry is not None and not UNROLLINGS.entry[1].on_head_lemma
         UNROLLINGS.clear()
         with mock.patch.object(bmc, "head_lemma", _ungated):  # what the gate prevents
             assert run_ops(job).verdict is Verdict.PROVED

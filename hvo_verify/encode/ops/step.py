@@ -208,17 +208,17 @@ class SymCpu:
         return value.value
 
     def compound_head(self, page: BV, cond: B = TRUE) -> BV:
-        """page_folio(page).  Every call records where it returns something other than
-        the folio's head while it counts (the step is reached, runs this operation, which
-        is enabled and has not returned, and `cond` holds): Unrolling.head_obligations.
-        An unrolling built on their proof (`heads_proved`, check/bmc.py head_lemma())
-        returns the head itself, the same value wherever it counts."""
+        """page_folio(page).  Every call records where what it reads is not the folio's
+        head while the call counts (the step is reached, runs this operation, which is
+        enabled and has not returned, and `cond` holds): Unrolling.head_obligations.  On
+        an unrolling built on the head lemma (`on_head_lemma`, used only once those are
+        proved: check/bmc.py head_lemma()) the call returns the head itself."""
         u = self.u
         value = self._reader(readers.compound_head(self.memory, Page(page)), cond)
         counts = conj(self.st.alive, self.st.is_op[self.op], enabled.precondition(u, self.op, self.before),
                       self.running, cond)  # fmt: skip
         u.head_obligations.append(z3.And(counts, value != u.head))
-        return u.head if u.heads_proved else value
+        return u.head if u.on_head_lemma else value
 
     def page_huge(self, page: BV, cond: B = TRUE) -> B:
         return self._reader(readers.page_huge(self.memory, Page(page)), cond)

@@ -71,7 +71,7 @@ class Unrolling:
         max_calls: tuple[tuple[str, int], ...] = (),
         start: Callable[[Unrolling], SymKState] | None = None,
         list_len: int | None = None,
-        heads_proved: bool = False,
+        on_head_lemma: bool = False,
     ) -> None:
         self.m = machine
         cfg = machine.config
@@ -89,11 +89,11 @@ class Unrolling:
         self.head_addr = machine.folio.head
         self.head = bv(self.head_addr)
         # compound_head() where it counts returns the head: the obligations each call
-        # records (step.py SymCpu.compound_head), and whether they were proved on an
-        # unrolling of the same arguments (check/bmc.py head_lemma()), so that this one
-        # takes the head itself.
+        # records (step.py SymCpu.compound_head), and whether the calls return the head
+        # itself: an unrolling built on that lemma is used only once its obligations are
+        # proved (check/bmc.py head_lemma()).
         self.head_obligations: list[B] = []
-        self.heads_proved = heads_proved
+        self.on_head_lemma = on_head_lemma
         self.base = machine.folio.vmemmap_base
         self.pol = machine.policies
         self.scheme = machine.scheme
