@@ -60,6 +60,7 @@ from typing import Any, TypeVar
 from hvo_verify.check.explore import explore_spec
 from hvo_verify.check.suite import check_specs
 from hvo_verify.specs.loader import load_specs
+from hvo_verify.verdict import Outcome
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPIN_MODEL = pathlib.Path("/work/shared/bench/spin-hwpoison.pml")
@@ -281,17 +282,19 @@ class Target:
     exits: tuple[int, ...]  # the exit codes of a run that ended as the target needs
 
 
-# Exit codes (cli.py EXIT_CODES): 0 as expected, 1 some verdict differs, 2 bad input or
-# refused up front, 3 something unknown, 4 some proof unreached.  The deep spec "finishes"
-# with any of 0, 1, 3, 4: it runs on its cost budget (check/cost.py), and a check that
-# spends it is unknown, with the knob to turn; it must not be refused.
-FINISHED = (0, 1, 3, 4)
+# The exit codes are hvo_verify.verdict.Outcome's (cli.py EXIT_CODES).  The deep spec
+# "finishes" with any but ERROR (bad input, or refused up front): it runs on its cost
+# budget (check/cost.py), and a check that spends it is unknown, with the knob to turn.
+OK, REFUSED = Outcome.AS_EXPECTED.exit_code, Outcome.ERROR.exit_code
+FINISHED = tuple(o.exit_code for o in Outcome if o is not Outcome.ERROR)
 TARGETS = (
-    Target("suite cold, wall <= 20 s on 2 cores", "suite", "suite: hvo-verify check", "wall", 20.0, (0,)),
-    Target("unchanged rerun (cache warm), wall <= 3 s", "suite", "cache warm (2nd run)", "wall", 3.0, (0,)),
+    Target("suite cold, wall <= 20 s on 2 cores", "suite", "suite: hvo-verify check", "wall", 20.0, (OK,)),
+    Target("unchanged rerun (cache warm), wall <= 3 s", "suite", "cache warm (2nd run)", "wall", 3.0, (OK,)),
     Target("deep spec, wall <= 120 s", "deep", "deep spec (all ops, depth 6)", "wall", 120.0, FINISHED),
     Target("deep spec, max RSS <= 2 GB", "deep", "deep spec (all ops, depth 6)", "max_rss_mb", 2048.0, FINISHED),
-    Target("depth 12 refused up front (exit 2), wall <= 10 s", "deep", "deep spec (depth 12)", "wall", 10.0, (2,)),
+    Target(
+        "depth 12 refused up front (exit 2), wall <= 10 s", "deep", "deep spec (depth 12)", "wall", 10.0, (REFUSED,)
+    ),
 )
 
 
